@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { destinationDefinitions } from './destinations/index.js';
+import type { CommonSettings } from './destinations/types.js';
+
+/** A config problem, with the key it is about: printed as the one start-up error. */
+export class ConfigError extends Error {
+  readonly name = 'ConfigError';
+}
+
+const origin = z
+  .string()
+  .refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), 'must be an origin like https://shop.example (no path) or "*"');
+
+const topLevel = z
+  .object({
+    port: z.number().int().min(0).max(65535).default(8080),
+    host: z.string().min(1).default('0.0.0.0'),
+    store: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or a postgres:// URL')
+      .default('sqlite:./data/tagrelay.db'),
+    allowedOrigins: z.array(origin).default([]),
+    /** Serve the demo shop page at `/` (npm start). */
+    demo: z.boolean().default(false),
+    /** Trust X-Forwarded-For from this many proxies in front of the collector (Express `trust proxy`). */
+    trustProxy: z.number().int().min(0).max(10).default(0),
+    delivery: z
+      .object({
+        /** How often idle workers look for due deliveries, ms. */
+        pollMs: z.number().int().min(10).max(60000).default(250),
+        /** Concurrent requests per destination. */
+        concurrency: z.number().int().min(1).max(256).default(8),
+        /** Give up on a delivery (dead letter) after this many hours of retrying. */
+        maxAgeHours: z.number().positive().max(24 * 90).default(72),
+        /** Timeout of one vendor request, ms. */
+        timeoutMs: z.number().int().min(100).max(120000).default(15000),
+        /** First retry delay, ms; doubles each attempt (with full jitter) up to maxBackoffMs. */
+        baseBackoffMs: z.number().int().min(1).max(3_600_000).default(1000),
+        maxBackoffMs: z.number().int().min(1).max(86_400_000).default(15 * 60_000),
+      })
+      .strict()
+      .default({} as never),
+    destinations: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type TopLevelConfig = z.infer<typeof topLevel>;
+export type Config = Readonly<
+  Omit<TopLevelConfig, 'destinations'> & {
+    destinations: Readonly<Record<string, CommonSettings & Record<string, unknown>>>;
+    /** Token for /debug; from TAGRELAY_ADMIN_TOKEN. */
+    adminToken?: string;
+  }
+>;
+
+/** Replaces `${NAME}` in every string with the environment variable NAME; a missing one is an error naming the key. */
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === '') throw new ConfigError(`${path || '(root)'}: environment variable ${name} is not set`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, path ? `${path}.${k}` : k)]),
+    );
+  }
+  return value;
+}
+
+function firstIssue(error: z.ZodError, prefix: string): string {
+  const issue = error.issues[0]!;
+  const key = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  return `${key || '(root)'}: ${issue.message}`;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Parses and checks a config object (after env substitution). Throws ConfigError naming the bad key. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const substituted = substituteEnv(raw ?? {}, env);
+  const top = topLevel.safeParse(substituted);
+  if (!top.success) throw new ConfigError(firstIssue(top.error, ''));
+  const destinations: Record<string, CommonSettings & Record<string, unknown>> = {};
+  for (const [name, value] of Object.entries(top.data.destinations)) {
+    const def = destinationDefinitions[name];
+    if (!def) {
+      throw new ConfigError(
+        `destinations.${name}: unknown destination (known: ${Object.keys(destinationDefinitions).join(', ')})`,
+      );
+    }
+    const parsed = def.settings.safeParse(value);
+    if (!parsed.success) throw new ConfigError(firstIssue(parsed.error, `destinations.${name}`));
+    destinations[name] = parsed.data;
+  }
+  const adminToken = env.TAGRELAY_ADMIN_TOKEN || undefined;
+  return deepFreeze({ ...top.data, destinations, adminToken });
+}
+
+/** Reads a config file; a missing path means the embedded default (no destinations). */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  if (!path) return parseConfig({}, env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, env);
+}

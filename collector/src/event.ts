@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * The `/collect` body, version 1 (INTERFACE.md). The tag imports these types with `import type`
+ * only, so no collector code or zod enters the browser bundle.
+ */
+
+const consentValue = z.enum(['granted', 'denied']);
+const shortString = z.string().max(256);
+const propertyValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([
+    z.string().max(2048),
+    z.number().finite(),
+    z.boolean(),
+    z.null(),
+    z.array(propertyValue).max(200),
+    z.record(z.string().max(128), propertyValue),
+  ]),
+);
+
+export const consentSchema = z
+  .object({
+    ad_storage: consentValue.optional(),
+    analytics_storage: consentValue.optional(),
+    ad_user_data: consentValue.optional(),
+    ad_personalization: consentValue.optional(),
+    gpc: z.boolean().optional(),
+    /** IAB TCF: whether GDPR applies to this visitor, as the CMP reported it. */
+    gdpr: z.boolean().optional(),
+  })
+  .strict();
+
+export const eventSchema = z
+  .object({
+    id: z.string().min(8).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'id may hold letters, digits and _.:- only'),
+    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'name may hold letters, digits and _.:- only'),
+    time: z.number().int().min(946684800000).max(4102444800000),
+    anonymousId: shortString.optional(),
+    url: z.string().max(2048).optional(),
+    referrer: z.string().max(2048).optional(),
+    clickIds: z.record(z.string().max(64), z.string().max(512)).optional(),
+    consent: consentSchema.optional(),
+    properties: z.record(z.string().max(128), propertyValue).optional(),
+  })
+  .strict();
+
+export const collectBodySchema = z
+  .object({
+    v: z.literal(1),
+    events: z.array(eventSchema).min(1).max(500),
+  })
+  .strict();
+
+export type Consent = z.infer<typeof consentSchema>;
+export type ConsentKey = 'ad_storage' | 'analytics_storage' | 'ad_user_data' | 'ad_personalization';
+export type TrackedEvent = z.infer<typeof eventSchema>;
+export type CollectBody = z.infer<typeof collectBodySchema>;
+
+/** What the collector adds from the HTTP request that brought the event. */
+export interface RequestContext {
+  ip?: string;
+  userAgent?: string;
+  receivedAt: number;
+}
+
+/** An event as stored: the tag's event plus the request context. */
+export interface StoredEvent extends TrackedEvent {
+  context: RequestContext;
+}

@@ -5,7 +5,7 @@ import type { CommonSettings } from './destinations/types.js';
 
 /** A config problem, with the key it is about: printed as the one start-up error. */
 export class ConfigError extends Error {
-  readonly name = 'ConfigError';
+  override readonly name = 'ConfigError';
 }
 
 const origin = z
@@ -30,9 +30,11 @@ const topLevel = z
         /** How often idle workers look for due deliveries, ms. */
         pollMs: z.number().int().min(10).max(60000).default(250),
         /** Concurrent requests per destination. */
-        concurrency: z.number().int().min(1).max(256).default(8),
+        concurrency: z.number().int().min(1).max(1024).default(64),
         /** Give up on a delivery (dead letter) after this many hours of retrying. */
         maxAgeHours: z.number().positive().max(24 * 90).default(72),
+        /** ... or after this many attempts. */
+        maxAttempts: z.number().int().min(1).max(100000).default(1000),
         /** Timeout of one vendor request, ms. */
         timeoutMs: z.number().int().min(100).max(120000).default(15000),
         /** First retry delay, ms; doubles each attempt (with full jitter) up to maxBackoffMs. */
@@ -40,7 +42,7 @@ const topLevel = z
         maxBackoffMs: z.number().int().min(1).max(86_400_000).default(15 * 60_000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     destinations: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

@@ -29,16 +29,26 @@ export function retryAfterMs(res: HttpResponse, now = Date.now()): number | unde
 }
 
 /**
- * The common classification of a vendor's answer. `isSuccess` says which statuses the vendor
- * documents as success (default: any 2xx). Throws the matching DeliveryError for everything else.
+ * The common classification of a vendor's answer. `isSuccess` says which statuses (and bodies) the
+ * vendor documents as success (default: any 2xx). Throws the matching DeliveryError for everything
+ * else. `reason` may read the vendor's error body into a short text added to the message (the whole
+ * body is kept on the error either way).
  */
 export function classifyResponse(
   destination: string,
   req: HttpRequest,
   res: HttpResponse,
-  isSuccess: (status: number) => boolean = (s) => s >= 200 && s < 300,
+  isSuccess: (status: number, body: string) => boolean = (s) => s >= 200 && s < 300,
+  reason?: (body: string) => string | undefined,
 ): void {
-  if (isSuccess(res.status)) return;
+  if (isSuccess(res.status, res.body)) return;
+  let why: string | undefined;
+  try {
+    why = reason?.(res.body);
+  } catch {
+    why = undefined;
+  }
+  const says = why ? `: ${why}` : '';
   const details = {
     destination,
     method: req.method,
@@ -46,9 +56,9 @@ export function classifyResponse(
     status: res.status,
     body: res.body.slice(0, MAX_BODY_KEPT),
   };
-  if (res.status === 401 || res.status === 403) throw new BadCredentialsError('credentials refused', details);
+  if (res.status === 401 || res.status === 403) throw new BadCredentialsError(`credentials refused${says}`, details);
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
-    throw new RetryableError('vendor asked to retry', { ...details, retryAfterMs: retryAfterMs(res) });
+    throw new RetryableError(`vendor asked to retry${says}`, { ...details, retryAfterMs: retryAfterMs(res) });
   }
-  throw new InvalidEventError('vendor refused the event', details);
+  throw new InvalidEventError(`vendor refused the event${says}`, details);
 }

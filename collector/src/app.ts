@@ -1,0 +1,86 @@
+import express from 'express';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { DeliveryEngine } from './delivery/engine.js';
+import { destinationDefinitions } from './destinations/index.js';
+import type { Destination } from './destinations/types.js';
+import { collectRouter } from './http/collect.js';
+import { debugRouter } from './http/debug.js';
+import { Metrics } from './http/metrics.js';
+import { tagScript } from './http/tagScript.js';
+import { createLogger, redactor, type Logger } from './log.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/types.js';
+
+/** The package root, both from `collector/src` (tests) and from `dist/collector` (built). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export interface Collector {
+  app: express.Express;
+  store: Store;
+  engine: DeliveryEngine;
+  log: Logger;
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** Builds the collector from a parsed config: store, destinations, delivery lanes and HTTP routes. */
+export async function createCollector(config: Config, opts: { log?: Logger; tagPath?: string } = {}): Promise<Collector> {
+  const destinations: Destination[] = Object.entries(config.destinations)
+    .filter(([, s]) => s.enabled)
+    .map(([name, s]) => destinationDefinitions[name]!.create(s));
+  const secrets = [...destinations.flatMap((d) => d.secrets), ...(config.adminToken ? [config.adminToken] : [])];
+  const redact = redactor(secrets);
+  const log = opts.log ?? createLogger(secrets);
+  const store = await openStore(config.store);
+  await store.check();
+  const metrics = new Metrics();
+  const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);
+  metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', async () =>
+    (await store.stats()).map((s) => [{ destination: s.destination }, s.pending]),
+  );
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  const root = packageRoot();
+  app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await store.check();
+      res.json({ status: 'ok', destinations: engine.status() });
+    } catch (e) {
+      res.status(503).json({ status: 'store unavailable', error: (e as Error).message });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await metrics.render());
+  });
+  app.use(collectRouter({ config, store, destinations, metrics, log, onStored: () => engine.notify() }));
+  app.use(debugRouter(store, config.adminToken));
+  if (config.demo) app.use(express.static(resolve(root, 'demo/public')));
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use(((err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) log.error('request failed', { error: err });
+    res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
+  }) as express.ErrorRequestHandler);
+
+  return {
+    app,
+    store,
+    engine,
+    log,
+    async close(deadlineMs = 10_000) {
+      await engine.stop(deadlineMs);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { Config } from '../config.js';
+import type { Destination } from '../destinations/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Store } from '../store/types.js';
+import { Lane, type LaneStatus } from './lane.js';
+import { Sender } from './send.js';
+
+/** All delivery lanes of this process, one per enabled destination. */
+export class DeliveryEngine {
+  private readonly lanes: Lane[];
+  private readonly senders: Sender[] = [];
+
+  constructor(
+    config: Config,
+    destinations: readonly Destination[],
+    store: Store,
+    log: Logger,
+    redact: (text: string) => string,
+    metrics: Metrics,
+  ) {
+    const d = config.delivery;
+    const delivered = metrics.counter('tagrelay_deliveries_total', 'Deliveries accepted by the vendor (or recorded in dry run)');
+    const failed = metrics.counter('tagrelay_delivery_failures_total', 'Failed delivery attempts by kind of error');
+    this.lanes = destinations.map((dest) => {
+      const sender = new Sender(dest.name, { connections: d.concurrency, timeoutMs: d.timeoutMs });
+      this.senders.push(sender);
+      return new Lane(
+        dest,
+        store,
+        sender,
+        {
+          concurrency: d.concurrency,
+          pollMs: d.pollMs,
+          maxAgeMs: d.maxAgeHours * 3_600_000,
+          maxAttempts: d.maxAttempts,
+          baseBackoffMs: d.baseBackoffMs,
+          maxBackoffMs: d.maxBackoffMs,
+          leaseMs: d.timeoutMs * 2 + 30_000,
+          dryRun: config.destinations[dest.name]!.dryRun,
+        },
+        log,
+        redact,
+        {
+          delivered: (destination, n) => delivered({ destination }, n),
+          failed: (destination, kind, n) => failed({ destination, kind }, n),
+        },
+      );
+    });
+  }
+
+  start(): void {
+    for (const lane of this.lanes) lane.start();
+  }
+
+  notify(): void {
+    for (const lane of this.lanes) lane.notify();
+  }
+
+  status(): LaneStatus[] {
+    return this.lanes.map((l) => l.status());
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.stop(deadlineMs)));
+    await Promise.all(this.senders.map((s) => s.close()));
+  }
+}

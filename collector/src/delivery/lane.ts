@@ -1,0 +1,249 @@
+import type { Destination, HttpRequest } from '../destinations/types.js';
+import type { Logger } from '../log.js';
+import type { ClaimedDelivery, DeliveryUpdate, Store } from '../store/types.js';
+import { backoffMs } from './backoff.js';
+import { BadCredentialsError, InvalidEventError, isDeliveryError, RetryableError, type DeliveryError } from './errors.js';
+import type { Sender } from './send.js';
+
+export interface LaneOptions {
+  concurrency: number;
+  pollMs: number;
+  maxAgeMs: number;
+  maxAttempts: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** How long a claimed delivery stays leased to this process. */
+  leaseMs: number;
+  dryRun: boolean;
+}
+
+export type LaneState = 'active' | 'backing-off' | 'paused';
+
+export interface LaneStatus {
+  destination: string;
+  state: LaneState;
+  inFlight: number;
+  consecutiveFailures: number;
+  blockedUntil?: number;
+  reason?: string;
+}
+
+export interface LaneEvents {
+  delivered(destination: string, n: number): void;
+  failed(destination: string, kind: string, n: number): void;
+}
+
+/**
+ * Delivery to one destination. Each destination has its own lane, so one vendor's outage or
+ * slowness never delays another. A lane keeps up to `concurrency` requests in flight; after a
+ * retryable failure it backs off and then sends one probe at a time until the vendor answers again;
+ * after 401/403 it pauses and probes rarely, its events waiting for a fixed key.
+ */
+export class Lane {
+  private inFlight = 0;
+  private failures = 0;
+  private blockedUntil = 0;
+  private state: LaneState = 'active';
+  private reason?: string;
+  private running = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly destination: Destination,
+    private readonly store: Store,
+    private readonly sender: Sender,
+    private readonly opts: LaneOptions,
+    private readonly log: Logger,
+    private readonly redact: (text: string) => string,
+    private readonly events?: LaneEvents,
+  ) {}
+
+  get name(): string {
+    return this.destination.name;
+  }
+
+  status(): LaneStatus {
+    return {
+      destination: this.name,
+      state: this.state,
+      inFlight: this.inFlight,
+      consecutiveFailures: this.failures,
+      blockedUntil: this.blockedUntil > Date.now() ? this.blockedUntil : undefined,
+      reason: this.reason,
+    };
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work may be due: stop waiting. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming; waits up to `deadlineMs` for requests in flight. What is left stays queued. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.running = false;
+    this.notify();
+    const deadline = Date.now() + deadlineMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await this.sleep(20);
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const now = Date.now();
+        if (now < this.blockedUntil) {
+          await this.sleep(Math.min(this.blockedUntil - now, 1000));
+          continue;
+        }
+        // A failing vendor is probed with one request at a time, not hammered.
+        const capacity = this.failures > 0 || this.state === 'paused' ? 1 : this.opts.concurrency;
+        const free = capacity - this.inFlight;
+        if (free <= 0) {
+          await this.sleep(this.opts.pollMs);
+          continue;
+        }
+        const claimed = await this.store.claim(this.name, free * this.destination.maxBatch, now, this.opts.leaseMs);
+        if (claimed.length === 0) {
+          await this.sleep(this.opts.pollMs);
+          continue;
+        }
+        await this.dispatch(claimed);
+      } catch (e) {
+        this.log.error('delivery loop error', { destination: this.name, error: e });
+        await this.sleep(1000);
+      }
+    }
+  }
+
+  /** Maps the claimed deliveries and starts their requests; returns once they are in flight. */
+  private async dispatch(claimed: ClaimedDelivery[]): Promise<void> {
+    const updates: DeliveryUpdate[] = [];
+    const ready: { delivery: ClaimedDelivery; payload: unknown }[] = [];
+    for (const delivery of claimed) {
+      try {
+        const mapped = await this.destination.map(delivery.event);
+        if ('skip' in mapped) updates.push({ id: delivery.id, state: 'skipped', detail: mapped.skip });
+        else ready.push({ delivery, payload: mapped.payload });
+      } catch (e) {
+        updates.push(...this.failed([delivery], e));
+      }
+    }
+    if (updates.length) await this.store.update(updates);
+    for (let i = 0; i < ready.length; i += this.destination.maxBatch) {
+      const chunk = ready.slice(i, i + this.destination.maxBatch);
+      this.inFlight++;
+      void this.deliver(chunk.map((c) => c.delivery), chunk.map((c) => c.payload)).finally(() => {
+        this.inFlight--;
+        this.notify();
+      });
+    }
+  }
+
+  private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[]): Promise<void> {
+    let request: HttpRequest | undefined;
+    let updates: DeliveryUpdate[];
+    try {
+      request = this.destination.request(payloads);
+      const recorded = this.record(request);
+      if (this.opts.dryRun) {
+        updates = deliveries.map((d) => ({ id: d.id, state: 'delivered', attempted: true, detail: 'dry run: not sent', request: recorded }));
+      } else {
+        const response = await this.sender.send(request);
+        this.destination.check(response, request);
+        this.succeeded();
+        updates = deliveries.map((d) => ({ id: d.id, state: 'delivered', attempted: true, status: response.status, detail: response.body.slice(0, 500) || undefined, request: recorded }));
+      }
+      this.events?.delivered(this.name, deliveries.length);
+    } catch (e) {
+      updates = this.failed(deliveries, e, request);
+    }
+    try {
+      await this.store.update(updates);
+    } catch (e) {
+      // The lease runs out and the deliveries are tried again: a repeat, never a loss.
+      this.log.error('could not record delivery results', { destination: this.name, error: e });
+    }
+  }
+
+  private succeeded(): void {
+    if (this.failures > 0 || this.state !== 'active') {
+      this.log.info('destination recovered', { destination: this.name, after: this.failures });
+    }
+    this.failures = 0;
+    this.state = 'active';
+    this.reason = undefined;
+  }
+
+  private record(request: HttpRequest): string {
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([k, v]) =>
+        /^(authorization|x-api-key|proxy-authorization|cookie)$/i.test(k) ? [k, '[redacted]'] : [k, v],
+      ),
+    );
+    return this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`).slice(0, 8000);
+  }
+
+  /** What becomes of deliveries whose mapping or request failed, decided from the error's class alone. */
+  private failed(deliveries: ClaimedDelivery[], e: unknown, request?: HttpRequest): DeliveryUpdate[] {
+    const error: DeliveryError = isDeliveryError(e)
+      ? e
+      : new InvalidEventError(`cannot map event: ${(e as Error)?.message ?? String(e)}`, { destination: this.name, cause: e });
+    const now = Date.now();
+    const recorded = request ? this.record(request) : undefined;
+    const base = { status: error.status, request: recorded, attempted: request !== undefined };
+    const detail = this.redact(error.body ? `${error.message}: ${error.body}` : error.message).slice(0, 4000);
+    this.events?.failed(this.name, error.name, deliveries.length);
+
+    if (error instanceof InvalidEventError) {
+      return deliveries.map((d) => ({ ...base, id: d.id, state: 'rejected', detail }));
+    }
+    if (error instanceof BadCredentialsError) {
+      if (this.state !== 'paused') this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
+      this.state = 'paused';
+      this.reason = detail;
+      this.blockedUntil = now + this.opts.maxBackoffMs;
+      // Not the event's fault: it waits, without counting toward giving up, and goes first when the key works.
+      return deliveries.map((d) => ({ ...base, id: d.id, state: 'pending', nextAt: now, detail, attempted: false }));
+    }
+    const retry = error as RetryableError;
+    this.failures++;
+    this.state = 'backing-off';
+    this.reason = detail;
+    this.blockedUntil =
+      now +
+      backoffMs(this.failures - 1, {
+        baseMs: this.opts.baseBackoffMs,
+        maxMs: this.opts.maxBackoffMs,
+        retryAfterMs: retry.retryAfterMs,
+      });
+    return deliveries.map((d) => {
+      const attempts = d.attempts + (base.attempted ? 1 : 0);
+      if (now - d.createdAt >= this.opts.maxAgeMs || attempts >= this.opts.maxAttempts) {
+        return { ...base, id: d.id, state: 'dead', detail: `gave up after ${attempts} attempts: ${detail}` };
+      }
+      const delay = backoffMs(attempts, {
+        baseMs: this.opts.baseBackoffMs,
+        maxMs: this.opts.maxBackoffMs,
+        retryAfterMs: retry.retryAfterMs,
+      });
+      return { ...base, id: d.id, state: 'pending', nextAt: now + delay, detail };
+    });
+  }
+}

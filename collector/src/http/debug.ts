@@ -1,0 +1,75 @@
+import express, { type RequestHandler, type Router } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import type { Store } from '../store/types.js';
+
+function tokenMatches(given: string | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Bearer token, or HTTP Basic with the token as password (so a browser can open the page). */
+function requireAdmin(token: string | undefined): RequestHandler {
+  return (req, res, next) => {
+    if (!token) {
+      res.status(404).json({ error: 'debug is off: set TAGRELAY_ADMIN_TOKEN to enable it' });
+      return;
+    }
+    const auth = req.get('authorization') ?? '';
+    let given: string | undefined;
+    if (auth.startsWith('Bearer ')) given = auth.slice(7);
+    else if (auth.startsWith('Basic ')) given = Buffer.from(auth.slice(6), 'base64').toString().split(':').slice(1).join(':');
+    if (!tokenMatches(given, token)) {
+      res.set('WWW-Authenticate', 'Basic realm="tagrelay debug"').status(401).json({ error: 'admin token required' });
+      return;
+    }
+    res.set('Cache-Control', 'no-store');
+    next();
+  };
+}
+
+const escape = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function limitOf(q: unknown): number {
+  const n = Number(q);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
+}
+
+/**
+ * `/debug`: recent events and each destination's request and response. Recorded requests are
+ * redacted before they are stored, so no secret reaches this page.
+ */
+export function debugRouter(store: Store, token: string | undefined): Router {
+  const router = express.Router();
+  router.use('/debug', requireAdmin(token));
+  router.get('/debug/api/events', async (req, res) => {
+    res.json({ events: await store.recentEvents(limitOf(req.query.limit)) });
+  });
+  router.get('/debug/api/deliveries', async (req, res) => {
+    res.json({ deliveries: await store.recentDeliveries(limitOf(req.query.limit)) });
+  });
+  router.get('/debug/api/status', async (_req, res) => {
+    res.json({ destinations: await store.stats() });
+  });
+  router.get('/debug', async (_req, res) => {
+    const [stats, deliveries, events] = await Promise.all([
+      store.stats(),
+      store.recentDeliveries(50),
+      store.recentEvents(50),
+    ]);
+    const rows = (cells: unknown[][]) =>
+      cells.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('');
+    res.type('html').send(`<!doctype html><meta charset="utf-8"><title>tagrelay debug</title>
+<style>body{font:14px system-ui;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}td{max-width:40em;overflow-wrap:anywhere}pre{margin:0;white-space:pre-wrap}</style>
+<h1>tagrelay</h1>
+<h2>Destinations</h2><table><tr><th>destination</th><th>pending</th><th>oldest pending</th><th>delivered</th><th>skipped</th><th>rejected</th><th>dead</th></tr>
+${rows(stats.map((s) => [s.destination, s.pending, s.oldestPendingAt ? new Date(s.oldestPendingAt).toISOString() : '', s.delivered, s.skipped, s.rejected, s.dead]))}</table>
+<h2>Recent deliveries</h2><table><tr><th>updated</th><th>event</th><th>destination</th><th>state</th><th>attempts</th><th>status</th><th>detail</th><th>request</th></tr>
+${rows(deliveries.map((d) => [new Date(d.updatedAt).toISOString(), `${d.eventName} ${d.eventId}`, d.destination, d.state, d.attempts, d.status ?? '', d.detail ?? '', d.request ?? '']))}</table>
+<h2>Recent events</h2><table><tr><th>received</th><th>name</th><th>id</th><th>url</th><th>click ids</th><th>consent</th><th>properties</th></tr>
+${rows(events.map((e) => [new Date(e.context.receivedAt).toISOString(), e.name, e.id, e.url ?? '', JSON.stringify(e.clickIds ?? {}), JSON.stringify(e.consent ?? {}), JSON.stringify(e.properties ?? {})]))}</table>`);
+  });
+  return router;
+}

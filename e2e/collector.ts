@@ -55,11 +55,12 @@ export class Collector {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    const from = this.output.length;
     this.url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`collector did not start:\n${this.output}`)), 15000);
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(this.output);
+        const m = /listening on (http:\/\/[^\s"]+)/.exec(this.output.slice(from));
         if (m) {
           clearTimeout(timer);
           resolveUrl(m[1]!);
@@ -67,7 +68,7 @@ export class Collector {
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
-      child.on('exit', (code) => {
+      child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`collector exited with ${code}:\n${this.output}`));
       });

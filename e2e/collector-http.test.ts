@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Collector } from './collector.js';
+
+const event = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  name: 'sign_up',
+  time: Date.now(),
+  properties: { user_data: { email: 'ann@example.com' } },
+  ...extra,
+});
+
+describe('POST /collect answers bad input with the right 4xx', () => {
+  let c: Collector;
+  const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+    fetch(`${c.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+
+  beforeAll(async () => {
+    c = await Collector.start({ config: { allowedOrigins: ['https://shop.example'] } });
+  });
+  afterAll(() => c.stop());
+
+  it.each([
+    ['malformed JSON', '{"v":1,"events":[', 400, /not valid JSON/],
+    ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 400, /UTF-8/],
+    ['an empty body', '', 400, /empty body/],
+    ['a wrong version', JSON.stringify({ v: 2, events: [event('evt-00000001')] }), 422, /^v:/],
+    ['a name that is a number', JSON.stringify({ v: 1, events: [{ ...event('evt-00000002'), name: 42 }] }), 422, /events\.0\.name/],
+    ['a time that is a string', JSON.stringify({ v: 1, events: [{ ...event('evt-00000003'), time: 'now' }] }), 422, /events\.0\.time/],
+    ['an unknown field', JSON.stringify({ v: 1, events: [{ ...event('evt-00000004'), password: 'x' }] }), 422, /events\.0/],
+    ['no events', JSON.stringify({ v: 1, events: [] }), 422, /events/],
+    ['a __proto__ key', '{"v":1,"events":[{"id":"evt-00000005","name":"x","time":1795344440021,"properties":{"__proto__":{"admin":true}}}]}', 400, /__proto__/],
+    ['deep nesting', `{"v":1,"events":[{"id":"evt-00000006","name":"x","time":1795344440021,"properties":{"a":${'['.repeat(50)}${']'.repeat(50)}}}]}`, 400, /nested/],
+    ['an oversized body', JSON.stringify({ v: 1, events: [event('evt-00000007', { url: 'x'.repeat(70 * 1024) })] }), 413, /larger than 65536/],
+  ])('%s', async (_what, body, status, message) => {
+    const res = await post(body as string);
+    expect(res.status).toBe(status);
+    expect((await res.json()).error).toMatch(message as RegExp);
+  });
+
+  it('refuses a browser request from an origin not in allowedOrigins', async () => {
+    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000008')] }), { origin: 'https://evil.example' });
+    expect(res.status).toBe(403);
+    expect((await res.json()).error).toContain('https://evil.example');
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers CORS for an allowed origin, preflight included', async () => {
+    const pre = await fetch(`${c.url}/collect`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000009')] }), { origin: 'https://shop.example' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(res.headers.get('vary')).toContain('Origin');
+  });
+
+  it('stores nothing from refused requests and keeps what was stored', async () => {
+    const ids = (await c.events()).map((e) => e.id);
+    expect(ids).toEqual(['evt-00000009']);
+  });
+
+  it('serves the tag compressed and cacheable', async () => {
+    const res = await fetch(`${c.url}/t.js`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('javascript');
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    expect(res.headers.get('cache-control')).toContain('max-age');
+    const etag = res.headers.get('etag')!;
+    expect((await fetch(`${c.url}/t.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+  });
+
+  it('answers /healthz once the store is usable', async () => {
+    const res = await fetch(`${c.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect((await res.json()).status).toBe('ok');
+  });
+
+  it('keeps /debug behind the admin token', async () => {
+    expect((await fetch(`${c.url}/debug`)).status).toBe(401);
+    expect((await fetch(`${c.url}/debug/api/events`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+});

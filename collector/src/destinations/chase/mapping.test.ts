@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidEventError } from '../../delivery/errors.js';
+import type { StoredEvent } from '../../event.js';
+import { chaseConversion } from './mapping.js';
+
+const base: StoredEvent = { id: 'evt-12345678', name: 'sign_up', time: 1795344440021, context: { receivedAt: 1795344440100 } };
+
+describe('chaseConversion', () => {
+  it('required fields only: the trimmed email and the mapped type', () => {
+    expect(chaseConversion({ ...base, properties: { user_data: { email: ' Ann@Example.com ' } } }, 'sign-up')).toEqual({
+      email: 'Ann@Example.com',
+      conversion_type: 'sign-up',
+    });
+  });
+  it('all fields: non-personal properties become conversion_data, user_data never does', () => {
+    const event = {
+      ...base,
+      name: 'purchase',
+      properties: {
+        transaction_id: 'T-1',
+        value: 42.5,
+        currency: 'USD',
+        items: [{ item_id: 'SKU1', quantity: 2 }],
+        user_data: { email: 'a@b.example', phone_number: '+15551234567' },
+      },
+    };
+    const c = chaseConversion(event, 'purchase');
+    expect(c).toEqual({
+      email: 'a@b.example',
+      conversion_type: 'purchase',
+      conversion_data: { transaction_id: 'T-1', value: 42.5, currency: 'USD', items: [{ item_id: 'SKU1', quantity: 2 }] },
+    });
+    expect(JSON.stringify(c.conversion_data)).not.toContain('555');
+  });
+  it.each([
+    ['no email', {}, /requires an email/],
+    ['an email that is not one', { user_data: { email: 'not-an-email' } }, /not an email/],
+  ])('rejects %s', (_w, properties, message) => {
+    expect(() => chaseConversion({ ...base, properties }, 'sign-up')).toThrow(InvalidEventError);
+    expect(() => chaseConversion({ ...base, properties }, 'sign-up')).toThrow(message);
+  });
+  it('rejects a conversion_type over 63 characters', () => {
+    expect(() => chaseConversion({ ...base, properties: { user_data: { email: 'a@b.co' } } }, 'x'.repeat(64))).toThrow(/63/);
+  });
+});

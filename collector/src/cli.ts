@@ -2,12 +2,20 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createCollector } from './app.js';
+import { parseSince, printStatus, replay } from './operator.js';
+
+class UsageError extends Error {}
 
 const USAGE = `Usage: tagrelay <command> [options]
 
 Commands:
   serve     run the collector (HTTP endpoints and delivery)
   status    print queue depth, oldest age and state per destination
+            --url URL            the running collector to ask for live state
+                                 (default: http://<host>:<port> of the config)
+  replay    put a destination's dead letters back in its queue
+            --destination NAME   which destination (required)
+            --since TIME         only dead letters from TIME on: an ISO date or an age (24h, 7d)
 
 Options:
   --config FILE   the JSON config (default: $TAGRELAY_CONFIG; none: embedded default, no destinations)
@@ -45,28 +53,26 @@ async function serve(configPath: string | undefined): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-async function status(configPath: string | undefined): Promise<void> {
-  const config = loadConfig(configPath);
-  const { openStore } = await import('./store/open.js');
-  const store = await openStore(config.store);
-  const stats = await store.stats();
-  const now = Date.now();
-  const rows = [['destination', 'pending', 'oldest', 'delivered', 'skipped', 'rejected', 'dead']];
-  for (const s of stats) {
-    const age = s.oldestPendingAt ? `${Math.round((now - s.oldestPendingAt) / 1000)}s` : '-';
-    rows.push([s.destination, String(s.pending), age, String(s.delivered), String(s.skipped), String(s.rejected), String(s.dead)]);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  await store.close();
-}
-
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        destination: { type: 'string' },
+        since: { type: 'string' },
+      url: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`tagrelay: ${(e as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { values, positionals } = parsed;
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(USAGE);
@@ -75,14 +81,23 @@ export async function main(argv: string[]): Promise<void> {
   const configPath = values.config ?? process.env.TAGRELAY_CONFIG;
   try {
     if (command === 'serve') await serve(configPath);
-    else if (command === 'status') await status(configPath);
-    else {
+    else if (command === 'status') await printStatus(loadConfig(configPath), values.url);
+    else if (command === 'replay') {
+      if (!values.destination) throw new UsageError('replay needs --destination NAME');
+      const config = loadConfig(configPath);
+      const n = await replay(config, values.destination, parseSince(values.since));
+      console.log(`re-queued ${n} dead letter${n === 1 ? '' : 's'} for ${values.destination}`);
+    } else {
       process.stderr.write(`tagrelay: unknown command "${command}"\n\n${USAGE}`);
       process.exitCode = 2;
     }
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`tagrelay: config error: ${e.message}\n`);
+      process.exit(2);
+    }
+    if (e instanceof UsageError || (e instanceof Error && /^--/.test(e.message))) {
+      process.stderr.write(`tagrelay: ${e.message}\n`);
       process.exit(2);
     }
     throw e;

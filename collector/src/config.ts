@@ -43,6 +43,15 @@ const topLevel = z
       })
       .strict()
       .prefault({}),
+    retention: z
+      .object({
+        /** Events whose deliveries are all done are deleted after this many days. */
+        deliveredDays: z.number().positive().max(3650).default(7),
+        /** Dead letters (given up or refused) are kept this many days for `tagrelay replay`. */
+        deadLetterDays: z.number().positive().max(3650).default(30),
+      })
+      .strict()
+      .prefault({}),
     destinations: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();

@@ -10,12 +10,13 @@ import { Sender } from './send.js';
 export class DeliveryEngine {
   private readonly lanes: Lane[];
   private readonly senders: Sender[] = [];
+  private maintenance?: NodeJS.Timeout;
 
   constructor(
-    config: Config,
+    private readonly config: Config,
     destinations: readonly Destination[],
-    store: Store,
-    log: Logger,
+    private readonly store: Store,
+    private readonly log: Logger,
     redact: (text: string) => string,
     metrics: Metrics,
   ) {
@@ -51,6 +52,20 @@ export class DeliveryEngine {
 
   start(): void {
     for (const lane of this.lanes) lane.start();
+    const purge = async () => {
+      const day = 86_400_000;
+      const now = Date.now();
+      const { deliveredDays, deadLetterDays } = this.config.retention;
+      try {
+        const n = await this.store.purge(now - deliveredDays * day, now - deadLetterDays * day);
+        if (n) this.log.info('purged old events', { events: n });
+      } catch (e) {
+        this.log.error('purge failed', { error: e });
+      }
+    };
+    void purge();
+    this.maintenance = setInterval(purge, 10 * 60_000);
+    this.maintenance.unref();
   }
 
   notify(): void {
@@ -62,6 +77,7 @@ export class DeliveryEngine {
   }
 
   async stop(deadlineMs: number): Promise<void> {
+    clearInterval(this.maintenance);
     await Promise.all(this.lanes.map((l) => l.stop(deadlineMs)));
     await Promise.all(this.senders.map((s) => s.close()));
   }

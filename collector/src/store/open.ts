@@ -2,8 +2,11 @@ import { resolve } from 'node:path';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
-/** Opens the store named by the config's `store` URL. */
-export async function openStore(url: string): Promise<Store> {
-  if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)));
+/**
+ * Opens the store named by the config's `store` URL. `owner` is for the process that delivers
+ * (tagrelay serve); operator commands open it beside a running collector.
+ */
+export async function openStore(url: string, opts: { owner: boolean } = { owner: true }): Promise<Store> {
+  if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), opts);
   throw new Error(`store ${url.split(':')[0]}: not supported yet (use sqlite:<path>)`);
 }

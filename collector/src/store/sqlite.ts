@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS events (
   id          TEXT PRIMARY KEY,
   name        TEXT NOT NULL,
   received_at INTEGER NOT NULL,
-  body        TEXT NOT NULL
+  body        TEXT NOT NULL,
+  scrubbed    INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS deliveries (
   id          INTEGER PRIMARY KEY,
   event_id    TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
@@ -36,6 +38,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, next_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_updated ON deliveries (updated_at);
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
 `;
 
 interface PendingWrite {
@@ -55,7 +58,8 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private readonly stmts;
 
-  constructor(path: string) {
+  /** `owner`: this process runs the delivery workers (tagrelay serve), so leases left by a dead one are void. */
+  constructor(path: string, opts: { owner: boolean } = { owner: true }) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -63,8 +67,8 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
-    // One process owns an SQLite store: leases left by a process that died are void.
-    this.db.prepare(`UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0`).run();
+    // One process serves an SQLite store: leases left by a process that died are void.
+    if (opts.owner) this.db.prepare(`UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0`).run();
     this.stmts = {
       insertEvent: this.db.prepare(
         'INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
@@ -94,6 +98,34 @@ export class SqliteStore implements Store {
            FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`,
       ),
       recentEvents: this.db.prepare('SELECT body FROM events ORDER BY received_at DESC, rowid DESC LIMIT ?'),
+      // Personal data is kept only while a delivery may still need it: once every delivery of the
+      // event is delivered or skipped, user_data leaves the event (dead letters keep it for replay).
+      scrub: this.db.prepare(
+        `UPDATE events SET body = json_remove(body, '$.properties.user_data'), scrubbed = 1
+          WHERE id = (SELECT event_id FROM deliveries WHERE id = ?) AND scrubbed = 0
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id
+                              AND d.state NOT IN ('delivered', 'skipped') AND d.id != ?)`,
+      ),
+      // ... and the recorded requests keep their first line (method and URL) only; dry runs keep theirs.
+      scrubRequests: this.db.prepare(
+        `UPDATE deliveries SET request = substr(request, 1, instr(request, char(10)) - 1) || ' [body removed after delivery]'
+          WHERE event_id = (SELECT event_id FROM deliveries WHERE id = ?) AND status IS NOT NULL AND instr(request, char(10)) > 0`,
+      ),
+      requeue: this.db.prepare(
+        `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, lease_until = 0, created_at = ?, updated_at = ?
+          WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?
+                       ORDER BY id LIMIT ?)`,
+      ),
+      countDead: this.db.prepare(
+        `SELECT COUNT(*) AS n FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?`,
+      ),
+      purge: this.db.prepare(
+        `DELETE FROM events WHERE rowid IN (
+           SELECT rowid FROM events e WHERE e.received_at < ?
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                                AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= ?)))
+            LIMIT ?)`,
+      ),
     };
   }
 
@@ -147,6 +179,16 @@ export class SqliteStore implements Store {
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    // A lease needs no fsync: a restart voids every lease anyway.
+    this.db.pragma('synchronous = OFF');
+    try {
+      return this.claimLeased(destination, limit, now, leaseMs);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private claimLeased(destination: string, limit: number, now: number, leaseMs: number): ClaimedDelivery[] {
     return this.db.transaction(() => {
       const rows = this.stmts.due.all(destination, now, now, limit) as {
         id: number;
@@ -180,6 +222,9 @@ export class SqliteStore implements Store {
           u.request ?? null,
           u.id,
         );
+        if ((u.state === 'delivered' || u.state === 'skipped') && this.stmts.scrub.run(u.id, u.id).changes) {
+          this.stmts.scrubRequests.run(u.id);
+        }
       }
     });
   }
@@ -214,6 +259,29 @@ export class SqliteStore implements Store {
 
   async recentEvents(limit: number): Promise<StoredEvent[]> {
     return (this.stmts.recentEvents.all(limit) as { body: string }[]).map((r) => JSON.parse(r.body) as StoredEvent);
+  }
+
+  async requeueDead(destination: string, since: number, onProgress?: (done: number, total: number) => void): Promise<number> {
+    const total = (this.stmts.countDead.get(destination, since) as { n: number }).n;
+    let done = 0;
+    onProgress?.(0, total);
+    while (done < total) {
+      const now = Date.now();
+      const changed = await this.write(() => this.stmts.requeue.run(now, now, now, destination, since, 1000).changes);
+      if (changed === 0) break;
+      done += changed;
+      onProgress?.(done, total);
+    }
+    return done;
+  }
+
+  async purge(deliveredBefore: number, deadBefore: number): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      const n = await this.write(() => this.stmts.purge.run(deliveredBefore, deadBefore, 1000).changes);
+      purged += n;
+      if (n < 1000) return purged;
+    }
   }
 
   async check(): Promise<void> {

@@ -80,6 +80,16 @@ export interface Store {
   recentDeliveries(limit: number): Promise<DeliveryRecord[]>;
   /** Recent events, newest first, for the debug page and tests. */
   recentEvents(limit: number): Promise<StoredEvent[]>;
+  /**
+   * Puts dead letters (given up or refused) of one destination updated since `since` back in the
+   * queue as new deliveries; reports progress; returns how many.
+   */
+  requeueDead(destination: string, since: number, onProgress?: (done: number, total: number) => void): Promise<number>;
+  /**
+   * Deletes events whose deliveries are all done and that arrived before `deliveredBefore`, and
+   * those whose dead letters are older than `deadBefore`; returns how many events.
+   */
+  purge(deliveredBefore: number, deadBefore: number): Promise<number>;
   /** Throws when the store cannot be used. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,122 @@
+import type { Config } from './config.js';
+import type { LaneStatus } from './delivery/lane.js';
+import { openStore } from './store/open.js';
+
+/** Parses `--since`: an ISO date/time, or an age like `90m`, `24h`, `7d`. */
+export function parseSince(value: string | undefined, now = Date.now()): number {
+  if (!value) return 0;
+  const rel = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value);
+  if (rel) return now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new Error(`--since ${value}: expected an ISO date or an age like 24h or 7d`);
+  return t;
+}
+
+function age(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/** The live state of each lane, from the collector at `url` (default: this config's host and port), if it answers. */
+async function liveLanes(config: Config, url?: string): Promise<Map<string, LaneStatus> | undefined> {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = url ?? (config.port ? `http://${host}:${config.port}` : undefined);
+  if (!base) return undefined;
+  try {
+    const res = await fetch(`${base.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(1500) });
+    const body = (await res.json()) as { destinations?: LaneStatus[] };
+    return new Map((body.destinations ?? []).map((d) => [d.destination, d]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `tagrelay status`: queue depth, oldest age and state per destination. */
+export async function printStatus(
+  config: Config,
+  url?: string,
+  out: (line: string) => void = console.log,
+): Promise<void> {
+  const store = await openStore(config.store, { owner: false });
+  try {
+    const [stats, live] = await Promise.all([store.stats(), liveLanes(config, url)]);
+    const now = Date.now();
+    const names = new Set([...Object.keys(config.destinations), ...stats.map((s) => s.destination)]);
+    const rows = [['destination', 'state', 'pending', 'oldest', 'delivered', 'skipped', 'rejected', 'dead']];
+    for (const name of names) {
+      const s = stats.find((x) => x.destination === name);
+      const settings = config.destinations[name];
+      const lane = live?.get(name);
+      const state = !settings
+        ? 'not configured'
+        : !settings.enabled
+          ? 'disabled'
+          : lane
+            ? `${lane.state}${settings.dryRun ? ' (dry run)' : ''}`
+            : live
+              ? 'unknown'
+              : 'collector not running';
+      rows.push([
+        name,
+        state,
+        String(s?.pending ?? 0),
+        s?.oldestPendingAt ? age(now - s.oldestPendingAt) : '-',
+        String(s?.delivered ?? 0),
+        String(s?.skipped ?? 0),
+        String(s?.rejected ?? 0),
+        String(s?.dead ?? 0),
+      ]);
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows)
+      out(
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
+  } finally {
+    await store.close();
+  }
+}
+
+function progressBar(done: number, total: number, width = 30): string {
+  const ratio = total ? done / total : 1;
+  const filled = Math.round(ratio * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.round(ratio * 100)}% ${done}/${total}`;
+}
+
+/** `tagrelay replay`: puts a destination's dead letters back in its queue, with a progress bar. */
+export async function replay(
+  config: Config,
+  destination: string,
+  since: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Promise<number> {
+  if (!config.destinations[destination]) {
+    throw new Error(
+      `--destination ${destination}: not in the config (configured: ${Object.keys(config.destinations).join(', ') || 'none'})`,
+    );
+  }
+  const store = await openStore(config.store, { owner: false });
+  let lastLine = -1;
+  try {
+    const n = await store.requeueDead(destination, since, (done, total) => {
+      if (stream.isTTY) stream.write(`\r${progressBar(done, total)}`);
+      else {
+        const tenth = total ? Math.floor((done / total) * 10) : 10;
+        if (tenth !== lastLine) {
+          lastLine = tenth;
+          stream.write(`${progressBar(done, total)}\n`);
+        }
+      }
+    });
+    if (stream.isTTY) stream.write('\n');
+    return n;
+  } finally {
+    await store.close();
+  }
+}

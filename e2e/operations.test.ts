@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Collector, waitFor } from './collector.js';
+import { startChase } from './vendors/chase.js';
+import type { VendorServer } from './vendors/server.js';
+
+const KEY = 'chase-ops-key';
+const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
+let collector: Collector | undefined;
+let chase: VendorServer | undefined;
+
+afterEach(async () => {
+  await collector?.stop();
+  await chase?.close();
+  collector = chase = undefined;
+});
+
+const config = (vendor: VendorServer) => ({
+  destinations: { chase: { apiKey: KEY, baseUrl: vendor.url, events: { sign_up: 'sign-up' } } },
+});
+
+async function post(c: Collector, ids: string[]) {
+  const events = ids.map((id) => ({ id, name: 'sign_up', time: Date.now(), properties: { user_data: { email: `${id}@example.com` } } }));
+  const res = await fetch(`${c.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) });
+  expect(res.status).toBe(200);
+}
+
+function cli(c: Collector, ...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args, '--config', c.configPath], { cwd: c.dataDir, encoding: 'utf8', timeout: 15000 });
+}
+
+describe('operations', () => {
+  it('turns a 400 into one request and a dead letter holding its message; replay sends it again', async () => {
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 400, body: { detail: [{ loc: ['body', 'email'], msg: 'domain does not accept mail', type: 'value_error' }] } });
+    collector = await Collector.start({ config: config(chase) });
+    await post(collector, ['evt-dead-00001', 'evt-dead-00002']);
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'rejected').length === 2, 10000, 'dead letters');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(chase.requests).toHaveLength(2);
+    expect((await collector.deliveries())[0]!.detail).toContain('domain does not accept mail');
+
+    const status = cli(collector, 'status', '--url', collector.url);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/chase\s+active\s+0\s+-\s+0\s+0\s+2\s+0/);
+
+    chase.override = undefined; // the vendor fixed its side
+    const replayed = cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
+    expect(replayed.status).toBe(0);
+    expect(replayed.stderr).toContain('100% 2/2');
+    expect(replayed.stdout).toContain('re-queued 2 dead letters for chase');
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'replayed');
+    expect(chase.requests).toHaveLength(4);
+  });
+
+  it('replay refuses a destination that is not configured', async () => {
+    chase = await startChase(KEY);
+    collector = await Collector.start({ config: config(chase) });
+    const r = cli(collector, 'replay', '--destination', 'nope');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--destination nope: not in the config');
+  });
+
+  it('status shows queue depth and the age of the oldest pending delivery', async () => {
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 503, body: {} });
+    collector = await Collector.start({ config: config(chase) });
+    await post(collector, ['evt-stat-00001', 'evt-stat-00002', 'evt-stat-00003']);
+    await waitFor(() => chase!.requests.length >= 1, 10000, 'an attempt');
+    const r = cli(collector, 'status', '--url', collector.url);
+    expect(r.stdout).toMatch(/^destination\s+state\s+pending\s+oldest/);
+    expect(r.stdout).toMatch(/chase\s+backing-off\s+3\s+\d+s/);
+  });
+
+  it('on SIGTERM finishes the request in flight, exits 0 and leaves the rest queued', async () => {
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 202, body: {}, delayMs: 1500 });
+    collector = await Collector.start({ config: { ...config(chase), delivery: { concurrency: 1 } } });
+    await post(collector, ['evt-term-00001', 'evt-term-00002', 'evt-term-00003']);
+    await waitFor(() => chase!.requests.length === 1, 10000, 'first request in flight');
+    await collector.stop();
+    expect(collector.output).toContain('"signal":"SIGTERM"');
+    chase.override = undefined;
+    await collector.restart();
+    const states = await waitFor(async () => {
+      const d = await collector!.deliveries();
+      return d.every((x) => x.state === 'delivered') && d.length === 3 ? d : undefined;
+    }, 10000, 'all delivered after restart');
+    expect(states).toHaveLength(3);
+    // The one in flight was finished, not sent again: three events, three requests.
+    expect(chase.requests).toHaveLength(3);
+  });
+
+  it('keeps personal data only until every delivery of the event is done', async () => {
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 503, body: {} });
+    collector = await Collector.start({ config: config(chase) });
+    await post(collector, ['evt-pii-000001']);
+    await waitFor(() => chase!.requests.length >= 1, 10000, 'an attempt');
+    expect((await collector.events())[0]!.properties).toHaveProperty('user_data');
+    chase.override = undefined;
+    await waitFor(async () => (await collector!.deliveries())[0]!.state === 'delivered', 15000, 'delivery');
+    const [event] = await collector.events();
+    expect(event!.properties).toEqual({});
+    expect(JSON.stringify(await collector.deliveries())).not.toContain('evt-pii-000001@example.com');
+  });
+});

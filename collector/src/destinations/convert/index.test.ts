@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConvert } from '../../../../e2e/vendors/convert.js';
+import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.js';
+import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
+import { Sender } from '../../delivery/send.js';
+import type { StoredEvent } from '../../event.js';
+import type { HttpRequest, HttpResponse } from '../types.js';
+import { convert } from './index.js';
+
+const SECRET = 'convert-sdk-secret';
+
+/** Sends a built request with fetch, as the delivery loop does. */
+async function send(req: HttpRequest): Promise<HttpResponse> {
+  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+}
+
+/** The error `check()` throws for this answer (undefined when it accepts it). */
+function thrownBy(check: () => void): unknown {
+  try {
+    check();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+const purchase: StoredEvent = {
+  id: 'evt-0002-abcdef',
+  name: 'purchase',
+  time: 1795344440999,
+  anonymousId: 'anon-1234',
+  consent: { analytics_storage: 'granted', ad_storage: 'denied' },
+  properties: { transaction_id: 'T-1001', value: 42.5, currency: 'USD', items: [{ item_id: 'SKU1', quantity: 2 }], user_data: { email: 'a@b.example' } },
+  context: { ip: '203.0.113.7', userAgent: 'UA', receivedAt: 1795344441000 },
+};
+const lead: StoredEvent = { ...purchase, id: 'evt-0003-abcdef', name: 'generate_lead', anonymousId: 'anon-5678', properties: {} };
+
+let server: VendorServer;
+beforeAll(async () => {
+  server = await startConvert({ sdkKeySecret: SECRET });
+});
+afterAll(() => server.close());
+
+const create = (extra: Record<string, unknown> = {}) =>
+  convert.create(
+    convert.settings.parse({
+      accountId: '10012', projectId: 10034, sdkKeySecret: SECRET, trackBaseUrl: server.url, configBaseUrl: server.url,
+      goals: { purchase: 'checkout-complete', generate_lead: 100132287 }, ...extra,
+    }),
+  );
+
+async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
+  const m = await dest.map(e);
+  if (!('payload' in m)) throw new Error(`skipped: ${m.skip}`);
+  return m.payload;
+}
+
+describe('convert settings and consent', () => {
+  it('defaults: Convert hosts from the project id, analytics_storage consent, enrichData', () => {
+    const s = convert.settings.parse({ accountId: '10012', projectId: '10034' });
+    expect(s.trackBaseUrl).toBe('https://10034.metrics.convertexperiments.com');
+    expect(s.configBaseUrl).toBe('https://cdn-4.convertexperiments.com');
+    expect(s.consent).toEqual(['analytics_storage']);
+    expect(s.enrichData).toBe(true);
+    expect(s.goals).toEqual({});
+    expect(convert.settings.safeParse({ accountId: 'abc', projectId: '1' }).success).toBe(false);
+  });
+  it('needs analytics_storage only (ad denial does not matter)', async () => {
+    const d = create();
+    expect(await d.map({ ...purchase, consent: { analytics_storage: 'denied' } })).toEqual({ skip: 'consent: analytics_storage' });
+    expect('payload' in (await d.map(purchase))).toBe(true);
+    expect(d.vendorEvent(purchase)).toBe('checkout-complete');
+    expect(d.vendorEvent({ ...purchase, name: 'page_view' })).toBeUndefined();
+  });
+  it('an unknown goal key is a rejection with the reason', async () => {
+    const d = create({ goals: { purchase: 'nope' } });
+    await expect(d.map(purchase)).rejects.toThrow(InvalidEventError);
+  });
+});
+
+describe('convert send() against a local Convert', () => {
+  it('success: many visitors and events in one request, Bearer secret, goal ids from the config API', async () => {
+    server.override = undefined;
+    const d = create();
+    expect(d.maxBatch).toBeGreaterThan(1);
+    const req = d.request([await mapped(d, purchase), await mapped(d, lead), await mapped(d, { ...lead, id: 'evt-0004-abcdef', anonymousId: 'anon-1234' })]);
+    expect(req.url).toBe(`${server.url}/v1/track/10012/10034`);
+    expect(req.headers.authorization).toBe(`Bearer ${SECRET}`);
+    const body = JSON.parse(req.body!);
+    expect(body.visitors.map((v: { visitorId: string }) => v.visitorId)).toEqual(['anon-1234', 'anon-5678']);
+    expect(body.visitors[0].events).toHaveLength(3);
+    expect(body.visitors[0].events[0].data.goalId).toBe('100136097');
+    expect(req.body).not.toContain('a@b.example');
+    const res = await send(req);
+    expect(res.status).toBe(200);
+    expect(() => d.check(res, req)).not.toThrow();
+    expect(server.violations).toEqual([]);
+    expect(d.secrets).toEqual([SECRET]);
+  });
+
+  it('no Authorization header without sdkKeySecret', async () => {
+    const d = create({ sdkKeySecret: undefined });
+    expect(d.request([await mapped(d, lead)]).headers).not.toHaveProperty('authorization');
+  });
+
+  it('retryable: 429 with Retry-After, 503 with X-RateLimit-Reset, 500, 408', async () => {
+    const d = create();
+    const req = d.request([await mapped(d, lead)]);
+    for (const [answer, wait] of [
+      [{ status: 429, headers: { 'retry-after': '2' }, body: { code: 429, message: 'Too many requests' } }, 2000],
+      [{ status: 503, headers: { 'x-ratelimit-reset': '9' } }, 9000],
+      [{ status: 500, body: { code: 500, message: 'oops' } }, undefined],
+      [{ status: 408 }, undefined],
+    ] as [VendorAnswer, number | undefined][]) {
+      server.override = () => answer;
+      const res = await send(req);
+      const err = thrownBy(() => d.check(res, req));
+      expect(err).toBeInstanceOf(RetryableError);
+      expect((err as RetryableError).retryAfterMs).toBe(wait);
+    }
+    server.override = undefined;
+  });
+
+  it('retryable: a network error (nothing listening) through the collector Sender', async () => {
+    const d = create({ trackBaseUrl: 'http://127.0.0.1:1' });
+    const payload = await mapped(create(), lead);
+    const sender = new Sender('convert', { connections: 1, timeoutMs: 2000 });
+    await expect(sender.send(d.request([payload]))).rejects.toThrow(RetryableError);
+    await sender.close();
+  });
+
+  it('permanent: a 400 keeps Convert {code, message}', async () => {
+    server.override = undefined;
+    const d = create();
+    const payload = await mapped(d, lead);
+    const req = d.request([{ ...payload, events: [{ eventType: 'conversion', data: { goalId: '999' } }] }]); // a goal the project lacks
+    const res = await send(req);
+    expect(res.status).toBe(400);
+    const err = thrownBy(() => d.check(res, req));
+    expect(err).toBeInstanceOf(InvalidEventError);
+    expect(JSON.parse((err as InvalidEventError).body!)).toMatchObject({ code: 400 });
+    expect((err as Error).message).toContain('goalId 999 is not a goal of the project');
+    server.violations.length = 0;
+  });
+
+  it('bad credentials: 401 on a wrong SDK key secret', async () => {
+    server.override = undefined;
+    const d = create({ sdkKeySecret: 'wrong' });
+    const req = d.request([await mapped(d, lead)]);
+    const res = await send(req);
+    expect(res.status).toBe(401);
+    expect(() => d.check(res, req)).toThrow(BadCredentialsError);
+  });
+});

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startImpact } from '../../../../e2e/vendors/impact.js';
+import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.js';
+import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
+import { Sender } from '../../delivery/send.js';
+import type { StoredEvent } from '../../event.js';
+import type { HttpRequest, HttpResponse } from '../types.js';
+import { impact } from './index.js';
+
+const SID = 'IRtest123';
+const TOKEN = 'impact-test-token';
+
+/** Sends a built request with fetch, as the delivery loop does. */
+async function send(req: HttpRequest): Promise<HttpResponse> {
+  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+}
+
+/** The error `check()` throws for this answer (undefined when it accepts it). */
+function thrownBy(check: () => void): unknown {
+  try {
+    check();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+const event: StoredEvent = {
+  id: 'evt-0002-abcdef',
+  name: 'purchase',
+  time: 1795344440999,
+  anonymousId: 'anon-1234',
+  clickIds: { clickid: 'QiiWXOVnrQ3SQHl24jQjyxBGUkmzfJ3i1VHrWM0' },
+  consent: { ad_storage: 'granted' },
+  properties: {
+    transaction_id: 'T-1001', value: 42.5, currency: 'USD', coupon: 'SPRING',
+    items: [{ item_id: 'SKU1', item_name: 'Anvil & Co', item_category: 'Tools', price: 21.25, quantity: 2 }],
+    user_data: { email: 'a@b.example' },
+  },
+  context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 Test', receivedAt: 1795344441000 },
+};
+
+let server: VendorServer;
+beforeAll(async () => {
+  server = await startImpact(SID, TOKEN, '1000');
+});
+afterAll(() => server.close());
+
+const settings = (extra: Record<string, unknown> = {}) =>
+  impact.settings.parse({ accountSid: SID, authToken: TOKEN, campaignId: 1000, baseUrl: server.url, events: { purchase: { eventTypeId: '12345' } }, ...extra });
+const create = (extra: Record<string, unknown> = {}) => impact.create(settings(extra));
+
+async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
+  const m = await dest.map(e);
+  if (!('payload' in m)) throw new Error(`skipped: ${m.skip}`);
+  return m.payload;
+}
+
+describe('impact settings and consent', () => {
+  it('parses ids as strings, defaults consent to ad_storage + ad_user_data', () => {
+    const s = settings({ events: { purchase: { eventTypeId: 12345 }, sign_up: { eventTypeCode: 'SIGNUP' } } });
+    expect(s.campaignId).toBe('1000');
+    expect(s.events.purchase).toEqual({ eventTypeId: '12345' });
+    expect(s.consent).toEqual(['ad_storage', 'ad_user_data']);
+    expect(s.baseUrl).toBe(server.url);
+  });
+  it('refuses an event type with both or neither of id and code, and non-numeric ids', () => {
+    const bad = (events: unknown) => impact.settings.safeParse({ accountSid: SID, authToken: TOKEN, campaignId: '1000', events }).success;
+    expect(bad({ purchase: { eventTypeId: '1', eventTypeCode: 'X' } })).toBe(false);
+    expect(bad({ purchase: {} })).toBe(false);
+    expect(bad({ purchase: { eventTypeId: 'abc' } })).toBe(false);
+    expect(impact.settings.safeParse({ accountSid: SID, authToken: TOKEN, campaignId: 'x' }).success).toBe(false);
+  });
+  it('vendorEvent names the event type; consent denials and GPC skip', async () => {
+    const d = create();
+    expect(d.vendorEvent(event)).toBe('12345');
+    expect(d.vendorEvent({ ...event, name: 'page_view' })).toBeUndefined();
+    expect(await d.map({ ...event, consent: { ad_storage: 'denied' } })).toEqual({ skip: 'consent: ad_storage' });
+    expect(await d.map({ ...event, consent: { gpc: true } })).toEqual({ skip: 'consent: ad_user_data (GPC)' });
+  });
+  it('with consent: [] a denied visitor is sent with TrackingConsent=false', async () => {
+    const p = await mapped(create({ consent: [] }), { ...event, consent: { ad_storage: 'denied' } });
+    expect(p.TrackingConsent).toBe('false');
+  });
+  it('keeps the Basic credentials out of logs', () => {
+    const d = create();
+    expect(d.secrets).toContain(TOKEN);
+    expect(d.secrets).toContain(Buffer.from(`${SID}:${TOKEN}`).toString('base64'));
+  });
+});
+
+describe('impact send() against a local impact.com', () => {
+  it('success: form-urlencoded, Basic auth, the rules met; 200 QUEUED', async () => {
+    server.override = undefined;
+    const d = create();
+    const req = d.request([await mapped(d, event)]);
+    expect(req.url).toBe(`${server.url}/Advertisers/${SID}/Conversions`);
+    expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(new URLSearchParams(req.body).get('ItemName1')).toBe('Anvil & Co');
+    const res = await send(req);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ Status: 'QUEUED' });
+    expect(() => d.check(res, req)).not.toThrow();
+    expect(server.violations).toEqual([]);
+  });
+
+  it('retryable: 429 with X-RateLimit-Reset, 503 with Retry-After, 500, 408', async () => {
+    const d = create();
+    const req = d.request([await mapped(d, event)]);
+    for (const [answer, wait] of [
+      [{ status: 429, headers: { 'x-ratelimit-reset': '12' }, body: { Status: 'ERROR', Message: 'rate limit' } }, 12000],
+      [{ status: 503, headers: { 'retry-after': '5' } }, 5000],
+      [{ status: 500, body: { Status: 'ERROR' } }, undefined],
+      [{ status: 408 }, undefined],
+    ] as [VendorAnswer, number | undefined][]) {
+      server.override = () => answer;
+      const res = await send(req);
+      const err = thrownBy(() => d.check(res, req));
+      expect(err).toBeInstanceOf(RetryableError);
+      expect((err as RetryableError).retryAfterMs).toBe(wait);
+    }
+    server.override = undefined;
+  });
+
+  it('retryable: a network error (nothing listening) through the collector Sender', async () => {
+    const d = create({ baseUrl: 'http://127.0.0.1:1' });
+    const payload = await mapped(create(), event);
+    const sender = new Sender('impact', { connections: 1, timeoutMs: 2000 });
+    await expect(sender.send(d.request([payload]))).rejects.toThrow(RetryableError);
+    await sender.close();
+  });
+
+  it('permanent: a 400 keeps impact errors[] in the body and the message', async () => {
+    server.override = undefined;
+    const d = create();
+    const payload = await mapped(d, event);
+    const req = d.request([{ ...payload, ItemPrice1: 'fifty' }]); // breaks impact's numeric format on purpose
+    const res = await send(req);
+    expect(res.status).toBe(400);
+    const err = thrownBy(() => d.check(res, req));
+    expect(err).toBeInstanceOf(InvalidEventError);
+    expect(JSON.parse((err as InvalidEventError).body!).errors[0]).toEqual({ field: 'ItemPrice1', level: 'ERROR', message: 'Invalid numeric format (fifty)' });
+    expect((err as Error).message).toContain('400 vendor refused the event: ItemPrice1: Invalid numeric format (fifty)');
+    server.violations.length = 0;
+  });
+
+  it('permanent: a 200 that says Status ERROR is a refusal', () => {
+    const d = create();
+    const req = d.request([{} as never]);
+    const res = { status: 200, headers: {}, body: JSON.stringify({ Status: 'ERROR', errors: [{ field: 'OrderId', level: 'ERROR', message: 'duplicate' }] }) };
+    expect(() => d.check(res, req)).toThrow(InvalidEventError);
+  });
+
+  it('bad credentials: 401 on a wrong token', async () => {
+    server.override = undefined;
+    const d = create({ authToken: 'wrong' });
+    const req = d.request([await mapped(d, event)]);
+    const res = await send(req);
+    expect(res.status).toBe(401);
+    expect(() => d.check(res, req)).toThrow(BadCredentialsError);
+  });
+});

@@ -1,0 +1,132 @@
+import { InvalidEventError } from '../../delivery/errors.js';
+import type { Consent, StoredEvent } from '../../event.js';
+import { looksLikeEmail, normaliseEmail, sha1Hex } from '../pii.js';
+import type { ImpactConversion, ImpactEventType } from './types.js';
+
+export interface ImpactMappingOptions {
+  campaignId: string;
+  eventType: ImpactEventType;
+}
+
+const MAX_ORDER_ID = 64;
+const MAX_CLICK_ID = 64;
+const MAX_PROFILE_ID = 70;
+const CURRENCY = /^[A-Za-z]{3}$/;
+/** Click id query parameters impact uses, in order of preference. */
+export const impactClickParams = ['clickid', 'irclickid', 'im_ref'] as const;
+
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const money = (n: number): string => n.toFixed(2);
+
+/** ISO 8601 in UTC without milliseconds, as impact's examples write it. */
+export const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * `TrackingConsent`: `true` when the visitor granted ad_storage, `false` when they denied it or
+ * ad_user_data or sent GPC, left out when the event says nothing (implied consent).
+ */
+export function trackingConsent(consent: Consent | undefined): 'true' | 'false' | undefined {
+  if (!consent) return undefined;
+  if (consent.ad_storage === 'denied' || consent.ad_user_data === 'denied' || consent.gpc) return 'false';
+  if (consent.ad_storage === 'granted') return 'true';
+  return undefined;
+}
+
+interface Item {
+  sku: string;
+  name?: string;
+  category?: string;
+  quantity: number;
+  price: number;
+}
+
+/** Items impact can take at item level: every one needs an id and a unit price; else undefined (order level). */
+function itemsOf(value: unknown, fail: (why: string) => Error): Item[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const items: Item[] = [];
+  for (const raw of value) {
+    const i = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+    const sku = str(i.item_id);
+    const price = num(i.price);
+    if (!sku || price === undefined) return undefined;
+    const quantity = i.quantity === undefined ? 1 : num(i.quantity);
+    if (quantity === undefined || !Number.isInteger(quantity) || quantity < 1) throw fail(`ItemQuantity: item ${sku} quantity must be a whole number ≥ 1`);
+    if (price < 0) throw fail(`ItemPrice: item ${sku} price must be ≥ 0`);
+    items.push({ sku, name: str(i.item_name), category: str(i.item_category), quantity, price });
+  }
+  return items;
+}
+
+/**
+ * The tag's event → impact.com conversion form fields. `OrderId` is `transaction_id`, else the event
+ * id (stable, ≤ 64); `ClickId` from `clickid`/`irclickid`/`im_ref`; `CustomProfileId` the anonymous
+ * id; `CustomerId` the site's `user_id` (left out if it is an email); `CustomerEmail` SHA-1 hex.
+ * Throws InvalidEventError when impact's rules cannot be met (lengths, no attribution key, money
+ * without a currency).
+ */
+export function impactConversion(event: StoredEvent, o: ImpactMappingOptions): ImpactConversion {
+  const fail = (why: string) => new InvalidEventError(why, { destination: 'impact' });
+  const props = event.properties ?? {};
+  const f: Record<string, string> = { CampaignId: o.campaignId };
+  if ('eventTypeId' in o.eventType) f.EventTypeId = o.eventType.eventTypeId;
+  else f.EventTypeCode = o.eventType.eventTypeCode;
+  f.EventDate = isoSeconds(event.time);
+
+  const orderId = str(props.transaction_id) ?? event.id;
+  if (orderId.length > MAX_ORDER_ID) throw fail(`OrderId: transaction_id is longer than ${MAX_ORDER_ID} characters`);
+  f.OrderId = orderId;
+
+  const clickParam = impactClickParams.find((p) => event.clickIds?.[p]);
+  if (clickParam) {
+    const clickId = event.clickIds![clickParam]!;
+    if (clickId.length > MAX_CLICK_ID) throw fail(`ClickId: ${clickParam} is longer than ${MAX_CLICK_ID} characters`);
+    f.ClickId = clickId;
+  }
+  if (event.anonymousId && event.anonymousId.length <= MAX_PROFILE_ID) f.CustomProfileId = event.anonymousId;
+  const customerId = str(props.user_id);
+  if (customerId && !looksLikeEmail(customerId)) f.CustomerId = customerId;
+  const email = normaliseEmail((props.user_data as { email?: unknown } | undefined)?.email);
+  if (email) f.CustomerEmail = sha1Hex(email);
+  const coupon = str(props.coupon);
+  if (coupon) f.OrderPromoCode = coupon;
+  if (!f.ClickId && !f.CustomProfileId && !f.CustomerId && !f.OrderPromoCode) {
+    throw fail('no attribution key: the event has no click id (clickid, irclickid, im_ref), anonymous id, user_id or coupon');
+  }
+
+  const amounts: Record<string, string> = {};
+  const items = itemsOf(props.items, fail);
+  if (items) {
+    items.forEach((item, n) => {
+      const i = n + 1;
+      amounts[`ItemSku${i}`] = item.sku;
+      if (item.name) amounts[`ItemName${i}`] = item.name;
+      if (item.category) amounts[`ItemCategory${i}`] = item.category;
+      amounts[`ItemQuantity${i}`] = String(item.quantity);
+      amounts[`ItemPrice${i}`] = money(item.price);
+    });
+  } else {
+    const value = num(props.value);
+    if (value !== undefined) {
+      if (value < 0) throw fail('OrderSubTotalPostDiscount: value must be ≥ 0');
+      amounts.OrderSubTotalPostDiscount = money(value);
+    }
+  }
+  for (const [prop, field] of [['tax', 'OrderTax'], ['shipping', 'OrderShipping']] as const) {
+    const v = num(props[prop]);
+    if (v !== undefined && v >= 0) amounts[field] = money(v);
+  }
+  if (Object.keys(amounts).length) {
+    const currency = str(props.currency);
+    if (!currency || !CURRENCY.test(currency)) throw fail('CurrencyCode: properties.currency must be a 3-letter ISO 4217 code when amounts are sent');
+    f.CurrencyCode = currency.toUpperCase();
+    Object.assign(f, amounts);
+  }
+
+  const consent = trackingConsent(event.consent);
+  if (consent) f.TrackingConsent = consent;
+  if (event.context.ip) f.IpAddress = event.context.ip;
+  if (event.context.userAgent) f.UserAgent = event.context.userAgent;
+  return f as ImpactConversion;
+}

@@ -1,0 +1,163 @@
+// npm run bench: the collector's speed, each figure beside a baseline measured in the same run.
+// Loopback only; bounded in time. Quote medians and ratios: machines here are shared and noisy.
+//   BENCH_QUICK=1 npm run bench   shorter runs and a 100,000-delivery backlog instead of 1,000,000
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { startBareExpress, startCollector, startVendor } from './bench/servers.mjs';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = QUICK ? 1 : 3;
+const SECONDS = QUICK ? 3 : 5;
+const BACKLOG = QUICK ? 100_000 : 1_000_000;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const results = [];
+const report = (name, figure, baseline, ratio, goal, ok) => {
+  results.push({ name, figure, baseline, ratio, goal, ok });
+  console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${figure} | baseline ${baseline} | ratio ${ratio} | goal ${goal}`);
+};
+
+let seq = 0;
+const prefix = randomUUID().slice(0, 8);
+function purchase() {
+  seq++;
+  return {
+    id: `${prefix}-${seq}`,
+    name: 'purchase',
+    time: Date.now(),
+    anonymousId: 'a1b2c3d4e5f6',
+    url: 'https://shop.example/checkout/complete',
+    clickIds: { clickid: 'abc123', ndclid: 'nd-789' },
+    consent: { ad_storage: 'granted', ad_user_data: 'granted', gpc: false },
+    properties: {
+      transaction_id: `T-${seq}`, value: 42.5, currency: 'USD',
+      items: [{ item_id: 'SKU1', item_name: 'Anvil', price: 21.25, quantity: 2 }],
+      user_data: { email: 'ann@example.com' },
+    },
+  };
+}
+const batchBody = (n) => JSON.stringify({ v: 1, events: Array.from({ length: n }, purchase) });
+
+/** autocannon against POST /collect: 10-event batches, 50 connections; returns requests/s and p99 ms. */
+async function load(url, seconds = SECONDS) {
+  const r = await autocannon({
+    url: `${url}/collect`,
+    connections: 50,
+    duration: seconds,
+    requests: [{ method: 'POST', headers: { 'content-type': 'text/plain' }, setupRequest: (req) => ({ ...req, body: batchBody(10) }) }],
+  });
+  if (r.non2xx || r.errors) throw new Error(`load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  return { rps: r.requests.average, p99: r.latency.p99 };
+}
+
+async function deliveredCount(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [...text.matchAll(/^tagrelay_deliveries_total\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+}
+
+async function postEvents(url, total, perBatch = 100) {
+  for (let sent = 0; sent < total; sent += perBatch) {
+    const res = await fetch(`${url}/collect`, { method: 'POST', body: batchBody(Math.min(perBatch, total - sent)) });
+    if (!res.ok) throw new Error(`collect: ${res.status}`);
+  }
+}
+
+const chaseTo = (vendor, extra = {}) => ({
+  chase: { apiKey: 'bench-key', baseUrl: vendor.url, events: { purchase: 'purchase' }, ...extra },
+});
+
+// 1. Ingest: durable /collect beside a bare Express handler, alternating, ROUNDS times each.
+async function ingest() {
+  const vendor = await startVendor(0);
+  const bare = [], durable = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const b = await startBareExpress();
+    await load(b.url, 1);
+    bare.push(await load(b.url));
+    await b.stop();
+    const c = await startCollector({ destinations: chaseTo(vendor) });
+    await load(c.url, 1);
+    durable.push(await load(c.url));
+    await c.stop();
+  }
+  await vendor.close();
+  const rps = median(durable.map((r) => r.rps)), base = median(bare.map((r) => r.rps));
+  const p99 = median(durable.map((r) => r.p99));
+  report('ingest, durable /collect (10-event batches, 50 connections)', `${Math.round(rps)} req/s`, `${Math.round(base)} req/s bare Express`,
+    `${Math.round((rps / base) * 100)} %`, '>= 70 %', rps / base >= 0.7);
+  report('ingest p99 latency', `${p99} ms`, `${median(bare.map((r) => r.p99))} ms bare Express`, '-', '<= 50 ms', p99 <= 50);
+  return p99;
+}
+
+// 2. Forwarding: one destination whose vendor answers after 100 ms.
+async function forwarding() {
+  const vendor = await startVendor(100);
+  const total = QUICK ? 10_000 : 30_000;
+  const c = await startCollector({ destinations: chaseTo(vendor), delivery: { concurrency: 200 } });
+  const t0 = Date.now();
+  await postEvents(c.url, total);
+  let marks = [];
+  for (;;) {
+    const n = await deliveredCount(c.url);
+    marks.push([Date.now(), n]);
+    if (n >= total || Date.now() - t0 > 120_000) break;
+    await sleep(100);
+  }
+  await c.stop();
+  await vendor.close();
+  // The steady rate between 10 % and 90 % delivered.
+  const at = (f) => marks.find(([, n]) => n >= total * f);
+  const [ta, na] = at(0.1), [tb, nb] = at(0.9) ?? marks.at(-1);
+  const rate = ((nb - na) / (tb - ta)) * 1000;
+  const ceiling = 200 / 0.1; // concurrency / vendor latency: what a perfect client could do
+  report('forwarding to one destination (vendor answers after 100 ms, concurrency 200)', `${Math.round(rate)} deliveries/s`,
+    `${ceiling} /s ceiling (200 in flight / 100 ms)`, `${Math.round((rate / ceiling) * 100)} %`, '>= 1000 /s', rate >= 1000);
+}
+
+// 3. Backlog: ingest p99 with 1,000,000 queued deliveries, and memory while draining.
+async function backlog(emptyP99) {
+  const vendor = await startVendor(0);
+  // Preload the store: start once to create the schema, stop, insert the backlog, start again.
+  const first = await startCollector({ destinations: chaseTo(vendor) });
+  await first.stop();
+  const db = new Database(join(first.dataDir, 'tagrelay.db'));
+  db.pragma('journal_mode = WAL');
+  const ev = db.prepare('INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?)');
+  const dl = db.prepare('INSERT INTO deliveries (event_id, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)');
+  const now = Date.now();
+  const t0 = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < BACKLOG; i++) {
+      const e = purchase();
+      e.context = { ip: '127.0.0.1', userAgent: 'bench', receivedAt: now };
+      ev.run(e.id, e.name, now, JSON.stringify(e));
+      dl.run(e.id, 'chase', now, now, now);
+    }
+  })();
+  db.close();
+  console.log(`      (preloaded ${BACKLOG} deliveries in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const c = await startCollector({ destinations: chaseTo(vendor) }, first.dataDir);
+  const runs = [];
+  for (let i = 0; i < ROUNDS; i++) runs.push(await load(c.url));
+  const p99 = median(runs.map((r) => r.p99));
+  report(`ingest p99 with ${BACKLOG.toLocaleString('en')} queued deliveries (draining meanwhile)`, `${p99} ms`, `${emptyP99} ms with an empty queue`,
+    `${(p99 / emptyP99).toFixed(2)}x`, '<= 2x', p99 <= 2 * emptyP99);
+  const start = await deliveredCount(c.url);
+  const t1 = Date.now();
+  await sleep(QUICK ? 10_000 : 30_000);
+  const drained = (await deliveredCount(c.url)) - start;
+  const mem = c.memory();
+  await c.stop();
+  await vendor.close();
+  report('peak memory (RSS) while draining the backlog', `${Math.round(mem.peakMb)} MB`, `drained ${Math.round(drained / ((Date.now() - t1) / 1000))} deliveries/s meanwhile`,
+    '-', '< 300 MB', mem.peakMb < 300);
+}
+
+const emptyP99 = await ingest();
+await forwarding();
+await backlog(emptyP99);
+console.log('\n| benchmark | figure | baseline (same run) | ratio | goal | |\n|---|---|---|---|---|---|');
+for (const r of results) console.log(`| ${r.name} | ${r.figure} | ${r.baseline} | ${r.ratio} | ${r.goal} | ${r.ok ? 'met' : 'NOT met'} |`);
+process.exitCode = results.every((r) => r.ok) ? 0 : 1;

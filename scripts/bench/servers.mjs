@@ -1,0 +1,71 @@
+// Processes and servers the benchmark runs side by side on this machine (loopback only).
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** Starts a Node script as a child process and resolves with its URL once it prints `listening on URL`. */
+function startProcess(args, env = {}) {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not start: ${out}`)), 30000);
+    const onData = (c) => {
+      out += c;
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({
+          url: m[1].replace('localhost', '127.0.0.1'),
+          pid: child.pid,
+          /** Peak and current resident memory of the process, MB (Linux /proc). */
+          memory() {
+            const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+            const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+            return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+          },
+          stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }),
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+/** The real collector, `tagrelay serve`, with its own SQLite store in a fresh directory (or `dataDir`). */
+export function startCollector(config, dataDir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-'))) {
+  const path = join(dataDir, 'config.json');
+  writeFileSync(path, JSON.stringify({ port: 0, host: '127.0.0.1', store: `sqlite:${join(dataDir, 'tagrelay.db')}`, ...config }));
+  return startProcess([join(root, 'bin/tagrelay.js'), 'serve', '--config', path]).then((p) => ({ ...p, dataDir }));
+}
+
+/** The baseline: a bare Express handler with the same body parsing that stores nothing. */
+export function startBareExpress() {
+  return startProcess([join(import.meta.dirname, 'bare-express.mjs')]);
+}
+
+/** A vendor stand-in in this process that answers 202 after `delayMs`, counting requests. */
+export async function startVendor(delayMs) {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      const answer = () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{}'); };
+      if (delayMs) setTimeout(answer, delayMs);
+      else answer();
+    });
+  });
+  server.keepAliveTimeout = 60000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    get requests() { return requests; },
+    close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); },
+  };
+}

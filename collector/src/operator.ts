@@ -40,7 +40,7 @@ export async function printStatus(
   url?: string,
   out: (line: string) => void = console.log,
 ): Promise<void> {
-  const store = await openStore(config.store, { owner: false });
+  const store = await openStore(config.store, { server: false });
   try {
     const [stats, live] = await Promise.all([store.stats(), liveLanes(config, url)]);
     const now = Date.now();
@@ -101,7 +101,7 @@ export async function replay(
       `--destination ${destination}: not in the config (configured: ${Object.keys(config.destinations).join(', ') || 'none'})`,
     );
   }
-  const store = await openStore(config.store, { owner: false });
+  const store = await openStore(config.store, { server: false });
   let lastLine = -1;
   try {
     const n = await store.requeueDead(destination, since, (done, total) => {

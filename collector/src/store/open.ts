@@ -3,10 +3,10 @@ import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 /**
- * Opens the store named by the config's `store` URL. `owner` is for the process that delivers
- * (tagrelay serve); operator commands open it beside a running collector.
+ * Opens the store named by the config's `store` URL. `server` is for tagrelay serve; operator
+ * commands open it beside a running collector.
  */
-export async function openStore(url: string, opts: { owner: boolean } = { owner: true }): Promise<Store> {
-  if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), opts);
+export async function openStore(url: string, opts: { server: boolean } = { server: true }): Promise<Store> {
+  if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), { thread: opts.server });
   throw new Error(`store ${url.split(':')[0]}: not supported yet (use sqlite:<path>)`);
 }

@@ -71,7 +71,10 @@ export interface DeliveryRecord {
 export interface Store {
   /** Stores events not seen before and their deliveries; resolves once durably committed. */
   ingest(events: NewEvent[]): Promise<IngestResult>;
-  /** Leases up to `limit` due deliveries of one destination, oldest first. */
+  /**
+   * Leases up to `limit` due deliveries of one destination, oldest first, until `update` reports on
+   * them or `leaseMs` passes (a store shared by several processes needs the time; SQLite does not).
+   */
   claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /** Records what became of claimed deliveries. */
   update(updates: DeliveryUpdate[]): Promise<void>;

@@ -1,0 +1,46 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  body        TEXT NOT NULL,
+  scrubbed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id          INTEGER PRIMARY KEY,
+  event_id    TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+  destination TEXT NOT NULL,
+  state       TEXT NOT NULL DEFAULT 'pending',
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  next_at     INTEGER NOT NULL,
+  status      INTEGER,
+  detail      TEXT,
+  request     TEXT,
+  UNIQUE (event_id, destination)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, next_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_updated ON deliveries (updated_at);
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
+`;
+
+/**
+ * Opens the SQLite file in WAL mode with `synchronous=FULL`: a commit is on disk (fsync) before it
+ * returns, so an acknowledged event survives a crash of the process and of the machine.
+ */
+export function openDatabase(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  return db;
+}

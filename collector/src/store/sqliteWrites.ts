@@ -1,0 +1,146 @@
+import type Database from 'better-sqlite3';
+import type { DeliveryUpdate, IngestResult } from './types.js';
+
+/** An event ready to write: its JSON already made on the thread that received it. */
+export interface IngestRow {
+  id: string;
+  name: string;
+  receivedAt: number;
+  body: string;
+  destinations: string[];
+}
+
+/** Every write the SQLite store makes, by name, so it can run on a writer thread. */
+export type WriteOp =
+  | { op: 'ingest'; rows: IngestRow[] }
+  | { op: 'update'; updates: DeliveryUpdate[] }
+  | { op: 'requeue'; destination: string; since: number; limit: number }
+  | { op: 'purge'; deliveredBefore: number; deadBefore: number; limit: number };
+
+export type WriteResult = IngestResult | number | undefined;
+
+/** The write statements of the SQLite store; each call runs inside the caller's transaction. */
+export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
+  const s = {
+    insertEvent: db.prepare(
+      'INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    ),
+    insertDelivery: db.prepare(
+      `INSERT INTO deliveries (event_id, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (event_id, destination) DO NOTHING`,
+    ),
+    update: db.prepare(
+      `UPDATE deliveries SET state = ?, attempts = attempts + ?, next_at = COALESCE(?, next_at), updated_at = ?,
+              status = COALESCE(?, status), detail = COALESCE(?, detail), request = COALESCE(?, request)
+        WHERE id = ?`,
+    ),
+    // Personal data is kept only while a delivery may still need it: once every delivery of the
+    // event is delivered or skipped, user_data leaves the event (dead letters keep it for replay) ...
+    scrub: db.prepare(
+      `UPDATE events SET body = json_remove(body, '$.properties.user_data'), scrubbed = 1
+        WHERE id = (SELECT event_id FROM deliveries WHERE id = ?) AND scrubbed = 0
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state NOT IN ('delivered', 'skipped'))`,
+    ),
+    // ... and the recorded requests keep their first line (method and URL) only; dry runs keep theirs.
+    scrubRequests: db.prepare(
+      `UPDATE deliveries SET request = substr(request, 1, instr(request, char(10)) - 1) || ' [body removed after delivery]'
+        WHERE event_id = (SELECT event_id FROM deliveries WHERE id = ?) AND status IS NOT NULL AND instr(request, char(10)) > 0`,
+    ),
+    requeue: db.prepare(
+      `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, created_at = ?, updated_at = ?
+        WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?
+                     ORDER BY id LIMIT ?)`,
+    ),
+    purge: db.prepare(
+      `DELETE FROM events WHERE rowid IN (
+         SELECT rowid FROM events e WHERE e.received_at < ?
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                              AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= ?)))
+          LIMIT ?)`,
+    ),
+  };
+
+  return (w) => {
+    const now = Date.now();
+    switch (w.op) {
+      case 'ingest': {
+        let stored = 0;
+        for (const r of w.rows) {
+          if (s.insertEvent.run(r.id, r.name, r.receivedAt, r.body).changes === 0) continue;
+          stored++;
+          for (const d of r.destinations) s.insertDelivery.run(r.id, d, now, now, now);
+        }
+        return { stored, duplicates: w.rows.length - stored };
+      }
+      case 'update':
+        for (const u of w.updates) {
+          s.update.run(
+            u.state,
+            u.attempted ? 1 : 0,
+            u.nextAt ?? null,
+            now,
+            u.status ?? null,
+            u.detail ?? null,
+            u.request ?? null,
+            u.id,
+          );
+          if ((u.state === 'delivered' || u.state === 'skipped') && s.scrub.run(u.id).changes)
+            s.scrubRequests.run(u.id);
+        }
+        return undefined;
+      case 'requeue':
+        return s.requeue.run(now, now, now, w.destination, w.since, w.limit).changes;
+      case 'purge':
+        return s.purge.run(w.deliveredBefore, w.deadBefore, w.limit).changes;
+    }
+  };
+}
+
+interface Queued {
+  write: WriteOp;
+  done: (error: unknown, result?: WriteResult) => void;
+}
+
+/**
+ * Group commit: every write queued in the same turn of the event loop commits in one transaction
+ * (one fsync for many requests); each caller hears back only after that commit.
+ */
+export class GroupCommitter {
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private readonly apply: (w: WriteOp) => WriteResult;
+
+  constructor(private readonly db: Database.Database) {
+    this.apply = sqliteWrites(db);
+  }
+
+  enqueue(write: WriteOp, done: Queued['done']): void {
+    this.queue.push({ write, done });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.commit());
+    }
+  }
+
+  commit(): void {
+    const batch = this.queue;
+    this.queue = [];
+    this.scheduled = false;
+    if (!batch.length) return;
+    let results: WriteResult[];
+    try {
+      results = this.db.transaction(() => batch.map((q) => this.apply(q.write)))();
+    } catch {
+      // One bad write must not fail the others: each on its own.
+      for (const q of batch) {
+        try {
+          q.done(undefined, this.db.transaction(() => this.apply(q.write))());
+        } catch (e) {
+          q.done(e);
+        }
+      }
+      return;
+    }
+    batch.forEach((q, i) => q.done(undefined, results[i]));
+  }
+}

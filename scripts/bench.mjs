@@ -116,6 +116,43 @@ async function forwarding() {
     `${ceiling} /s ceiling (200 in flight / 100 ms)`, `${Math.round((rate / ceiling) * 100)} %`, '>= 1000 /s', rate >= 1000);
 }
 
+// 2b. Four destinations, each fed 500 events a second: does the backlog grow?
+async function fourDestinations() {
+  const vendors = await Promise.all([0, 1, 2, 3].map(() => startVendor(100)));
+  const [nd, imp, ch, cv] = vendors;
+  const c = await startCollector({
+    destinations: {
+      nextdoor: { token: 'bench', dataSourceId: 'bench-ds', baseUrl: nd.url, events: { purchase: 'purchase' } },
+      impact: { accountSid: 'IRbench', authToken: 'bench', campaignId: '1000', baseUrl: imp.url, events: { purchase: { eventTypeId: '1' } } },
+      chase: { apiKey: 'bench', baseUrl: ch.url, events: { purchase: 'purchase' } },
+      convert: { accountId: '1', projectId: '2', trackBaseUrl: cv.url, configBaseUrl: cv.url, goals: { purchase: '100' } },
+    },
+  });
+  const seconds = QUICK ? 10 : 20;
+  const depth = async () => {
+    const text = await (await fetch(`${c.url}/metrics`)).text();
+    return [...text.matchAll(/^tagrelay_queue_depth\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+  };
+  const samples = [];
+  const t0 = Date.now();
+  for (let tick = 0; tick < seconds * 10; tick++) {
+    await postEvents(c.url, 50, 50); // 50 events every 100 ms: 500 a second, each to 4 destinations
+    if (tick % 10 === 9) samples.push(await depth());
+    const wait = t0 + (tick + 1) * 100 - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+  const fed = seconds * 500;
+  const delivered = await deliveredCount(c.url);
+  await c.stop();
+  await Promise.all(vendors.map((v) => v.close()));
+  const firstHalf = median(samples.slice(0, samples.length / 2));
+  const secondHalf = median(samples.slice(samples.length / 2));
+  const ok = secondHalf <= Math.max(2 * firstHalf, 2000); // under a second of input waiting, and not climbing
+  report(`4 destinations, each fed 500 events/s for ${seconds} s (vendors answer after 100 ms)`,
+    `queue depth ${firstHalf} then ${secondHalf} (median, 1st/2nd half)`, `${fed * 4} deliveries fed, ${delivered} done meanwhile`,
+    `${((delivered / (fed * 4)) * 100).toFixed(0)} % delivered by the end`, 'backlog does not grow', ok);
+}
+
 // 3. Backlog: ingest p99 with 1,000,000 queued deliveries, and memory while draining.
 async function backlog(emptyP99) {
   const vendor = await startVendor(0);
@@ -157,6 +194,7 @@ async function backlog(emptyP99) {
 
 const emptyP99 = await ingest();
 await forwarding();
+await fourDestinations();
 await backlog(emptyP99);
 console.log('\n| benchmark | figure | baseline (same run) | ratio | goal | |\n|---|---|---|---|---|---|');
 for (const r of results) console.log(`| ${r.name} | ${r.figure} | ${r.baseline} | ${r.ratio} | ${r.goal} | ${r.ok ? 'met' : 'NOT met'} |`);

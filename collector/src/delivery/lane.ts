@@ -41,6 +41,8 @@ export interface LaneEvents {
  */
 export class Lane {
   private inFlight = 0;
+  /** Requests allowed in flight: one after a failure, growing by one per success up to `concurrency`. */
+  private window: number;
   private failures = 0;
   private blockedUntil = 0;
   private state: LaneState = 'active';
@@ -57,7 +59,9 @@ export class Lane {
     private readonly log: Logger,
     private readonly redact: (text: string) => string,
     private readonly events?: LaneEvents,
-  ) {}
+  ) {
+    this.window = opts.concurrency;
+  }
 
   get name(): string {
     return this.destination.name;
@@ -112,8 +116,9 @@ export class Lane {
           await this.sleep(Math.min(this.blockedUntil - now, 1000));
           continue;
         }
-        // A failing vendor is probed with one request at a time, not hammered.
-        const capacity = this.failures > 0 || this.state === 'paused' ? 1 : this.opts.concurrency;
+        // A failing vendor is probed with one request at a time, not hammered; a recovered one drains
+        // its backlog with a window that grows by one request per success (slow start).
+        const capacity = this.failures > 0 || this.state === 'paused' ? 1 : this.window;
         const free = capacity - this.inFlight;
         if (free <= 0) {
           await this.sleep(this.opts.pollMs);
@@ -186,6 +191,7 @@ export class Lane {
     if (this.failures > 0 || this.state !== 'active') {
       this.log.info('destination recovered', { destination: this.name, after: this.failures });
     }
+    this.window = Math.min(this.opts.concurrency, this.window + 1);
     this.failures = 0;
     this.state = 'active';
     this.reason = undefined;
@@ -217,6 +223,7 @@ export class Lane {
     if (error instanceof BadCredentialsError) {
       if (this.state !== 'paused') this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
       this.state = 'paused';
+      this.window = 1;
       this.reason = detail;
       this.blockedUntil = now + this.opts.maxBackoffMs;
       // Not the event's fault: it waits, without counting toward giving up, and goes first when the key works.
@@ -224,6 +231,7 @@ export class Lane {
     }
     const retry = error as RetryableError;
     this.failures++;
+    this.window = 1;
     this.state = 'backing-off';
     this.reason = detail;
     this.blockedUntil =

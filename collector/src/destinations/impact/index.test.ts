@@ -4,27 +4,11 @@ import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.
 import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
 import { Sender } from '../../delivery/send.js';
 import type { StoredEvent } from '../../event.js';
-import type { HttpRequest, HttpResponse } from '../types.js';
+import { send, thrownBy } from '../testing.js';
 import { impact } from './index.js';
 
 const SID = 'IRtest123';
 const TOKEN = 'impact-test-token';
-
-/** Sends a built request with fetch, as the delivery loop does. */
-async function send(req: HttpRequest): Promise<HttpResponse> {
-  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
-  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
-}
-
-/** The error `check()` throws for this answer (undefined when it accepts it). */
-function thrownBy(check: () => void): unknown {
-  try {
-    check();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 const event: StoredEvent = {
   id: 'evt-0002-abcdef',

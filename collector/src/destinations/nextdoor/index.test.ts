@@ -4,17 +4,11 @@ import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.
 import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
 import { Sender } from '../../delivery/send.js';
 import type { StoredEvent } from '../../event.js';
-import type { HttpRequest, HttpResponse } from '../types.js';
+import { send, thrownBy } from '../testing.js';
 import { nextdoor } from './index.js';
 
 const TOKEN = 'nextdoor-test-token';
 const DATA_SOURCE = '5b0b9e9a-156a-11ee-be56-0242ac120002';
-
-/** Sends a built request with fetch, as the delivery loop does. */
-async function send(req: HttpRequest): Promise<HttpResponse> {
-  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
-  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
-}
 
 const event: StoredEvent = {
   id: 'evt-0002-abcdef',
@@ -34,16 +28,6 @@ afterAll(() => server.close());
 
 const create = (extra: Record<string, unknown> = {}) =>
   nextdoor.create(nextdoor.settings.parse({ token: TOKEN, dataSourceId: DATA_SOURCE, baseUrl: server.url, ...extra }));
-
-/** The error `check()` throws for this answer (undefined when it accepts it). */
-function thrownBy(check: () => void): unknown {
-  try {
-    check();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
   const m = await dest.map(e);

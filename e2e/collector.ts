@@ -1,11 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StoredEvent } from '../collector/src/event.js';
 import type { DeliveryRecord } from '../collector/src/store/types.js';
 
 const root = resolve(import.meta.dirname, '..');
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh data directory, removed when the test process exits. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-e2e-'));
+  tempDirs.push(dir);
+  return dir;
+}
 export const ADMIN_TOKEN = 'e2e-admin-token';
 
 export interface CollectorOptions {
@@ -28,7 +39,7 @@ export class Collector {
   private child?: ChildProcess;
 
   constructor(private readonly options: CollectorOptions = {}) {
-    this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tagrelay-e2e-'));
+    this.dataDir = options.dataDir ?? tempDir();
     this.configPath = join(this.dataDir, 'config.json');
     writeFileSync(
       this.configPath,

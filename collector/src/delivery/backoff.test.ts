@@ -12,6 +12,9 @@ describe('backoffMs', () => {
   it('never waits less than the vendor asked for', () => {
     expect(backoffMs(0, { ...opts, retryAfterMs: 30_000 }, () => 0.5)).toBe(30_000);
   });
+  it('honours a vendor wait up to an hour, no longer', () => {
+    expect(backoffMs(0, { ...opts, retryAfterMs: 10 * 86_400_000 }, () => 0)).toBe(3_600_000);
+  });
   it('spreads retries across the whole window', () => {
     const samples = Array.from({ length: 2000 }, () => backoffMs(4, opts));
     expect(Math.min(...samples)).toBeLessThan(2000);

@@ -7,11 +7,13 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** A keep-alive connection pool for one destination, sending its requests with a timeout. */
 export class Sender {
   private readonly agent: Agent;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly destination: string,
     opts: { connections: number; timeoutMs: number },
   ) {
+    this.timeoutMs = opts.timeoutMs;
     this.agent = new Agent({
       connections: opts.connections,
       keepAliveTimeout: 30_000,
@@ -21,7 +23,11 @@ export class Sender {
     });
   }
 
-  /** Sends a request; network errors and timeouts become RetryableError. */
+  /**
+   * Sends a request; network errors and timeouts become RetryableError. The whole exchange, answer
+   * included, has `timeoutMs`, and at most 64 KB of the answer is read, so a vendor that trickles
+   * bytes cannot hold a lane's slot.
+   */
   async send(req: HttpRequest): Promise<HttpResponse> {
     try {
       const res = await undiciRequest(req.url, {
@@ -29,12 +35,20 @@ export class Sender {
         headers: req.headers,
         body: req.body,
         dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
-      let body = '';
+      const chunks: Buffer[] = [];
+      let size = 0;
       for await (const chunk of res.body) {
-        if (body.length < MAX_RESPONSE_BYTES) body += (chunk as Buffer).toString('utf8');
+        chunks.push(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        if (size >= MAX_RESPONSE_BYTES) {
+          res.body.destroy();
+          break;
+        }
       }
-      return { status: res.statusCode, headers: res.headers, body: body.slice(0, MAX_RESPONSE_BYTES) };
+      const body = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
+      return { status: res.statusCode, headers: res.headers, body };
     } catch (cause) {
       throw new RetryableError(`network error: ${(cause as Error).message}`, {
         destination: this.destination,

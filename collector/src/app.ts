@@ -47,6 +47,7 @@ export async function createCollector(config: Config, opts: { log?: Logger; tagP
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // answers are small and fresh; /t.js sets its own
   app.set('trust proxy', config.trustProxy);
   const root = packageRoot();
   app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));

@@ -7,16 +7,19 @@ import { z } from 'zod';
 
 const consentValue = z.enum(['granted', 'denied']);
 const shortString = z.string().max(256);
-const propertyValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([
-    z.string().max(2048),
-    z.number().finite(),
-    z.boolean(),
-    z.null(),
-    z.array(propertyValue).max(200),
-    z.record(z.string().max(128), propertyValue),
-  ]),
-);
+
+/**
+ * Limits on every value in a body, checked in one pass before the schema (http/validate.ts): JSON
+ * gives only strings, numbers, booleans, null, arrays and objects, so `properties` values need no
+ * schema of their own beyond these.
+ */
+export const bodyLimits = {
+  /** Nesting of objects and arrays, counted from the body itself. */
+  depth: 8,
+  string: 2048,
+  array: 500,
+  key: 128,
+} as const;
 
 export const consentSchema = z
   .object({
@@ -40,7 +43,7 @@ export const eventSchema = z
     referrer: z.string().max(2048).optional(),
     clickIds: z.record(z.string().max(64), z.string().max(512)).optional(),
     consent: consentSchema.optional(),
-    properties: z.record(z.string().max(128), propertyValue).optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { collectBodySchema, type CollectBody } from '../event.js';
+import { bodyLimits, collectBodySchema, type CollectBody } from '../event.js';
 
 /** A client error: answered with its status and `{error: message}`. */
 export class ClientError extends Error {
@@ -11,20 +11,53 @@ export class ClientError extends Error {
   }
 }
 
-const MAX_DEPTH = 8;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Refuses nesting deeper than MAX_DEPTH and keys that could reach an object's prototype, without recursion. */
-function checkShape(root: unknown): void {
-  const stack: [unknown, number][] = [[root, 0]];
+interface PathNode {
+  up?: PathNode;
+  key: string | number;
+}
+
+function pathOf(node: PathNode | undefined, key?: string | number): string {
+  const parts: (string | number)[] = key === undefined ? [] : [key];
+  for (let n = node; n; n = n.up) parts.unshift(n.key);
+  return parts.join('.') || 'body';
+}
+
+/**
+ * One pass over every value, without recursion: nesting, string, array and key lengths, finite
+ * numbers, and no key that could reach an object's prototype.
+ */
+function checkValues(root: unknown): void {
+  const stack: [value: unknown, depth: number, parent: PathNode | undefined, key: string | number | undefined][] = [
+    [root, 0, undefined, undefined],
+  ];
   while (stack.length) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_DEPTH) throw new ClientError(400, `body is nested deeper than ${MAX_DEPTH} levels`);
-    for (const k of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
-      stack.push([(value as Record<string, unknown>)[k], depth + 1]);
+    const [value, depth, parent, key] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.length > bodyLimits.string) {
+        throw new ClientError(422, `${pathOf(parent, key)}: longer than ${bodyLimits.string} characters`);
+      }
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new ClientError(422, `${pathOf(parent, key)}: number out of range`);
+    } else if (value !== null && typeof value === 'object') {
+      if (depth > bodyLimits.depth) throw new ClientError(400, `body is nested deeper than ${bodyLimits.depth} levels`);
+      const node = key === undefined ? undefined : { up: parent, key };
+      if (Array.isArray(value)) {
+        if (value.length > bodyLimits.array) {
+          throw new ClientError(422, `${pathOf(node)}: more than ${bodyLimits.array} items`);
+        }
+        for (let i = 0; i < value.length; i++) stack.push([value[i], depth + 1, node, i]);
+      } else {
+        for (const k in value) {
+          if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
+          if (k.length > bodyLimits.key) {
+            throw new ClientError(422, `${pathOf(node)}: a key is longer than ${bodyLimits.key} characters`);
+          }
+          stack.push([(value as Record<string, unknown>)[k], depth + 1, node, k]);
+        }
+      }
     }
   }
 }
@@ -44,7 +77,7 @@ export function parseCollectBody(raw: Buffer): CollectBody {
   } catch (e) {
     throw new ClientError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
   }
-  checkShape(json);
+  checkValues(json);
   const parsed = collectBodySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -25,16 +25,20 @@ class ThreadWriter implements Writer {
   private readonly worker: Worker;
   private seq = 0;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult) => void; reject: (e: Error) => void }>();
+  /** Writes of this turn of the event loop, posted to the writer thread together. */
+  private outbox: { seq: number; write: WriteOp }[] = [];
   private failure?: Error;
 
   constructor(script: URL, path: string) {
     this.worker = new Worker(script, { workerData: { path } });
-    this.worker.on('message', (m: { seq: number; result?: WriteResult; error?: string }) => {
-      const w = this.waiting.get(m.seq);
-      if (!w) return;
-      this.waiting.delete(m.seq);
-      if (m.error !== undefined) w.reject(new Error(`sqlite: ${m.error}`));
-      else w.resolve(m.result);
+    this.worker.on('message', (replies: { seq: number; result?: WriteResult; error?: string }[]) => {
+      for (const m of replies) {
+        const w = this.waiting.get(m.seq);
+        if (!w) continue;
+        this.waiting.delete(m.seq);
+        if (m.error !== undefined) w.reject(new Error(`sqlite: ${m.error}`));
+        else w.resolve(m.result);
+      }
     });
     // If the writer thread dies, every write fails (the tag retries); nothing acknowledged is lost.
     const fail = (e: Error) => {
@@ -51,7 +55,13 @@ class ThreadWriter implements Writer {
     return new Promise((resolve, reject) => {
       const seq = ++this.seq;
       this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, write });
+      if (this.outbox.push({ seq, write }) === 1) {
+        setImmediate(() => {
+          const batch = this.outbox;
+          this.outbox = [];
+          this.worker.postMessage(batch);
+        });
+      }
     });
   }
 

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './sqliteSchema.js';
-import { GroupCommitter, type WriteOp } from './sqliteWrites.js';
+import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
 
 /**
  * The SQLite writer thread. A commit waits for fsync; here that wait blocks no HTTP request, and
@@ -9,16 +9,29 @@ import { GroupCommitter, type WriteOp } from './sqliteWrites.js';
 const db = openDatabase(workerData.path as string);
 const committer = new GroupCommitter(db);
 
-parentPort!.on('message', (msg: { seq: number; write: WriteOp } | 'close') => {
+type Reply = { seq: number; result?: WriteResult; error?: string };
+let replies: Reply[] = [];
+
+/** Replies of one group commit go back together. */
+function reply(r: Reply): void {
+  if (replies.push(r) === 1) {
+    queueMicrotask(() => {
+      parentPort!.postMessage(replies);
+      replies = [];
+    });
+  }
+}
+
+parentPort!.on('message', (msg: { seq: number; write: WriteOp }[] | 'close') => {
   if (msg === 'close') {
     committer.commit();
     db.close();
-    parentPort!.postMessage({ closed: true });
+    parentPort!.postMessage([]);
     return;
   }
-  committer.enqueue(msg.write, (error, result) => {
-    parentPort!.postMessage(
-      error ? { seq: msg.seq, error: (error as Error).message ?? String(error) } : { seq: msg.seq, result },
+  for (const { seq, write } of msg) {
+    committer.enqueue(write, (error, result) =>
+      reply(error ? { seq, error: (error as Error).message ?? String(error) } : { seq, result }),
     );
-  });
+  }
 });

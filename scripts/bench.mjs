@@ -40,16 +40,20 @@ function purchase() {
 }
 const batchBody = (n) => JSON.stringify({ v: 1, events: Array.from({ length: n }, purchase) });
 
-/** autocannon against POST /collect: 10-event batches, 50 connections; returns requests/s and p99 ms. */
-async function load(url, seconds = SECONDS) {
+/**
+ * autocannon against POST /collect: 10-event batches, 50 connections; returns requests/s, p99 ms and,
+ * when the server is ours, its CPU ms per request (steadier than requests/s on a shared machine).
+ */
+async function load(server, seconds = SECONDS) {
+  const cpu0 = server.cpuMs();
   const r = await autocannon({
-    url: `${url}/collect`,
+    url: `${server.url}/collect`,
     connections: 50,
     duration: seconds,
     requests: [{ method: 'POST', headers: { 'content-type': 'text/plain' }, setupRequest: (req) => ({ ...req, body: batchBody(10) }) }],
   });
   if (r.non2xx || r.errors) throw new Error(`load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-  return { rps: r.requests.average, p99: r.latency.p99 };
+  return { rps: r.requests.average, p99: r.latency.p99, cpu: (server.cpuMs() - cpu0) / r.requests.total };
 }
 
 async function deliveredCount(url) {
@@ -70,16 +74,16 @@ const chaseTo = (vendor, extra = {}) => ({
 
 // 1. Ingest: durable /collect beside a bare Express handler, alternating, ROUNDS times each.
 async function ingest() {
-  const vendor = await startVendor(0);
+  const vendor = await startVendor(100); // deliveries run meanwhile, to a vendor with a realistic 100 ms answer
   const bare = [], durable = [];
   for (let i = 0; i < ROUNDS; i++) {
     const b = await startBareExpress();
-    await load(b.url, 1);
-    bare.push(await load(b.url));
+    await load(b, 1);
+    bare.push(await load(b));
     await b.stop();
     const c = await startCollector({ destinations: chaseTo(vendor) });
-    await load(c.url, 1);
-    durable.push(await load(c.url));
+    await load(c, 1);
+    durable.push(await load(c));
     await c.stop();
   }
   await vendor.close();
@@ -87,6 +91,9 @@ async function ingest() {
   const p99 = median(durable.map((r) => r.p99));
   report('ingest, durable /collect (10-event batches, 50 connections)', `${Math.round(rps)} req/s`, `${Math.round(base)} req/s bare Express`,
     `${Math.round((rps / base) * 100)} %`, '>= 70 %', rps / base >= 0.7);
+  const cpu = median(durable.map((r) => r.cpu)), cpuBase = median(bare.map((r) => r.cpu));
+  report('ingest CPU per request (all threads)', `${cpu.toFixed(3)} ms`, `${cpuBase.toFixed(3)} ms bare Express`,
+    `${(cpu / cpuBase).toFixed(2)}x`, '(context)', true);
   report('ingest p99 latency', `${p99} ms`, `${median(bare.map((r) => r.p99))} ms bare Express`, '-', '<= 50 ms', p99 <= 50);
   return p99;
 }
@@ -177,7 +184,7 @@ async function backlog(emptyP99) {
   console.log(`      (preloaded ${BACKLOG} deliveries in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const c = await startCollector({ destinations: chaseTo(vendor) }, first.dataDir);
   const runs = [];
-  for (let i = 0; i < ROUNDS; i++) runs.push(await load(c.url));
+  for (let i = 0; i < ROUNDS; i++) runs.push(await load(c));
   const p99 = median(runs.map((r) => r.p99));
   report(`ingest p99 with ${BACKLOG.toLocaleString('en')} queued deliveries (draining meanwhile)`, `${p99} ms`, `${emptyP99} ms with an empty queue`,
     `${(p99 / emptyP99).toFixed(2)}x`, '<= 2x', p99 <= 2 * emptyP99);

@@ -21,6 +21,11 @@ function startProcess(args, env = {}) {
         resolveStart({
           url: m[1].replace('localhost', '127.0.0.1'),
           pid: child.pid,
+          /** CPU time the process has used, ms (user + system, all threads; Linux /proc). */
+          cpuMs() {
+            const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+            return (Number(fields[11]) + Number(fields[12])) * 10;
+          },
           /** Peak and current resident memory of the process, MB (Linux /proc). */
           memory() {
             const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

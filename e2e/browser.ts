@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { waitFor } from './collector.js';
+
+const fixtures = resolve(import.meta.dirname, 'fixtures');
+
+/** Debian's Chromium (CHROMIUM_PATH overrides), headless, with nothing talking to Google in the background. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * A shop site on its own origin (127.0.0.1, its own port: a different origin from the collector).
+ * `GET /<name>.html` serves `e2e/fixtures/<name>.html` with `{{COLLECTOR}}` replaced by the
+ * collector's URL; `files` adds in-memory files (e.g. a bundled CMP). Any path under a fixture
+ * name (`/tag-spa.html/anything`) serves that fixture too, so SPA routes reload.
+ */
+export class Site {
+  url = '';
+  collectorUrl = '';
+  readonly files = new Map<string, { type: string; body: string }>();
+  private server?: Server;
+
+  static async start(): Promise<Site> {
+    const s = new Site();
+    s.server = createServer((req, res) => {
+      void s.serve(req.url ?? '/').then(
+        (f) => {
+          if (!f) res.writeHead(404).end('not found');
+          else res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store' }).end(f.body);
+        },
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', r));
+    s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+    return s;
+  }
+
+  /** The site's origin, for the collector's `allowedOrigins`. */
+  get origin(): string {
+    return this.url;
+  }
+
+  private async serve(url: string): Promise<{ type: string; body: string } | undefined> {
+    const path = new URL(url, 'http://x').pathname;
+    const file = this.files.get(path);
+    if (file) return file;
+    const m = /^\/([\w-]+\.html)/.exec(path);
+    if (!m) return undefined;
+    const html = await readFile(join(fixtures, m[1]!), 'utf8');
+    return { type: 'text/html; charset=utf-8', body: html.replaceAll('{{COLLECTOR}}', this.collectorUrl) };
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/** Uncaught exceptions and console errors of a page: every scenario asserts this stays empty. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+/** The page's console lines (the tag's `data-debug` log among them). */
+export function consoleLines(page: Page): string[] {
+  const lines: string[] = [];
+  page.on('console', (m) => lines.push(m.text()));
+  return lines;
+}
+
+/** A fresh context (own storage) and page, with page errors collected. */
+export async function open(
+  browser: Browser,
+  url: string,
+  init?: (ctx: BrowserContext) => Promise<unknown>,
+): Promise<{ context: BrowserContext; page: Page; errors: string[]; log: string[] }> {
+  const context = await browser.newContext();
+  if (init) await init(context);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const log = consoleLines(page);
+  await page.goto(url);
+  return { context, page, errors, log };
+}
+
+/** Waits until the tag replaced the snippet's stub. */
+export async function tagReady(page: Page): Promise<void> {
+  // the snippet's stub takes no declared parameters; the tag's track takes (name, properties)
+  await page.waitForFunction(() => (window as unknown as { track?: (...a: unknown[]) => void }).track?.length === 2, undefined, {
+    timeout: 10000,
+  });
+}
+
+/** The events the tag holds in IndexedDB (database `tagrelay`, store `events`). */
+export function idbEvents(page: Page): Promise<{ id: string; name: string }[]> {
+  return page.evaluate(
+    () =>
+      new Promise<{ id: string; name: string }[]>((resolve, reject) => {
+        const req = indexedDB.open('tagrelay');
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const db = req.result;
+          if (!db.objectStoreNames.contains('events')) return resolve([]);
+          const get = db.transaction('events').objectStore('events').getAll();
+          get.onsuccess = () => resolve(get.result.map((r: { e: { id: string; name: string } }) => r.e));
+          get.onerror = () => reject(get.error);
+        };
+      }),
+  );
+}
+
+/** Polls `get` until it returns at least `n` items (bounded by `timeoutMs`), and returns them. */
+export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, timeoutMs = 5000): Promise<T[]> {
+  let got: T[] = [];
+  await waitFor(async () => (got = await get()).length >= n, timeoutMs, what);
+  return got;
+}

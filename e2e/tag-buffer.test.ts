@@ -1,0 +1,177 @@
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../collector/src/event.js';
+import { idbEvents, launchBrowser, open, Site, tagReady, until, watchErrors } from './browser.js';
+import { Collector, waitFor } from './collector.js';
+
+let site: Site;
+let collector: Collector;
+let browser: Browser;
+
+beforeAll(async () => {
+  site = await Site.start();
+  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
+  site.collectorUrl = collector.url;
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await collector?.stop();
+  await site?.close();
+});
+
+const ofPage = async (marker: string, name?: string): Promise<StoredEvent[]> =>
+  (await collector.events()).filter((e) => e.url?.includes(marker) && (!name || e.name === name));
+const duplicates = () => collector.metric('tagrelay_collect_events_total', { result: 'duplicate' });
+
+describe('tag: buffer and transport', () => {
+  it.each([
+    ['indexedDB.open throws', () => {
+      IDBFactory.prototype.open = () => {
+        throw new DOMException('storage blocked', 'SecurityError');
+      };
+    }],
+    ['indexedDB.open fails later', () => {
+      IDBFactory.prototype.open = function () {
+        const req = {} as IDBOpenDBRequest & { onerror?: () => void };
+        setTimeout(() => req.onerror?.(), 5);
+        Object.defineProperty(req, 'error', { value: new DOMException('private mode', 'InvalidStateError') });
+        return req;
+      };
+    }],
+    ['no indexedDB at all', () => {
+      Object.defineProperty(window, 'indexedDB', { value: undefined });
+    }],
+    ['localStorage blocked too', () => {
+      Object.defineProperty(window, 'indexedDB', { value: undefined });
+      Object.defineProperty(window, 'localStorage', { get: () => { throw new DOMException('denied', 'SecurityError'); } });
+    }],
+  ])('IndexedDB unavailable (%s): events go from memory, the page sees no error', async (label, breakIdb) => {
+    const marker = `noidb=${encodeURIComponent(label)}`;
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}&clickid=c-${label.length}`, (ctx) =>
+      ctx.addInitScript(breakIdb),
+    );
+    await tagReady(page);
+    await page.evaluate(() => window.track('purchase', { transaction_id: 'M-1', value: 3, currency: 'EUR' }));
+    const [e] = await until(() => ofPage(marker, 'purchase'), 'purchase', 1, 5000);
+    expect(e!.clickIds).toEqual({ clickid: `c-${label.length}` });
+    // closing at once still sends from memory
+    await page.evaluate(() => window.track('sign_up'));
+    await page.close();
+    await waitFor(() => ofPage(marker, 'sign_up').then((l) => l.length), 5000, 'sign_up');
+    expect((await ofPage(marker, 'page_view')).length).toBe(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it.each([
+    ['missing', () => {
+      Object.defineProperty(Navigator.prototype, 'sendBeacon', { value: undefined });
+    }],
+    ['refusing', () => {
+      Navigator.prototype.sendBeacon = () => false;
+    }],
+  ])('sendBeacon %s: fetch keepalive carries the batch', async (label, breakBeacon) => {
+    const marker = `beacon=${label}`;
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, (ctx) => ctx.addInitScript(breakBeacon));
+    const posts: string[] = [];
+    page.on('request', (r) => r.url().endsWith('/collect') && posts.push(`${r.method()} ${r.headers()['content-type']}`));
+    await tagReady(page);
+    await page.evaluate(() => window.track('sign_up'));
+    await until(() => ofPage(marker, 'sign_up'), 'sign_up');
+    await page.evaluate(() => window.track('login'));
+    await page.close(); // keepalive: leaves with the page
+    await until(() => ofPage(marker, 'login'), 'login');
+    expect(posts[0]).toBe('POST text/plain;charset=UTF-8');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('two tabs tracking and flushing at once: every event arrives once', async () => {
+    const before = await duplicates();
+    const context = await browser.newContext();
+    const errors: string[] = [];
+    const tabs = await Promise.all([0, 1].map(() => context.newPage()));
+    for (const t of tabs) errors.push(...watchErrors(t));
+    await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?tabs=${i}`)));
+    await Promise.all(tabs.map((t) => tagReady(t)));
+    // both tabs track 40 events in the same moment, so their flushes overlap
+    await Promise.all(
+      tabs.map((t) => t.evaluate(() => { for (let i = 0; i < 40; i++) window.track('view_item', { i }); })),
+    );
+    await waitFor(async () => (await ofPage('tabs=', 'view_item')).length >= 80, 8000, '80 view_item');
+    // and hidden/closed at once
+    await Promise.all(tabs.map((t) => t.evaluate(() => window.track('add_to_cart'))));
+    await Promise.all(tabs.map((t) => t.close()));
+    await waitFor(async () => (await ofPage('tabs=', 'add_to_cart')).length >= 2, 5000, 'add_to_cart from both');
+    await new Promise((r) => setTimeout(r, 500));
+    const all = await ofPage('tabs=');
+    expect(all.filter((e) => e.name === 'view_item')).toHaveLength(80);
+    expect(all.filter((e) => e.name === 'add_to_cart')).toHaveLength(2);
+    expect(all.filter((e) => e.name === 'page_view')).toHaveLength(2);
+    expect(await duplicates()).toBe(before);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('events left by a closed tab are adopted by exactly one of two tabs opening at once', async () => {
+    const before = await duplicates();
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    const errors = watchErrors(first);
+    await first.goto(`${site.url}/tag-basic.html?orphans=0`);
+    await tagReady(first);
+    await context.setOffline(true);
+    await first.evaluate(() => { for (let i = 0; i < 25; i++) window.track('view_item_list', { i }); });
+    await waitFor(async () => (await idbEvents(first)).length === 25, 5000, '25 events in IndexedDB');
+    await first.close(); // offline: the events stay behind, their tab gone
+    await context.setOffline(false);
+    const tabs = await Promise.all([1, 2].map(() => context.newPage()));
+    for (const t of tabs) errors.push(...watchErrors(t));
+    await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?orphans=${i + 1}`)));
+    await waitFor(async () => (await ofPage('orphans=0', 'view_item_list')).length >= 25, 8000, 'the 25 orphans');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await ofPage('orphans=0', 'view_item_list')).toHaveLength(25);
+    expect(await duplicates()).toBe(before);
+    expect(await idbEvents(tabs[0]!)).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('200 events tracked in a burst and the page closed at once: all arrive, no request over 60 KB', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?burst=1`);
+    await tagReady(page);
+    const requestsBefore = await collector.metric('tagrelay_collect_requests_total');
+    // ~280 bytes an event, 200 of them: more than one request, within the 64 KB browsers let leave
+    // at once (a bigger burst closed at once leaves its remainder in IndexedDB for the next page)
+    await page.evaluate(() => {
+      for (let i = 0; i < 200; i++) window.track('add_to_cart', { i, currency: 'EUR', value: 19.99, item_id: `SKU-${i}` });
+    });
+    await page.close();
+    await waitFor(async () => (await ofPage('burst=1', 'add_to_cart')).length >= 200, 8000, '200 add_to_cart');
+    const got = await ofPage('burst=1', 'add_to_cart');
+    expect(new Set(got.map((e) => e.properties!.i)).size).toBe(200);
+    expect(await collector.metric('tagrelay_collect_requests_total')).toBeGreaterThan(requestsBefore + 2);
+    const count = await collector.metric('tagrelay_collect_body_bytes_count');
+    expect(await collector.metric('tagrelay_collect_body_bytes_bucket', { le: '61440' })).toBe(count);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('offline then online: events wait, then go when the browser is back online', async () => {
+    const { context, page, errors, log } = await open(browser, `${site.url}/tag-basic.html?flaky=1&tagrelay_debug=1`);
+    await tagReady(page);
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'page_view sent');
+    await context.setOffline(true);
+    await page.evaluate(() => window.track('search', { search_term: 'anvil' }));
+    await waitFor(() => log.some((l) => /offline/.test(l)), 5000, 'kept offline');
+    expect((await idbEvents(page)).map((e) => e.name)).toEqual(['search']);
+    expect(await ofPage('flaky=1', 'search')).toEqual([]);
+    await context.setOffline(false);
+    await waitFor(() => ofPage('flaky=1', 'search').then((l) => l.length), 5000, 'search after online');
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'IndexedDB emptied');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});

@@ -12,7 +12,7 @@ const event = (id: string, extra: Record<string, unknown> = {}) => ({
 describe('POST /collect answers bad input with the right 4xx', () => {
   let c: Collector;
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(`${c.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+    fetch(`${c.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: body as BodyInit });
 
   beforeAll(async () => {
     c = await Collector.start({ config: { allowedOrigins: ['https://shop.example'] } });

@@ -58,9 +58,21 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect(res.headers.get('vary')).toContain('Origin');
   });
 
+  it('keeps the valid events of a batch and says which ones it refused', async () => {
+    const body = { v: 1, events: [event('evt-00000010'), { ...event('evt-00000011'), name: 7 }, event('evt-00000012')] };
+    const res = await post(JSON.stringify(body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      stored: 2,
+      duplicates: 0,
+      rejected: [{ index: 1, error: 'events.1.name: Invalid input: expected string, received number' }],
+    });
+    expect(await c.metric('tagrelay_collect_events_total', { result: 'rejected' })).toBe(1);
+  });
+
   it('stores nothing from refused requests and keeps what was stored', async () => {
-    const ids = (await c.events()).map((e) => e.id);
-    expect(ids).toEqual(['evt-00000009']);
+    const ids = (await c.events()).map((e) => e.id).sort();
+    expect(ids).toEqual(['evt-00000009', 'evt-00000010', 'evt-00000012']);
   });
 
   it('serves the tag compressed and cacheable', async () => {

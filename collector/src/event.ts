@@ -35,8 +35,16 @@ export const consentSchema = z
 
 export const eventSchema = z
   .object({
-    id: z.string().min(8).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'id may hold letters, digits and _.:- only'),
-    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'name may hold letters, digits and _.:- only'),
+    id: z
+      .string()
+      .min(8)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'id may hold letters, digits and _.:- only'),
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'name may hold letters, digits and _.:- only'),
     time: z.number().int().min(946684800000).max(4102444800000),
     anonymousId: shortString.optional(),
     url: z.string().max(2048).optional(),
@@ -53,6 +61,9 @@ export const collectBodySchema = z
     events: z.array(eventSchema).min(1).max(500),
   })
   .strict();
+
+/** The body without its events checked: /collect checks each event on its own and keeps the valid ones. */
+export const collectEnvelopeSchema = collectBodySchema.extend({ events: z.array(z.unknown()).min(1).max(500) });
 
 export type Consent = z.infer<typeof consentSchema>;
 export type ConsentKey = 'ad_storage' | 'analytics_storage' | 'ad_user_data' | 'ad_personalization';

@@ -29,10 +29,15 @@ function originAllowed(origin: string, req: Request, allowed: readonly string[])
 /** `POST /collect`: checks, stores durably, then answers. CORS for allowed origins. */
 export function collectRouter({ config, store, destinations, metrics, log, onStored }: CollectDeps): Router {
   const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class');
-  const events = metrics.counter('tagrelay_collect_events_total', 'Events received, by result (stored, duplicate)');
-  const bodyBytes = metrics.histogram('tagrelay_collect_body_bytes', 'Size of /collect bodies in bytes', [
-    1024, 8192, 16384, 32768, 61440, 65536,
-  ]);
+  const events = metrics.counter(
+    'tagrelay_collect_events_total',
+    'Events received, by result (stored, duplicate, rejected)',
+  );
+  const bodyBytes = metrics.histogram(
+    'tagrelay_collect_body_bytes',
+    'Size of /collect bodies in bytes',
+    [1024, 8192, 16384, 32768, 61440, 65536],
+  );
   const router = express.Router();
 
   const cors: RequestHandler = (req, res, next) => {
@@ -57,35 +62,31 @@ export function collectRouter({ config, store, destinations, metrics, log, onSto
     res.status(204).end();
   });
 
-  router.post(
-    '/collect',
-    cors,
-    express.raw({ type: () => true, limit: MAX_BODY_BYTES }),
-    async (req, res) => {
-      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      bodyBytes(raw.length);
-      const batch = parseCollectBody(raw);
-      const receivedAt = Date.now();
-      const context = {
-        ip: req.ip,
-        userAgent: req.get('user-agent')?.slice(0, 512),
-        receivedAt,
+  router.post('/collect', cors, express.raw({ type: () => true, limit: MAX_BODY_BYTES }), async (req, res) => {
+    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    bodyBytes(raw.length);
+    const batch = parseCollectBody(raw);
+    const receivedAt = Date.now();
+    const context = {
+      ip: req.ip,
+      userAgent: req.get('user-agent')?.slice(0, 512),
+      receivedAt,
+    };
+    const items = batch.events.map((e) => {
+      const event: StoredEvent = { ...e, context };
+      return {
+        event,
+        destinations: destinations.filter((d) => d.vendorEvent(event) !== undefined).map((d) => d.name),
       };
-      const items = batch.events.map((e) => {
-        const event: StoredEvent = { ...e, context };
-        return {
-          event,
-          destinations: destinations.filter((d) => d.vendorEvent(event) !== undefined).map((d) => d.name),
-        };
-      });
-      const result = await store.ingest(items);
-      events({ result: 'stored' }, result.stored);
-      if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
-      requests({ status: '2xx' });
-      res.status(200).json(result);
-      if (result.stored) onStored?.();
-    },
-  );
+    });
+    const result = await store.ingest(items);
+    events({ result: 'stored' }, result.stored);
+    if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
+    if (batch.rejected.length) events({ result: 'rejected' }, batch.rejected.length);
+    requests({ status: '2xx' });
+    res.status(200).json(batch.rejected.length ? { ...result, rejected: batch.rejected } : result);
+    if (result.stored) onStored?.();
+  });
 
   // Errors of this router: client errors and body-parser's own (too large, aborted) are 4xx.
   router.use('/collect', ((err, _req, res, next) => {

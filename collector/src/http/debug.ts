@@ -19,7 +19,8 @@ function requireAdmin(token: string | undefined): RequestHandler {
     const auth = req.get('authorization') ?? '';
     let given: string | undefined;
     if (auth.startsWith('Bearer ')) given = auth.slice(7);
-    else if (auth.startsWith('Basic ')) given = Buffer.from(auth.slice(6), 'base64').toString().split(':').slice(1).join(':');
+    else if (auth.startsWith('Basic '))
+      given = Buffer.from(auth.slice(6), 'base64').toString().split(':').slice(1).join(':');
     if (!tokenMatches(given, token)) {
       res.set('WWW-Authenticate', 'Basic realm="tagrelay debug"').status(401).json({ error: 'admin token required' });
       return;
@@ -29,8 +30,7 @@ function requireAdmin(token: string | undefined): RequestHandler {
   };
 }
 
-const escape = (s: unknown) =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escape = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function limitOf(q: unknown): number {
   const n = Number(q);

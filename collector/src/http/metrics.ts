@@ -9,7 +9,10 @@ function key(labels: Labels): string {
 export class Metrics {
   private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
   private readonly gauges = new Map<string, { help: string; read: () => Promise<[Labels, number][]> }>();
-  private readonly histograms = new Map<string, { help: string; buckets: number[]; counts: number[]; sum: number; n: number }>();
+  private readonly histograms = new Map<
+    string,
+    { help: string; buckets: number[]; counts: number[]; sum: number; n: number }
+  >();
 
   counter(name: string, help: string): (labels?: Labels, by?: number) => void {
     const c = { help, values: new Map<string, number>() };

@@ -1,4 +1,5 @@
-import { bodyLimits, collectBodySchema, type CollectBody } from '../event.js';
+import type { z } from 'zod';
+import { bodyLimits, collectEnvelopeSchema, eventSchema, type TrackedEvent } from '../event.js';
 
 /** A client error: answered with its status and `{error: message}`. */
 export class ClientError extends Error {
@@ -62,8 +63,25 @@ function checkValues(root: unknown): void {
   }
 }
 
-/** Turns the raw `/collect` body into a checked batch, or throws a ClientError that says what is wrong. */
-export function parseCollectBody(raw: Buffer): CollectBody {
+function firstIssue(error: z.ZodError, prefix: (string | number)[] = []): string {
+  const issue = error.issues[0]!;
+  const path = [...prefix, ...issue.path.map(String)];
+  return `${path.length ? path.join('.') : 'body'}: ${issue.message}`.slice(0, 500);
+}
+
+/** A checked batch: the valid events, and the position and reason of each event that is not. */
+export interface CheckedBatch {
+  events: TrackedEvent[];
+  rejected: { index: number; error: string }[];
+}
+
+/**
+ * Turns the raw `/collect` body into a checked batch, or throws a ClientError that says what is
+ * wrong. A body that is broken as a whole is refused; otherwise each event is checked on its own,
+ * so one bad event does not lose the others (a beacon never hears a refusal). A batch with no
+ * valid event is refused with the first event's problem.
+ */
+export function parseCollectBody(raw: Buffer): CheckedBatch {
   if (raw.length === 0) throw new ClientError(400, 'empty body: expected {"v":1,"events":[...]}');
   let text: string;
   try {
@@ -78,11 +96,14 @@ export function parseCollectBody(raw: Buffer): CollectBody {
     throw new ClientError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
   }
   checkValues(json);
-  const parsed = collectBodySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : 'body';
-    throw new ClientError(422, `${where}: ${issue.message}`.slice(0, 500));
-  }
-  return parsed.data;
+  const envelope = collectEnvelopeSchema.safeParse(json);
+  if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error));
+  const batch: CheckedBatch = { events: [], rejected: [] };
+  envelope.data.events.forEach((candidate, index) => {
+    const event = eventSchema.safeParse(candidate);
+    if (event.success) batch.events.push(event.data);
+    else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]) });
+  });
+  if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error);
+  return batch;
 }

@@ -51,7 +51,12 @@ export const eventSchema = z
     referrer: z.string().max(2048).optional(),
     clickIds: z.record(z.string().max(64), z.string().max(512)).optional(),
     consent: consentSchema.optional(),
-    properties: z.record(z.string(), z.unknown()).optional(),
+    // Values are checked by the one pass over the body (bodyLimits); here only that it is an object.
+    properties: z
+      .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+        message: 'Invalid input: expected object',
+      })
+      .optional(),
   })
   .strict();
 

@@ -2,7 +2,13 @@ import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import type { ClaimedDelivery, DeliveryUpdate, Store } from '../store/types.js';
 import { backoffMs } from './backoff.js';
-import { BadCredentialsError, InvalidEventError, isDeliveryError, RetryableError, type DeliveryError } from './errors.js';
+import {
+  BadCredentialsError,
+  InvalidEventError,
+  isDeliveryError,
+  RetryableError,
+  type DeliveryError,
+} from './errors.js';
 import type { Sender } from './send.js';
 
 export interface LaneOptions {
@@ -120,7 +126,8 @@ export class Lane {
         // its backlog with a window that grows by one request per success (slow start).
         const capacity = this.failures > 0 || this.state === 'paused' ? 1 : this.window;
         const free = capacity - this.inFlight;
-        if (free <= 0) {
+        // Claim in chunks (an eighth of the window at least) rather than one slot at a time.
+        if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity / 8))) {
           await this.sleep(this.opts.pollMs);
           continue;
         }
@@ -154,7 +161,10 @@ export class Lane {
     for (let i = 0; i < ready.length; i += this.destination.maxBatch) {
       const chunk = ready.slice(i, i + this.destination.maxBatch);
       this.inFlight++;
-      void this.deliver(chunk.map((c) => c.delivery), chunk.map((c) => c.payload)).finally(() => {
+      void this.deliver(
+        chunk.map((c) => c.delivery),
+        chunk.map((c) => c.payload),
+      ).finally(() => {
         this.inFlight--;
         this.notify();
       });
@@ -168,12 +178,25 @@ export class Lane {
       request = this.destination.request(payloads);
       const recorded = this.record(request);
       if (this.opts.dryRun) {
-        updates = deliveries.map((d) => ({ id: d.id, state: 'delivered', attempted: true, detail: 'dry run: not sent', request: recorded }));
+        updates = deliveries.map((d) => ({
+          id: d.id,
+          state: 'delivered',
+          attempted: true,
+          detail: 'dry run: not sent',
+          request: recorded,
+        }));
       } else {
         const response = await this.sender.send(request);
         this.destination.check(response, request);
         this.succeeded();
-        updates = deliveries.map((d) => ({ id: d.id, state: 'delivered', attempted: true, status: response.status, detail: response.body.slice(0, 500) || undefined, request: recorded }));
+        updates = deliveries.map((d) => ({
+          id: d.id,
+          state: 'delivered',
+          attempted: true,
+          status: response.status,
+          detail: response.body.slice(0, 500) || undefined,
+          request: recorded,
+        }));
       }
       this.events?.delivered(this.name, deliveries.length);
     } catch (e) {
@@ -203,14 +226,20 @@ export class Lane {
         /^(authorization|x-api-key|proxy-authorization|cookie)$/i.test(k) ? [k, '[redacted]'] : [k, v],
       ),
     );
-    return this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`).slice(0, 8000);
+    return this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`).slice(
+      0,
+      8000,
+    );
   }
 
   /** What becomes of deliveries whose mapping or request failed, decided from the error's class alone. */
   private failed(deliveries: ClaimedDelivery[], e: unknown, request?: HttpRequest): DeliveryUpdate[] {
     const error: DeliveryError = isDeliveryError(e)
       ? e
-      : new InvalidEventError(`cannot map event: ${(e as Error)?.message ?? String(e)}`, { destination: this.name, cause: e });
+      : new InvalidEventError(`cannot map event: ${(e as Error)?.message ?? String(e)}`, {
+          destination: this.name,
+          cause: e,
+        });
     const now = Date.now();
     const recorded = request ? this.record(request) : undefined;
     const base = { status: error.status, request: recorded, attempted: request !== undefined };
@@ -221,7 +250,8 @@ export class Lane {
       return deliveries.map((d) => ({ ...base, id: d.id, state: 'rejected', detail }));
     }
     if (error instanceof BadCredentialsError) {
-      if (this.state !== 'paused') this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
+      if (this.state !== 'paused')
+        this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
       this.state = 'paused';
       this.window = 1;
       this.reason = detail;

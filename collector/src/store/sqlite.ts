@@ -95,8 +95,8 @@ class InlineWriter implements Writer {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly writer: Writer;
-  /** Deliveries handed to a worker and not yet reported back. */
-  private readonly leased = new Set<number>();
+  /** Deliveries handed to a worker and not yet reported back, per destination. */
+  private readonly leased = new Map<string, Set<number>>();
   private readonly stmts;
 
   /** `thread`: write on a writer thread (tagrelay serve); otherwise on this thread. */
@@ -108,11 +108,15 @@ export class SqliteStore implements Store {
         ? new ThreadWriter(script, path)
         : new InlineWriter(this.db);
     this.stmts = {
-      due: this.db.prepare(
+      // Ids first, from the due index alone; the events only for the deliveries taken.
+      dueIds: this.db
+        .prepare(
+          `SELECT id FROM deliveries WHERE destination = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?`,
+        )
+        .pluck(),
+      load: this.db.prepare(
         `SELECT d.id, d.destination, d.attempts, d.created_at AS createdAt, e.body
-           FROM deliveries d JOIN events e ON e.id = d.event_id
-          WHERE d.destination = ? AND d.state = 'pending' AND d.next_at <= ?
-          ORDER BY d.next_at LIMIT ?`,
+           FROM json_each(?) j JOIN deliveries d ON d.id = j.value JOIN events e ON e.id = d.event_id`,
       ),
       stats: this.db.prepare(
         `SELECT destination, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries GROUP BY destination, state`,
@@ -120,9 +124,9 @@ export class SqliteStore implements Store {
       recentDeliveries: this.db.prepare(
         `SELECT d.id, d.event_id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
                 d.created_at AS createdAt, d.updated_at AS updatedAt, d.status, d.detail, d.request
-           FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`,
+           FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT ?`,
       ),
-      recentEvents: this.db.prepare('SELECT body FROM events ORDER BY received_at DESC, rowid DESC LIMIT ?'),
+      recentEvents: this.db.prepare('SELECT body FROM events ORDER BY rowid DESC LIMIT ?'),
       countDead: this.db.prepare(
         `SELECT COUNT(*) AS n FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?`,
       ),
@@ -141,35 +145,38 @@ export class SqliteStore implements Store {
   }
 
   async claim(destination: string, limit: number, now: number): Promise<ClaimedDelivery[]> {
+    let leased = this.leased.get(destination);
+    if (!leased) this.leased.set(destination, (leased = new Set()));
     // Leased rows are still pending in the table: read past them.
-    const rows = this.stmts.due.all(destination, now, limit + this.leased.size) as {
+    const due = this.stmts.dueIds.all(destination, now, limit + leased.size) as number[];
+    const ids = due.filter((id) => !leased.has(id)).slice(0, limit);
+    if (!ids.length) return [];
+    for (const id of ids) leased.add(id);
+    const rows = this.stmts.load.all(JSON.stringify(ids)) as {
       id: number;
       destination: string;
       attempts: number;
       createdAt: number;
       body: string;
     }[];
-    const claimed: ClaimedDelivery[] = [];
-    for (const r of rows) {
-      if (claimed.length === limit) break;
-      if (this.leased.has(r.id)) continue;
-      this.leased.add(r.id);
-      claimed.push({
-        id: r.id,
-        destination: r.destination,
-        attempts: r.attempts,
-        createdAt: r.createdAt,
-        event: JSON.parse(r.body) as StoredEvent,
-      });
+    if (rows.length < ids.length) {
+      const found = new Set(rows.map((r) => r.id));
+      for (const id of ids) if (!found.has(id)) leased.delete(id);
     }
-    return claimed;
+    return rows.map((r) => ({
+      id: r.id,
+      destination: r.destination,
+      attempts: r.attempts,
+      createdAt: r.createdAt,
+      event: JSON.parse(r.body) as StoredEvent,
+    }));
   }
 
   async update(updates: DeliveryUpdate[]): Promise<void> {
     try {
       await this.writer.write({ op: 'update', updates });
     } finally {
-      for (const u of updates) this.leased.delete(u.id);
+      for (const set of this.leased.values()) for (const u of updates) set.delete(u.id);
     }
   }
 

@@ -10,7 +10,6 @@ CREATE TABLE IF NOT EXISTS events (
   body        TEXT NOT NULL,
   scrubbed    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS deliveries (
   id          INTEGER PRIMARY KEY,
   event_id    TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
@@ -25,8 +24,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   request     TEXT,
   UNIQUE (event_id, destination)
 );
+-- Every index costs each write: rows are listed newest first by rowid, and purge scans from the oldest.
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, next_at) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_updated ON deliveries (updated_at);
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
 `;
 

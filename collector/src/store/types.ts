@@ -79,7 +79,7 @@ export interface Store {
   /** Records what became of claimed deliveries. */
   update(updates: DeliveryUpdate[]): Promise<void>;
   stats(): Promise<DestinationStats[]>;
-  /** Recent deliveries, newest first, for the debug page. */
+  /** The latest deliveries created, newest first, for the debug page. */
   recentDeliveries(limit: number): Promise<DeliveryRecord[]>;
   /** Recent events, newest first, for the debug page and tests. */
   recentEvents(limit: number): Promise<StoredEvent[]>;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
 import { startChase } from './vendors/chase.js';
+import { startNextdoor } from './vendors/nextdoor.js';
 import type { VendorServer } from './vendors/server.js';
 
 const KEY = 'chase-ops-key';
@@ -90,6 +91,31 @@ describe('operations', () => {
     expect(states).toHaveLength(3);
     // The one in flight was finished, not sent again: three events, three requests.
     expect(chase.requests).toHaveLength(3);
+  });
+
+  it('dryRun records the exact request it would send, secrets redacted, and sends nothing', async () => {
+    const nextdoor = await startNextdoor('nd-dry-token', 'ds-1');
+    try {
+      collector = await Collector.start({
+        config: {
+          destinations: {
+            nextdoor: { token: 'nd-dry-token', dataSourceId: 'ds-1', baseUrl: nextdoor.url, testEvent: 'TEST123', dryRun: true },
+          },
+        },
+      });
+      const event = { id: 'evt-dry-000001', name: 'sign_up', time: Date.now(), url: 'https://shop.example/join' };
+      await fetch(`${collector.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events: [event] }) });
+      const d = await waitFor(async () => (await collector!.deliveries()).find((x) => x.state === 'delivered'), 10000, 'dry run');
+      expect(d.detail).toBe('dry run: not sent');
+      const [line, headers, body] = d.request!.split('\n');
+      expect(line).toBe(`POST ${nextdoor.url}/v2/api/conversions/track`);
+      expect(JSON.parse(headers!)).toMatchObject({ authorization: '[redacted]', 'content-type': 'application/json' });
+      expect(JSON.parse(body!)).toMatchObject({ event_name: 'sign_up', event_id: 'evt-dry-000001', test_event: 'TEST123' });
+      expect(d.request).not.toContain('nd-dry-token');
+      expect(nextdoor.requests).toHaveLength(0);
+    } finally {
+      await nextdoor.close();
+    }
   });
 
   it('keeps personal data only until every delivery of the event is done', async () => {

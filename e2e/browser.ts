@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { Collector } from './collector.js';
 import { waitFor } from './collector.js';
 
 const fixtures = resolve(import.meta.dirname, 'fixtures');
@@ -102,9 +103,13 @@ export async function open(
 /** Waits until the tag replaced the snippet's stub. */
 export async function tagReady(page: Page): Promise<void> {
   // the snippet's stub takes no declared parameters; the tag's track takes (name, properties)
-  await page.waitForFunction(() => (window as unknown as { track?: (...a: unknown[]) => void }).track?.length === 2, undefined, {
-    timeout: 10000,
-  });
+  await page.waitForFunction(
+    () => (window as unknown as { track?: (...a: unknown[]) => void }).track?.length === 2,
+    undefined,
+    {
+      timeout: 10000,
+    },
+  );
 }
 
 /** The events the tag holds in IndexedDB (database `tagrelay`, store `events`). */
@@ -130,4 +135,24 @@ export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, tim
   let got: T[] = [];
   await waitFor(async () => (got = await get()).length >= n, timeoutMs, what);
   return got;
+}
+
+/** A shop site on its own origin, the real collector (allowing that origin) and Chromium. */
+export interface Shop {
+  site: Site;
+  collector: Collector;
+  browser: Browser;
+}
+
+export async function startShop(config: Record<string, unknown> = {}): Promise<Shop> {
+  const site = await Site.start();
+  const collector = await Collector.start({ config: { allowedOrigins: [site.origin], ...config } });
+  site.collectorUrl = collector.url;
+  return { site, collector, browser: await launchBrowser() };
+}
+
+export async function stopShop(shop: Partial<Shop>): Promise<void> {
+  await shop.browser?.close();
+  await shop.collector?.stop();
+  await shop.site?.close();
 }

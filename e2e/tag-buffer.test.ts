@@ -1,25 +1,15 @@
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
-import { idbEvents, launchBrowser, open, Site, tagReady, until, watchErrors } from './browser.js';
+import { idbEvents, open, Site, tagReady, until, watchErrors, startShop, stopShop } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 let site: Site;
 let collector: Collector;
 let browser: Browser;
 
-beforeAll(async () => {
-  site = await Site.start();
-  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
-  site.collectorUrl = collector.url;
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await collector?.stop();
-  await site?.close();
-});
+beforeAll(async () => ({ site, collector, browser } = await startShop()));
+afterAll(() => stopShop({ site, collector, browser }));
 
 const ofPage = async (marker: string, name?: string): Promise<StoredEvent[]> =>
   (await collector.events()).filter((e) => e.url?.includes(marker) && (!name || e.name === name));
@@ -27,30 +17,48 @@ const duplicates = () => collector.metric('tagrelay_collect_events_total', { res
 
 describe('tag: buffer and transport', () => {
   it.each([
-    ['indexedDB.open throws', () => {
-      IDBFactory.prototype.open = () => {
-        throw new DOMException('storage blocked', 'SecurityError');
-      };
-    }],
-    ['indexedDB.open fails later', () => {
-      IDBFactory.prototype.open = function () {
-        const req = {} as IDBOpenDBRequest & { onerror?: () => void };
-        setTimeout(() => req.onerror?.(), 5);
-        Object.defineProperty(req, 'error', { value: new DOMException('private mode', 'InvalidStateError') });
-        return req;
-      };
-    }],
-    ['no indexedDB at all', () => {
-      Object.defineProperty(window, 'indexedDB', { value: undefined });
-    }],
-    ['localStorage blocked too', () => {
-      Object.defineProperty(window, 'indexedDB', { value: undefined });
-      Object.defineProperty(window, 'localStorage', { get: () => { throw new DOMException('denied', 'SecurityError'); } });
-    }],
+    [
+      'indexedDB.open throws',
+      () => {
+        IDBFactory.prototype.open = () => {
+          throw new DOMException('storage blocked', 'SecurityError');
+        };
+      },
+    ],
+    [
+      'indexedDB.open fails later',
+      () => {
+        IDBFactory.prototype.open = function () {
+          const req = {} as IDBOpenDBRequest & { onerror?: () => void };
+          setTimeout(() => req.onerror?.(), 5);
+          Object.defineProperty(req, 'error', { value: new DOMException('private mode', 'InvalidStateError') });
+          return req;
+        };
+      },
+    ],
+    [
+      'no indexedDB at all',
+      () => {
+        Object.defineProperty(window, 'indexedDB', { value: undefined });
+      },
+    ],
+    [
+      'localStorage blocked too',
+      () => {
+        Object.defineProperty(window, 'indexedDB', { value: undefined });
+        Object.defineProperty(window, 'localStorage', {
+          get: () => {
+            throw new DOMException('denied', 'SecurityError');
+          },
+        });
+      },
+    ],
   ])('IndexedDB unavailable (%s): events go from memory, the page sees no error', async (label, breakIdb) => {
     const marker = `noidb=${encodeURIComponent(label)}`;
-    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}&clickid=c-${label.length}`, (ctx) =>
-      ctx.addInitScript(breakIdb),
+    const { context, page, errors } = await open(
+      browser,
+      `${site.url}/tag-basic.html?${marker}&clickid=c-${label.length}`,
+      (ctx) => ctx.addInitScript(breakIdb),
     );
     await tagReady(page);
     await page.evaluate(() => window.track('purchase', { transaction_id: 'M-1', value: 3, currency: 'EUR' }));
@@ -66,17 +74,28 @@ describe('tag: buffer and transport', () => {
   });
 
   it.each([
-    ['missing', () => {
-      Object.defineProperty(Navigator.prototype, 'sendBeacon', { value: undefined });
-    }],
-    ['refusing', () => {
-      Navigator.prototype.sendBeacon = () => false;
-    }],
+    [
+      'missing',
+      () => {
+        Object.defineProperty(Navigator.prototype, 'sendBeacon', { value: undefined });
+      },
+    ],
+    [
+      'refusing',
+      () => {
+        Navigator.prototype.sendBeacon = () => false;
+      },
+    ],
   ])('sendBeacon %s: fetch keepalive carries the batch', async (label, breakBeacon) => {
     const marker = `beacon=${label}`;
-    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, (ctx) => ctx.addInitScript(breakBeacon));
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, (ctx) =>
+      ctx.addInitScript(breakBeacon),
+    );
     const posts: string[] = [];
-    page.on('request', (r) => r.url().endsWith('/collect') && posts.push(`${r.method()} ${r.headers()['content-type']}`));
+    page.on(
+      'request',
+      (r) => r.url().endsWith('/collect') && posts.push(`${r.method()} ${r.headers()['content-type']}`),
+    );
     await tagReady(page);
     await page.evaluate(() => window.track('sign_up'));
     await until(() => ofPage(marker, 'sign_up'), 'sign_up');
@@ -98,7 +117,11 @@ describe('tag: buffer and transport', () => {
     await Promise.all(tabs.map((t) => tagReady(t)));
     // both tabs track 40 events in the same moment, so their flushes overlap
     await Promise.all(
-      tabs.map((t) => t.evaluate(() => { for (let i = 0; i < 40; i++) window.track('view_item', { i }); })),
+      tabs.map((t) =>
+        t.evaluate(() => {
+          for (let i = 0; i < 40; i++) window.track('view_item', { i });
+        }),
+      ),
     );
     await waitFor(async () => (await ofPage('tabs=', 'view_item')).length >= 80, 8000, '80 view_item');
     // and hidden/closed at once
@@ -123,7 +146,9 @@ describe('tag: buffer and transport', () => {
     await first.goto(`${site.url}/tag-basic.html?orphans=0`);
     await tagReady(first);
     await context.setOffline(true);
-    await first.evaluate(() => { for (let i = 0; i < 25; i++) window.track('view_item_list', { i }); });
+    await first.evaluate(() => {
+      for (let i = 0; i < 25; i++) window.track('view_item_list', { i });
+    });
     await waitFor(async () => (await idbEvents(first)).length === 25, 5000, '25 events in IndexedDB');
     await first.close(); // offline: the events stay behind, their tab gone
     await context.setOffline(false);
@@ -146,7 +171,8 @@ describe('tag: buffer and transport', () => {
     // ~280 bytes an event, 200 of them: more than one request, within the 64 KB browsers let leave
     // at once (a bigger burst closed at once leaves its remainder in IndexedDB for the next page)
     await page.evaluate(() => {
-      for (let i = 0; i < 200; i++) window.track('add_to_cart', { i, currency: 'EUR', value: 19.99, item_id: `SKU-${i}` });
+      for (let i = 0; i < 200; i++)
+        window.track('add_to_cart', { i, currency: 'EUR', value: 19.99, item_id: `SKU-${i}` });
     });
     await page.close();
     await waitFor(async () => (await ofPage('burst=1', 'add_to_cart')).length >= 200, 8000, '200 add_to_cart');

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idbEvents, launchBrowser, open, Site, tagReady, until } from './browser.js';
+import { idbEvents, open, Site, tagReady, until, startShop, stopShop } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 // Issue 2, the tag's side: a page on one origin, the tag and /collect on another.
@@ -8,18 +8,8 @@ let site: Site;
 let collector: Collector;
 let browser: Browser;
 
-beforeAll(async () => {
-  site = await Site.start();
-  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
-  site.collectorUrl = collector.url;
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await collector?.stop();
-  await site?.close();
-});
+beforeAll(async () => ({ site, collector, browser } = await startShop()));
+afterAll(() => stopShop({ site, collector, browser }));
 
 const named = async (name: string) => (await collector.events()).filter((e) => e.name === name);
 
@@ -66,7 +56,11 @@ describe('tag: foundation', () => {
     await waitFor(async () => (await idbEvents(inspector)).length === 0, 5000, 'page_view sent');
     await context.setOffline(true);
     await page.evaluate(() => window.track('generate_lead', { form: 'offline' }));
-    await waitFor(async () => (await idbEvents(inspector)).some((e) => e.name === 'generate_lead'), 5000, 'event in IndexedDB');
+    await waitFor(
+      async () => (await idbEvents(inspector)).some((e) => e.name === 'generate_lead'),
+      5000,
+      'event in IndexedDB',
+    );
     await page.waitForTimeout(400); // past the flush debounce: offline, so kept
     // The page goes away while offline. (Not page.reload(): Chromium's offline emulation reports
     // navigator.onLine true to a document unloading for a failed reload, and lets its beacon out.)

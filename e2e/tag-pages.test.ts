@@ -1,25 +1,15 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
-import { launchBrowser, open, Site, tagReady, until } from './browser.js';
+import { open, Site, tagReady, until, startShop, stopShop } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 let site: Site;
 let collector: Collector;
 let browser: Browser;
 
-beforeAll(async () => {
-  site = await Site.start();
-  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
-  site.collectorUrl = collector.url;
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await collector?.stop();
-  await site?.close();
-});
+beforeAll(async () => ({ site, collector, browser } = await startShop()));
+afterAll(() => stopShop({ site, collector, browser }));
 
 const DAY = 864e5;
 const ofPage = async (marker: string, name?: string): Promise<StoredEvent[]> =>
@@ -36,41 +26,49 @@ describe('tag: click ids', () => {
     ['ndclid', 'tag-basic', 30],
     ['gclid', 'tag-clicks', 7], // data-click-params, data-attribution-days="7"
     ['fbclid', 'tag-clicks', 7],
-  ])('%s (%s.html): captured on landing, attached on a later page and a later day, gone after %i days', async (param, fixture, days) => {
-    const start = Date.now();
-    const { context, page, errors } = await open(browser, `${site.url}/${fixture}.html?${param}=v-${param}&m=${param}-0`, (ctx) =>
-      ctx.clock.install({ time: start }),
-    );
-    await tagReady(page);
-    expect((await one(`m=${param}-0`, 'page_view')).clickIds).toEqual({ [param]: `v-${param}` });
+  ])(
+    '%s (%s.html): captured on landing, attached on a later page and a later day, gone after %i days',
+    async (param, fixture, days) => {
+      const start = Date.now();
+      const { context, page, errors } = await open(
+        browser,
+        `${site.url}/${fixture}.html?${param}=v-${param}&m=${param}-0`,
+        (ctx) => ctx.clock.install({ time: start }),
+      );
+      await tagReady(page);
+      expect((await one(`m=${param}-0`, 'page_view')).clickIds).toEqual({ [param]: `v-${param}` });
 
-    // a later page, the same day, no parameter in its URL
-    await page.goto(`${site.url}/${fixture}.html?m=${param}-1`);
-    await tagReady(page);
-    await page.evaluate(() => window.track('generate_lead'));
-    expect((await one(`m=${param}-1`, 'generate_lead')).clickIds).toEqual({ [param]: `v-${param}` });
+      // a later page, the same day, no parameter in its URL
+      await page.goto(`${site.url}/${fixture}.html?m=${param}-1`);
+      await tagReady(page);
+      await page.evaluate(() => window.track('generate_lead'));
+      expect((await one(`m=${param}-1`, 'generate_lead')).clickIds).toEqual({ [param]: `v-${param}` });
 
-    // a later day, still inside the window
-    await context.clock.setSystemTime(start + (days - 1) * DAY);
-    await page.goto(`${site.url}/${fixture}.html?m=${param}-2`);
-    await tagReady(page);
-    await page.evaluate(() => window.track('purchase', { transaction_id: 'T', value: 1, currency: 'EUR' }));
-    const later = await one(`m=${param}-2`, 'purchase');
-    expect(later.clickIds).toEqual({ [param]: `v-${param}` });
-    expect(later.time).toBeGreaterThanOrEqual(start + (days - 1) * DAY);
+      // a later day, still inside the window
+      await context.clock.setSystemTime(start + (days - 1) * DAY);
+      await page.goto(`${site.url}/${fixture}.html?m=${param}-2`);
+      await tagReady(page);
+      await page.evaluate(() => window.track('purchase', { transaction_id: 'T', value: 1, currency: 'EUR' }));
+      const later = await one(`m=${param}-2`, 'purchase');
+      expect(later.clickIds).toEqual({ [param]: `v-${param}` });
+      expect(later.time).toBeGreaterThanOrEqual(start + (days - 1) * DAY);
 
-    // past the window: gone
-    await context.clock.setSystemTime(start + (days + 1) * DAY);
-    await page.goto(`${site.url}/${fixture}.html?m=${param}-3`);
-    await tagReady(page);
-    await page.evaluate(() => window.track('purchase', { transaction_id: 'T2', value: 1, currency: 'EUR' }));
-    expect((await one(`m=${param}-3`, 'purchase')).clickIds).toBeUndefined();
-    expect(errors).toEqual([]);
-    await context.close();
-  });
+      // past the window: gone
+      await context.clock.setSystemTime(start + (days + 1) * DAY);
+      await page.goto(`${site.url}/${fixture}.html?m=${param}-3`);
+      await tagReady(page);
+      await page.evaluate(() => window.track('purchase', { transaction_id: 'T2', value: 1, currency: 'EUR' }));
+      expect((await one(`m=${param}-3`, 'purchase')).clickIds).toBeUndefined();
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+  );
 
   it('a new value replaces the old one and restarts its window; other parameters stay', async () => {
-    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?clickid=old&irclickid=ir-1&m=replace-0`);
+    const { context, page, errors } = await open(
+      browser,
+      `${site.url}/tag-basic.html?clickid=old&irclickid=ir-1&m=replace-0`,
+    );
     await tagReady(page);
     await page.goto(`${site.url}/tag-basic.html?clickid=new&m=replace-1`);
     expect((await one('m=replace-1', 'page_view')).clickIds).toEqual({ clickid: 'new', irclickid: 'ir-1' });
@@ -109,7 +107,13 @@ describe('tag: page views', () => {
       .sort((a, b) => a.time - b.time || 0)
       .map((e) => new URL(e.url!).pathname);
     expect(paths.sort()).toEqual(
-      ['/tag-spa.html', '/tag-spa.html/products', '/tag-spa.html/cart', '/tag-spa.html/checkout', '/tag-spa.html/cart'].sort(),
+      [
+        '/tag-spa.html',
+        '/tag-spa.html/products',
+        '/tag-spa.html/cart',
+        '/tag-spa.html/checkout',
+        '/tag-spa.html/cart',
+      ].sort(),
     );
     expect(errors).toEqual([]);
     await context.close();
@@ -146,7 +150,11 @@ describe('tag: GA4 dataLayer bridge', () => {
       dl.push({ event: 'add_to_cart', ecommerce: { currency: 'USD', value: 10, items: [{ item_id: 'SKU2' }] } });
       dl.push({ event: 'gtm.click' }); // not an ecommerce event
     });
-    expect((await one('dl=1', 'add_to_cart')).properties).toEqual({ currency: 'USD', value: 10, items: [{ item_id: 'SKU2' }] });
+    expect((await one('dl=1', 'add_to_cart')).properties).toEqual({
+      currency: 'USD',
+      value: 10,
+      items: [{ item_id: 'SKU2' }],
+    });
     await page.waitForTimeout(300);
     expect((await ofPage('dl=1')).map((e) => e.name).sort()).toEqual(['add_to_cart', 'purchase']);
     expect(errors).toEqual([]);

@@ -37,6 +37,15 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect((await res.json()).error).toMatch(message as RegExp);
   });
 
+  it('refuses a compressed body (415) and a GET (405)', async () => {
+    const gz = await post(JSON.stringify({ v: 1, events: [event('evt-0000000a')] }), { 'content-encoding': 'gzip' });
+    expect(gz.status).toBe(415);
+    expect((await gz.json()).error).toContain('content-encoding gzip');
+    const get = await fetch(`${c.url}/collect`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+  });
+
   it('refuses a browser request from an origin not in allowedOrigins', async () => {
     const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000008')] }), { origin: 'https://evil.example' });
     expect(res.status).toBe(403);

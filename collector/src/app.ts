@@ -1,4 +1,5 @@
 import express from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
-import { collectRouter } from './http/collect.js';
+import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Metrics } from './http/metrics.js';
 import { tagScript } from './http/tagScript.js';
@@ -22,6 +23,8 @@ function packageRoot(): string {
 }
 
 export interface Collector {
+  /** The HTTP handler: `/collect` directly, everything else through Express. */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   app: express.Express;
   store: Store;
   engine: DeliveryEngine;
@@ -30,7 +33,10 @@ export interface Collector {
 }
 
 /** Builds the collector from a parsed config: store, destinations, delivery lanes and HTTP routes. */
-export async function createCollector(config: Config, opts: { log?: Logger; tagPath?: string } = {}): Promise<Collector> {
+export async function createCollector(
+  config: Config,
+  opts: { log?: Logger; tagPath?: string } = {},
+): Promise<Collector> {
   const destinations: Destination[] = Object.entries(config.destinations)
     .filter(([, s]) => s.enabled)
     .map(([name, s]) => destinationDefinitions[name]!.create(s));
@@ -62,7 +68,6 @@ export async function createCollector(config: Config, opts: { log?: Logger; tagP
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
-  app.use(collectRouter({ config, store, destinations, metrics, log, onStored: () => engine.notify() }));
   app.use(debugRouter(store, config.adminToken));
   if (config.demo) app.use(express.static(resolve(root, 'demo/public')));
   app.use((_req, res) => {
@@ -74,7 +79,15 @@ export async function createCollector(config: Config, opts: { log?: Logger; tagP
     res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
   }) as express.ErrorRequestHandler);
 
+  const collect = collectHandler({ config, store, destinations, metrics, log, onStored: () => engine.notify() });
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '';
+    if (url === '/collect' || url.startsWith('/collect?')) collect(req, res);
+    else app(req, res);
+  };
+
   return {
+    handler,
     app,
     store,
     engine,

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createCollector } from './app.js';
@@ -27,9 +27,8 @@ async function serve(configPath: string | undefined): Promise<void> {
   const collector = await createCollector(config);
   const { log } = collector;
   collector.engine.start();
-  const server: Server = await new Promise((resolve) => {
-    const s = collector.app.listen(config.port, config.host, () => resolve(s));
-  });
+  const server = createServer(collector.handler);
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -63,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
         config: { type: 'string' },
         destination: { type: 'string' },
         since: { type: 'string' },
-      url: { type: 'string' },
+        url: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -1,4 +1,4 @@
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { StoredEvent } from '../event.js';
@@ -20,14 +20,59 @@ interface CollectDeps {
 }
 
 /** Same-origin requests (the demo page) are always allowed; others need `allowedOrigins`. */
-function originAllowed(origin: string, req: Request, allowed: readonly string[]): boolean {
+function originAllowed(origin: string, host: string | undefined, allowed: readonly string[]): boolean {
   if (allowed.includes('*') || allowed.includes(origin)) return true;
-  const host = req.get('host');
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
-/** `POST /collect`: checks, stores durably, then answers. CORS for allowed origins. */
-export function collectRouter({ config, store, destinations, metrics, log, onStored }: CollectDeps): Router {
+/** The visitor's address: the socket's, or with `trustProxy` hops the one that many entries from the right of X-Forwarded-For. */
+function clientIp(req: IncomingMessage, trustProxy: number): string | undefined {
+  const socket = req.socket.remoteAddress;
+  if (!trustProxy) return socket;
+  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const chain = [...forwarded, socket];
+  return chain[Math.max(0, chain.length - 1 - trustProxy)];
+}
+
+/** Reads the body up to `limit` bytes; resolves undefined (and stops reading) past it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+/**
+ * `/collect`, on the hot path without Express: CORS for allowed origins, the body (64 KB at most,
+ * no content encoding), its checks, a durable commit, then the answer. Every client mistake is a
+ * 4xx with `{error}` that says what is wrong.
+ */
+export function collectHandler({ config, store, destinations, metrics, log, onStored }: CollectDeps) {
   const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class');
   const events = metrics.counter(
     'tagrelay_collect_events_total',
@@ -38,39 +83,56 @@ export function collectRouter({ config, store, destinations, metrics, log, onSto
     'Size of /collect bodies in bytes',
     [1024, 8192, 16384, 32768, 61440, 65536],
   );
-  const router = express.Router();
-
-  const cors: RequestHandler = (req, res, next) => {
-    const origin = req.get('origin');
-    if (origin !== undefined) {
-      res.vary('Origin');
-      if (!originAllowed(origin, req, config.allowedOrigins)) {
-        requests({ status: '4xx' });
-        res.status(403).json({ error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
-        return;
-      }
-      res.set('Access-Control-Allow-Origin', origin);
-      res.set('Access-Control-Allow-Credentials', 'true');
-    }
-    next();
+  const answer = (res: ServerResponse, status: number, body: unknown) => {
+    requests({ status: `${String(status)[0]}xx` });
+    send(res, status, body);
   };
 
-  router.options('/collect', cors, (_req, res) => {
-    res.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
-    res.set('Access-Control-Allow-Headers', 'Content-Type');
-    res.set('Access-Control-Max-Age', '86400');
-    res.status(204).end();
-  });
-
-  router.post('/collect', cors, express.raw({ type: () => true, limit: MAX_BODY_BYTES }), async (req, res) => {
-    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      res.setHeader('Vary', 'Origin');
+      if (!originAllowed(origin, req.headers.host, config.allowedOrigins)) {
+        req.resume();
+        return answer(res, 403, { error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
+      }
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': 'POST, OPTIONS',
+        'Access-Control-Allow-Headers': 'Content-Type',
+        'Access-Control-Max-Age': '86400',
+      });
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      res.setHeader('Allow', 'POST, OPTIONS');
+      return answer(res, 405, { error: `${req.method} is not allowed: POST a batch of events` });
+    }
+    const encoding = req.headers['content-encoding'];
+    if (encoding && encoding !== 'identity') {
+      req.resume();
+      return answer(res, 415, {
+        error: `content-encoding ${encoding.slice(0, 40)} is not supported: send the JSON as it is`,
+      });
+    }
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+      req.resume();
+      return answer(res, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
+    }
+    const raw = await readBody(req, MAX_BODY_BYTES);
+    if (!raw) return answer(res, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
     bodyBytes(raw.length);
     const batch = parseCollectBody(raw);
-    const receivedAt = Date.now();
+    const userAgent = req.headers['user-agent'];
     const context = {
-      ip: req.ip,
-      userAgent: req.get('user-agent')?.slice(0, 512),
-      receivedAt,
+      ip: clientIp(req, config.trustProxy),
+      userAgent: userAgent === undefined ? undefined : userAgent.slice(0, 512),
+      receivedAt: Date.now(),
     };
     const items = batch.events.map((e) => {
       const event: StoredEvent = { ...e, context };
@@ -83,32 +145,16 @@ export function collectRouter({ config, store, destinations, metrics, log, onSto
     events({ result: 'stored' }, result.stored);
     if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
     if (batch.rejected.length) events({ result: 'rejected' }, batch.rejected.length);
-    requests({ status: '2xx' });
-    res.status(200).json(batch.rejected.length ? { ...result, rejected: batch.rejected } : result);
+    answer(res, 200, batch.rejected.length ? { ...result, rejected: batch.rejected } : result);
     if (result.stored) onStored?.();
-  });
+  }
 
-  // Errors of this router: client errors and body-parser's own (too large, aborted) are 4xx.
-  router.use('/collect', ((err, _req, res, next) => {
-    if (res.headersSent) return next(err);
-    const e = err as { status?: number; type?: string; message?: string };
-    let status = 500;
-    let message = 'internal error';
-    if (err instanceof ClientError) {
-      status = err.status;
-      message = err.message;
-    } else if (e.type === 'entity.too.large') {
-      status = 413;
-      message = `body is larger than ${MAX_BODY_BYTES} bytes`;
-    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      status = e.status;
-      message = e.message ?? 'bad request';
-    } else {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof ClientError) return answer(res, err.status, { error: err.message });
+      if (res.destroyed || req.destroyed) return; // the client went away
       log.error('collect failed', { error: err });
-    }
-    requests({ status: `${String(status)[0]}xx` });
-    res.status(status).json({ error: message });
-  }) as express.ErrorRequestHandler);
-
-  return router;
+      answer(res, 500, { error: 'internal error' });
+    });
+  };
 }

@@ -190,13 +190,18 @@ async function backlog(emptyP99) {
     `${(p99 / emptyP99).toFixed(2)}x`, '<= 2x', p99 <= 2 * emptyP99);
   const start = await deliveredCount(c.url);
   const t1 = Date.now();
-  await sleep(QUICK ? 10_000 : 30_000);
+  let drainPeak = 0;
+  while (Date.now() - t1 < (QUICK ? 10_000 : 30_000)) {
+    drainPeak = Math.max(drainPeak, c.memory().rssMb);
+    await sleep(250);
+  }
   const drained = (await deliveredCount(c.url)) - start;
-  const mem = c.memory();
+  const lifetimePeak = c.memory().peakMb;
   await c.stop();
   await vendor.close();
-  report('peak memory (RSS) while draining the backlog', `${Math.round(mem.peakMb)} MB`, `drained ${Math.round(drained / ((Date.now() - t1) / 1000))} deliveries/s meanwhile`,
-    '-', '< 300 MB', mem.peakMb < 300);
+  report('memory (RSS) while draining the backlog', `${Math.round(drainPeak)} MB at most`,
+    `drained ${Math.round(drained / ((Date.now() - t1) / 1000))} deliveries/s meanwhile; lifetime peak ${Math.round(lifetimePeak)} MB, ingest load included`,
+    '-', '< 300 MB', drainPeak < 300 && lifetimePeak < 300);
 }
 
 const emptyP99 = await ingest();

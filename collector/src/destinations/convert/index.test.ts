@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConvert } from '../../../../e2e/vendors/convert.js';
-import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
-import { Sender } from '../../delivery/send.js';
+import type { VendorServer } from '../../../../e2e/vendors/server.js';
+import { BadCredentialsError, InvalidEventError } from '../../delivery/errors.js';
 import type { StoredEvent } from '../../event.js';
-import { send, thrownBy } from '../testing.js';
+import { expectNetworkErrorRetryable, expectRetryable, send, thrownBy } from '../testing.js';
 import { convert } from './index.js';
 
 const SECRET = 'convert-sdk-secret';
@@ -15,10 +14,22 @@ const purchase: StoredEvent = {
   time: 1795344440999,
   anonymousId: 'anon-1234',
   consent: { analytics_storage: 'granted', ad_storage: 'denied' },
-  properties: { transaction_id: 'T-1001', value: 42.5, currency: 'USD', items: [{ item_id: 'SKU1', quantity: 2 }], user_data: { email: 'a@b.example' } },
+  properties: {
+    transaction_id: 'T-1001',
+    value: 42.5,
+    currency: 'USD',
+    items: [{ item_id: 'SKU1', quantity: 2 }],
+    user_data: { email: 'a@b.example' },
+  },
   context: { ip: '203.0.113.7', userAgent: 'UA', receivedAt: 1795344441000 },
 };
-const lead: StoredEvent = { ...purchase, id: 'evt-0003-abcdef', name: 'generate_lead', anonymousId: 'anon-5678', properties: {} };
+const lead: StoredEvent = {
+  ...purchase,
+  id: 'evt-0003-abcdef',
+  name: 'generate_lead',
+  anonymousId: 'anon-5678',
+  properties: {},
+};
 
 let server: VendorServer;
 beforeAll(async () => {
@@ -29,8 +40,13 @@ afterAll(() => server.close());
 const create = (extra: Record<string, unknown> = {}) =>
   convert.create(
     convert.settings.parse({
-      accountId: '10012', projectId: 10034, sdkKeySecret: SECRET, trackBaseUrl: server.url, configBaseUrl: server.url,
-      goals: { purchase: 'checkout-complete', generate_lead: 100132287 }, ...extra,
+      accountId: '10012',
+      projectId: 10034,
+      sdkKeySecret: SECRET,
+      trackBaseUrl: server.url,
+      configBaseUrl: server.url,
+      goals: { purchase: 'checkout-complete', generate_lead: 100132287 },
+      ...extra,
     }),
   );
 
@@ -52,7 +68,9 @@ describe('convert settings and consent', () => {
   });
   it('needs analytics_storage only (ad denial does not matter)', async () => {
     const d = create();
-    expect(await d.map({ ...purchase, consent: { analytics_storage: 'denied' } })).toEqual({ skip: 'consent: analytics_storage' });
+    expect(await d.map({ ...purchase, consent: { analytics_storage: 'denied' } })).toEqual({
+      skip: 'consent: analytics_storage',
+    });
     expect('payload' in (await d.map(purchase))).toBe(true);
     expect(d.vendorEvent(purchase)).toBe('checkout-complete');
     expect(d.vendorEvent({ ...purchase, name: 'page_view' })).toBeUndefined();
@@ -68,7 +86,11 @@ describe('convert send() against a local Convert', () => {
     server.override = undefined;
     const d = create();
     expect(d.maxBatch).toBeGreaterThan(1);
-    const req = d.request([await mapped(d, purchase), await mapped(d, lead), await mapped(d, { ...lead, id: 'evt-0004-abcdef', anonymousId: 'anon-1234' })]);
+    const req = d.request([
+      await mapped(d, purchase),
+      await mapped(d, lead),
+      await mapped(d, { ...lead, id: 'evt-0004-abcdef', anonymousId: 'anon-1234' }),
+    ]);
     expect(req.url).toBe(`${server.url}/v1/track/10012/10034`);
     expect(req.headers.authorization).toBe(`Bearer ${SECRET}`);
     const body = JSON.parse(req.body!);
@@ -91,27 +113,18 @@ describe('convert send() against a local Convert', () => {
   it('retryable: 429 with Retry-After, 503 with X-RateLimit-Reset, 500, 408', async () => {
     const d = create();
     const req = d.request([await mapped(d, lead)]);
-    for (const [answer, wait] of [
+    await expectRetryable(server, d.check, req, [
       [{ status: 429, headers: { 'retry-after': '2' }, body: { code: 429, message: 'Too many requests' } }, 2000],
       [{ status: 503, headers: { 'x-ratelimit-reset': '9' } }, 9000],
       [{ status: 500, body: { code: 500, message: 'oops' } }, undefined],
       [{ status: 408 }, undefined],
-    ] as [VendorAnswer, number | undefined][]) {
-      server.override = () => answer;
-      const res = await send(req);
-      const err = thrownBy(() => d.check(res, req));
-      expect(err).toBeInstanceOf(RetryableError);
-      expect((err as RetryableError).retryAfterMs).toBe(wait);
-    }
-    server.override = undefined;
+    ]);
   });
 
   it('retryable: a network error (nothing listening) through the collector Sender', async () => {
     const d = create({ trackBaseUrl: 'http://127.0.0.1:1' });
     const payload = await mapped(create(), lead);
-    const sender = new Sender('convert', { connections: 1, timeoutMs: 2000 });
-    await expect(sender.send(d.request([payload]))).rejects.toThrow(RetryableError);
-    await sender.close();
+    await expectNetworkErrorRetryable(d.request([payload]));
   });
 
   it('permanent: a 400 keeps Convert {code, message}', async () => {

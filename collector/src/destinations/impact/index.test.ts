@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImpact } from '../../../../e2e/vendors/impact.js';
-import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
-import { Sender } from '../../delivery/send.js';
+import type { VendorServer } from '../../../../e2e/vendors/server.js';
+import { BadCredentialsError, InvalidEventError } from '../../delivery/errors.js';
 import type { StoredEvent } from '../../event.js';
-import { send, thrownBy } from '../testing.js';
+import { expectNetworkErrorRetryable, expectRetryable, send, thrownBy } from '../testing.js';
 import { impact } from './index.js';
 
 const SID = 'IRtest123';
@@ -18,7 +17,10 @@ const event: StoredEvent = {
   clickIds: { clickid: 'QiiWXOVnrQ3SQHl24jQjyxBGUkmzfJ3i1VHrWM0' },
   consent: { ad_storage: 'granted' },
   properties: {
-    transaction_id: 'T-1001', value: 42.5, currency: 'USD', coupon: 'SPRING',
+    transaction_id: 'T-1001',
+    value: 42.5,
+    currency: 'USD',
+    coupon: 'SPRING',
     items: [{ item_id: 'SKU1', item_name: 'Anvil & Co', item_category: 'Tools', price: 21.25, quantity: 2 }],
     user_data: { email: 'a@b.example' },
   },
@@ -32,7 +34,14 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const settings = (extra: Record<string, unknown> = {}) =>
-  impact.settings.parse({ accountSid: SID, authToken: TOKEN, campaignId: 1000, baseUrl: server.url, events: { purchase: { eventTypeId: '12345' } }, ...extra });
+  impact.settings.parse({
+    accountSid: SID,
+    authToken: TOKEN,
+    campaignId: 1000,
+    baseUrl: server.url,
+    events: { purchase: { eventTypeId: '12345' } },
+    ...extra,
+  });
 const create = (extra: Record<string, unknown> = {}) => impact.create(settings(extra));
 
 async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
@@ -50,7 +59,8 @@ describe('impact settings and consent', () => {
     expect(s.baseUrl).toBe(server.url);
   });
   it('refuses an event type with both or neither of id and code, and non-numeric ids', () => {
-    const bad = (events: unknown) => impact.settings.safeParse({ accountSid: SID, authToken: TOKEN, campaignId: '1000', events }).success;
+    const bad = (events: unknown) =>
+      impact.settings.safeParse({ accountSid: SID, authToken: TOKEN, campaignId: '1000', events }).success;
     expect(bad({ purchase: { eventTypeId: '1', eventTypeCode: 'X' } })).toBe(false);
     expect(bad({ purchase: {} })).toBe(false);
     expect(bad({ purchase: { eventTypeId: 'abc' } })).toBe(false);
@@ -92,27 +102,21 @@ describe('impact send() against a local impact.com', () => {
   it('retryable: 429 with X-RateLimit-Reset, 503 with Retry-After, 500, 408', async () => {
     const d = create();
     const req = d.request([await mapped(d, event)]);
-    for (const [answer, wait] of [
-      [{ status: 429, headers: { 'x-ratelimit-reset': '12' }, body: { Status: 'ERROR', Message: 'rate limit' } }, 12000],
+    await expectRetryable(server, d.check, req, [
+      [
+        { status: 429, headers: { 'x-ratelimit-reset': '12' }, body: { Status: 'ERROR', Message: 'rate limit' } },
+        12000,
+      ],
       [{ status: 503, headers: { 'retry-after': '5' } }, 5000],
       [{ status: 500, body: { Status: 'ERROR' } }, undefined],
       [{ status: 408 }, undefined],
-    ] as [VendorAnswer, number | undefined][]) {
-      server.override = () => answer;
-      const res = await send(req);
-      const err = thrownBy(() => d.check(res, req));
-      expect(err).toBeInstanceOf(RetryableError);
-      expect((err as RetryableError).retryAfterMs).toBe(wait);
-    }
-    server.override = undefined;
+    ]);
   });
 
   it('retryable: a network error (nothing listening) through the collector Sender', async () => {
     const d = create({ baseUrl: 'http://127.0.0.1:1' });
     const payload = await mapped(create(), event);
-    const sender = new Sender('impact', { connections: 1, timeoutMs: 2000 });
-    await expect(sender.send(d.request([payload]))).rejects.toThrow(RetryableError);
-    await sender.close();
+    await expectNetworkErrorRetryable(d.request([payload]));
   });
 
   it('permanent: a 400 keeps impact errors[] in the body and the message', async () => {
@@ -124,15 +128,25 @@ describe('impact send() against a local impact.com', () => {
     expect(res.status).toBe(400);
     const err = thrownBy(() => d.check(res, req));
     expect(err).toBeInstanceOf(InvalidEventError);
-    expect(JSON.parse((err as InvalidEventError).body!).errors[0]).toEqual({ field: 'ItemPrice1', level: 'ERROR', message: 'Invalid numeric format (fifty)' });
-    expect((err as Error).message).toContain('400 vendor refused the event: ItemPrice1: Invalid numeric format (fifty)');
+    expect(JSON.parse((err as InvalidEventError).body!).errors[0]).toEqual({
+      field: 'ItemPrice1',
+      level: 'ERROR',
+      message: 'Invalid numeric format (fifty)',
+    });
+    expect((err as Error).message).toContain(
+      '400 vendor refused the event: ItemPrice1: Invalid numeric format (fifty)',
+    );
     server.violations.length = 0;
   });
 
   it('permanent: a 200 that says Status ERROR is a refusal', () => {
     const d = create();
     const req = d.request([{} as never]);
-    const res = { status: 200, headers: {}, body: JSON.stringify({ Status: 'ERROR', errors: [{ field: 'OrderId', level: 'ERROR', message: 'duplicate' }] }) };
+    const res = {
+      status: 200,
+      headers: {},
+      body: JSON.stringify({ Status: 'ERROR', errors: [{ field: 'OrderId', level: 'ERROR', message: 'duplicate' }] }),
+    };
     expect(() => d.check(res, req)).toThrow(InvalidEventError);
   });
 

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNextdoor } from '../../../../e2e/vendors/nextdoor.js';
-import type { VendorAnswer, VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
-import { Sender } from '../../delivery/send.js';
+import type { VendorServer } from '../../../../e2e/vendors/server.js';
+import { BadCredentialsError, InvalidEventError } from '../../delivery/errors.js';
 import type { StoredEvent } from '../../event.js';
-import { send, thrownBy } from '../testing.js';
+import { expectNetworkErrorRetryable, expectRetryable, send, thrownBy } from '../testing.js';
 import { nextdoor } from './index.js';
 
 const TOKEN = 'nextdoor-test-token';
@@ -16,7 +15,12 @@ const event: StoredEvent = {
   time: 1795344440999,
   url: 'https://shop.example/checkout',
   clickIds: { ndclid: 'nd-click-1' },
-  properties: { transaction_id: 'T-1001', value: 42.5, currency: 'USD', user_data: { email: 'a@b.example', address: { country: 'US', region: 'TX' } } },
+  properties: {
+    transaction_id: 'T-1001',
+    value: 42.5,
+    currency: 'USD',
+    user_data: { email: 'a@b.example', address: { country: 'US', region: 'TX' } },
+  },
   context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 Test', receivedAt: 1795344441000 },
 };
 
@@ -39,12 +43,18 @@ describe('nextdoor settings', () => {
   it('defaults: GA4 events, ad consent, skip GPC opt-outs', () => {
     const s = nextdoor.settings.parse({ token: 't', dataSourceId: 'ds' });
     expect(s.baseUrl).toBe('https://ads.nextdoor.com');
-    expect(s.events).toMatchObject({ purchase: 'purchase', generate_lead: 'lead', begin_checkout: 'initiate_checkout' });
+    expect(s.events).toMatchObject({
+      purchase: 'purchase',
+      generate_lead: 'lead',
+      begin_checkout: 'initiate_checkout',
+    });
     expect(s.consent).toEqual(['ad_storage', 'ad_user_data']);
     expect(s.restrictedDataUsage).toBe('skip');
   });
   it('refuses event names Nextdoor does not know and bad countries', () => {
-    expect(nextdoor.settings.safeParse({ token: 't', dataSourceId: 'ds', events: { purchase: 'buy' } }).success).toBe(false);
+    expect(nextdoor.settings.safeParse({ token: 't', dataSourceId: 'ds', events: { purchase: 'buy' } }).success).toBe(
+      false,
+    );
     expect(nextdoor.settings.safeParse({ token: 't', dataSourceId: 'ds', defaultCountry: 'XX' }).success).toBe(false);
     expect(nextdoor.settings.parse({ token: 't', dataSourceId: 'ds', defaultCountry: 'GB' }).defaultCountry).toBe('gb');
   });
@@ -64,8 +74,14 @@ describe('nextdoor consent', () => {
   it('restrictedDataUsage "restrict" sends GPC opt-outs flagged; explicit denials still skip', async () => {
     const d = create({ restrictedDataUsage: 'restrict' });
     const p = await mapped(d, { ...event, consent: { gpc: true } });
-    expect(p).toMatchObject({ restricted_data_usage: 1, restricted_data_usage_country: 1, restricted_data_usage_state: 1005 });
-    expect(await d.map({ ...event, consent: { gpc: true, ad_user_data: 'denied' } })).toEqual({ skip: 'consent: ad_user_data' });
+    expect(p).toMatchObject({
+      restricted_data_usage: 1,
+      restricted_data_usage_country: 1,
+      restricted_data_usage_state: 1005,
+    });
+    expect(await d.map({ ...event, consent: { gpc: true, ad_user_data: 'denied' } })).toEqual({
+      skip: 'consent: ad_user_data',
+    });
     const plain = await mapped(d, event);
     expect(plain).not.toHaveProperty('restricted_data_usage');
   });
@@ -90,26 +106,19 @@ describe('nextdoor send() against a local Nextdoor', () => {
   it('retryable: 503 with Retry-After, 429 with X-RateLimit-Reset, 408', async () => {
     const d = create();
     const req = d.request([await mapped(d, event)]);
-    server.override = () => ({ status: 503, headers: { 'retry-after': '7' }, body: { message: 'down' } });
-    for (const [answer, wait] of [
+    await expectRetryable(server, d.check, req, [
       [{ status: 503, headers: { 'retry-after': '7' }, body: { message: 'down' } }, 7000],
       [{ status: 429, headers: { 'x-ratelimit-reset': '3' }, body: { message: 'slow down' } }, 3000],
       [{ status: 408, body: { message: 'timeout' } }, undefined],
       [{ status: 500, body: { message: 'oops' } }, undefined],
-    ] as [VendorAnswer, number | undefined][]) {
-      server.override = () => answer;
-      const res = await send(req);
-      const err = thrownBy(() => d.check(res, req));
-      expect(err).toBeInstanceOf(RetryableError);
-      expect((err as RetryableError).retryAfterMs).toBe(wait);
-    }
+    ]);
   });
 
   it('retryable: a network error (nothing listening) through the collector Sender', async () => {
-    const d = nextdoor.create(nextdoor.settings.parse({ token: TOKEN, dataSourceId: DATA_SOURCE, baseUrl: 'http://127.0.0.1:1' }));
-    const sender = new Sender('nextdoor', { connections: 1, timeoutMs: 2000 });
-    await expect(sender.send(d.request([await mapped(d, event)]))).rejects.toThrow(RetryableError);
-    await sender.close();
+    const d = nextdoor.create(
+      nextdoor.settings.parse({ token: TOKEN, dataSourceId: DATA_SOURCE, baseUrl: 'http://127.0.0.1:1' }),
+    );
+    await expectNetworkErrorRetryable(d.request([await mapped(d, event)]));
   });
 
   it('permanent: a 400 keeps the vendor body', async () => {
@@ -122,13 +131,17 @@ describe('nextdoor send() against a local Nextdoor', () => {
     const err = thrownBy(() => d.check(res, req));
     expect(err).toBeInstanceOf(InvalidEventError);
     expect((err as InvalidEventError).body).toContain('invalid event_name');
-    expect((err as InvalidEventError).message).toMatch(/^nextdoor \(POST .*\/v2\/api\/conversions\/track\): 400 vendor refused the event: Invalid request/);
+    expect((err as InvalidEventError).message).toMatch(
+      /^nextdoor \(POST .*\/v2\/api\/conversions\/track\): 400 vendor refused the event: Invalid request/,
+    );
     server.violations.length = 0;
   });
 
   it('bad credentials: 401 on a wrong token', async () => {
     server.override = undefined;
-    const d = nextdoor.create(nextdoor.settings.parse({ token: 'wrong', dataSourceId: DATA_SOURCE, baseUrl: server.url }));
+    const d = nextdoor.create(
+      nextdoor.settings.parse({ token: 'wrong', dataSourceId: DATA_SOURCE, baseUrl: server.url }),
+    );
     const req = d.request([await mapped(d, event)]);
     const res = await send(req);
     expect(res.status).toBe(401);

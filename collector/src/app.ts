@@ -48,7 +48,7 @@ export async function createCollector(
   const metrics = new Metrics();
   const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);
   metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', async () =>
-    (await store.stats()).map((s) => [{ destination: s.destination }, s.pending]),
+    [...(await store.queueDepth())].map(([destination, n]) => [{ destination }, n]),
   );
 
   const app = express();

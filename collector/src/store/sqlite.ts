@@ -118,9 +118,10 @@ export class SqliteStore implements Store {
         `SELECT d.id, d.destination, d.attempts, d.created_at AS createdAt, e.body
            FROM json_each(?) j JOIN deliveries d ON d.id = j.value JOIN events e ON e.id = d.event_id`,
       ),
-      stats: this.db.prepare(
-        `SELECT destination, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries GROUP BY destination, state`,
-      ),
+      counts: this.db.prepare(`SELECT destination, state, n FROM delivery_counts`),
+      oldestWaiting: this.db
+        .prepare(`SELECT MIN(created_at) FROM deliveries WHERE destination = ? AND state = 'pending'`)
+        .pluck(),
       recentDeliveries: this.db.prepare(
         `SELECT d.id, d.event_id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
                 d.created_at AS createdAt, d.updated_at AS updatedAt, d.status, d.detail, d.request
@@ -181,7 +182,7 @@ export class SqliteStore implements Store {
   }
 
   async stats(): Promise<DestinationStats[]> {
-    const rows = this.stmts.stats.all() as { destination: string; state: string; n: number; oldest: number }[];
+    const rows = this.stmts.counts.all() as { destination: string; state: string; n: number }[];
     const by = new Map<string, DestinationStats>();
     for (const r of rows) {
       const s = by.get(r.destination) ?? {
@@ -193,10 +194,15 @@ export class SqliteStore implements Store {
         dead: 0,
       };
       (s as unknown as Record<string, number>)[r.state] = r.n;
-      if (r.state === 'pending') s.oldestPendingAt = r.oldest;
+      if (r.state === 'pending' && r.n > 0) s.oldestPendingAt = this.stmts.oldestWaiting.get(r.destination) as number;
       by.set(r.destination, s);
     }
     return [...by.values()];
+  }
+
+  async queueDepth(): Promise<Map<string, number>> {
+    const rows = this.stmts.counts.all() as { destination: string; state: string; n: number }[];
+    return new Map(rows.filter((r) => r.state === 'pending').map((r) => [r.destination, r.n]));
   }
 
   async recentDeliveries(limit: number): Promise<DeliveryRecord[]> {

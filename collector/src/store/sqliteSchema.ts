@@ -27,6 +27,27 @@ CREATE TABLE IF NOT EXISTS deliveries (
 -- Every index costs each write: rows are listed newest first by rowid, and purge scans from the oldest.
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, next_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
+
+-- Deliveries per destination and state, kept by triggers so /metrics and /debug never count a
+-- million rows (and stay exact when another process, such as tagrelay replay, writes).
+CREATE TABLE IF NOT EXISTS delivery_counts (
+  destination TEXT NOT NULL,
+  state       TEXT NOT NULL,
+  n           INTEGER NOT NULL,
+  PRIMARY KEY (destination, state)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS delivery_counts_insert AFTER INSERT ON deliveries BEGIN
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS delivery_counts_update AFTER UPDATE OF state ON deliveries WHEN OLD.state != NEW.state BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS delivery_counts_delete AFTER DELETE ON deliveries BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
+END;
 `;
 
 /**
@@ -40,6 +61,12 @@ export function openDatabase(path: string): Database.Database {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  const hadCounts = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'delivery_counts'`).get() !== undefined;
   db.exec(SCHEMA);
+  if (!hadCounts) {
+    // A store from before the counts table: count once.
+    db.exec(`INSERT OR REPLACE INTO delivery_counts (destination, state, n)
+             SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state`);
+  }
   return db;
 }

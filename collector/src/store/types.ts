@@ -78,7 +78,10 @@ export interface Store {
   claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /** Records what became of claimed deliveries. */
   update(updates: DeliveryUpdate[]): Promise<void>;
+  /** Deliveries per state and the oldest waiting one, per destination: for operators (a scan for the oldest). */
   stats(): Promise<DestinationStats[]>;
+  /** Deliveries waiting, per destination: cheap enough for every /metrics scrape. */
+  queueDepth(): Promise<Map<string, number>>;
   /** The latest deliveries created, newest first, for the debug page. */
   recentDeliveries(limit: number): Promise<DeliveryRecord[]>;
   /** Recent events, newest first, for the debug page and tests. */

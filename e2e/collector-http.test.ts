@@ -12,7 +12,11 @@ const event = (id: string, extra: Record<string, unknown> = {}) => ({
 describe('POST /collect answers bad input with the right 4xx', () => {
   let c: Collector;
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(`${c.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: body as BodyInit });
+    fetch(`${c.url}/collect`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', ...headers },
+      body: body as BodyInit,
+    });
 
   beforeAll(async () => {
     c = await Collector.start({ config: { allowedOrigins: ['https://shop.example'] } });
@@ -24,13 +28,49 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 400, /UTF-8/],
     ['an empty body', '', 400, /empty body/],
     ['a wrong version', JSON.stringify({ v: 2, events: [event('evt-00000001')] }), 422, /^v:/],
-    ['a name that is a number', JSON.stringify({ v: 1, events: [{ ...event('evt-00000002'), name: 42 }] }), 422, /events\.0\.name/],
-    ['a time that is a string', JSON.stringify({ v: 1, events: [{ ...event('evt-00000003'), time: 'now' }] }), 422, /events\.0\.time/],
-    ['an unknown field', JSON.stringify({ v: 1, events: [{ ...event('evt-00000004'), password: 'x' }] }), 422, /events\.0/],
+    [
+      'a name that is a number',
+      JSON.stringify({ v: 1, events: [{ ...event('evt-00000002'), name: 42 }] }),
+      422,
+      /events\.0\.name/,
+    ],
+    [
+      'a time that is a string',
+      JSON.stringify({ v: 1, events: [{ ...event('evt-00000003'), time: 'now' }] }),
+      422,
+      /events\.0\.time/,
+    ],
+    [
+      'a click id that is a number',
+      JSON.stringify({ v: 1, events: [{ ...event('evt-0000000b'), clickIds: { clickid: 5 } }] }),
+      422,
+      /^events\.0\.clickIds: Invalid input: expected an object of strings/,
+    ],
+    [
+      'an unknown field',
+      JSON.stringify({ v: 1, events: [{ ...event('evt-00000004'), password: 'x' }] }),
+      422,
+      /events\.0/,
+    ],
     ['no events', JSON.stringify({ v: 1, events: [] }), 422, /events/],
-    ['a __proto__ key', '{"v":1,"events":[{"id":"evt-00000005","name":"x","time":1795344440021,"properties":{"__proto__":{"admin":true}}}]}', 400, /__proto__/],
-    ['deep nesting', `{"v":1,"events":[{"id":"evt-00000006","name":"x","time":1795344440021,"properties":{"a":${'['.repeat(50)}${']'.repeat(50)}}}]}`, 400, /nested/],
-    ['an oversized body', JSON.stringify({ v: 1, events: [event('evt-00000007', { url: 'x'.repeat(70 * 1024) })] }), 413, /larger than 65536/],
+    [
+      'a __proto__ key',
+      '{"v":1,"events":[{"id":"evt-00000005","name":"x","time":1795344440021,"properties":{"__proto__":{"admin":true}}}]}',
+      400,
+      /__proto__/,
+    ],
+    [
+      'deep nesting',
+      `{"v":1,"events":[{"id":"evt-00000006","name":"x","time":1795344440021,"properties":{"a":${'['.repeat(50)}${']'.repeat(50)}}}]}`,
+      400,
+      /nested/,
+    ],
+    [
+      'an oversized body',
+      JSON.stringify({ v: 1, events: [event('evt-00000007', { url: 'x'.repeat(70 * 1024) })] }),
+      413,
+      /larger than 65536/,
+    ],
   ])('%s', async (_what, body, status, message) => {
     const res = await post(body as string);
     expect(res.status).toBe(status);
@@ -47,7 +87,9 @@ describe('POST /collect answers bad input with the right 4xx', () => {
   });
 
   it('refuses a browser request from an origin not in allowedOrigins', async () => {
-    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000008')] }), { origin: 'https://evil.example' });
+    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000008')] }), {
+      origin: 'https://evil.example',
+    });
     expect(res.status).toBe(403);
     expect((await res.json()).error).toContain('https://evil.example');
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
@@ -61,14 +103,19 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
-    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000009')] }), { origin: 'https://shop.example' });
+    const res = await post(JSON.stringify({ v: 1, events: [event('evt-00000009')] }), {
+      origin: 'https://shop.example',
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     expect(res.headers.get('vary')).toContain('Origin');
   });
 
   it('keeps the valid events of a batch and says which ones it refused', async () => {
-    const body = { v: 1, events: [event('evt-00000010'), { ...event('evt-00000011'), name: 7 }, event('evt-00000012')] };
+    const body = {
+      v: 1,
+      events: [event('evt-00000010'), { ...event('evt-00000011'), name: 7 }, event('evt-00000012')],
+    };
     const res = await post(JSON.stringify(body));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({

@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { startBareExpress, startCollector, startVendor } from './bench/servers.mjs';
+import { startBareExpress, startCollector, startVendor, startVendorProcess } from './bench/servers.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 1 : 3;
@@ -74,7 +74,9 @@ const chaseTo = (vendor, extra = {}) => ({
 
 // 1. Ingest: durable /collect beside a bare Express handler, alternating, ROUNDS times each.
 async function ingest() {
-  const vendor = await startVendor(100); // deliveries run meanwhile, to a vendor with a realistic 100 ms answer
+  // Deliveries run meanwhile, to a vendor with a realistic 100 ms answer, in its own process so that it
+  // does not slow the load generator during tagrelay's rounds only.
+  const vendor = await startVendorProcess(100);
   const bare = [], durable = [];
   for (let i = 0; i < ROUNDS; i++) {
     const b = await startBareExpress();
@@ -86,7 +88,7 @@ async function ingest() {
     durable.push(await load(c));
     await c.stop();
   }
-  await vendor.close();
+  await vendor.stop();
   const rps = median(durable.map((r) => r.rps)), base = median(bare.map((r) => r.rps));
   const p99 = median(durable.map((r) => r.p99));
   report('ingest, durable /collect (10-event batches, 50 connections)', `${Math.round(rps)} req/s`, `${Math.round(base)} req/s bare Express`,

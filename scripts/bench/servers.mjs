@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '../..');
 
 /** Starts a Node script as a child process and resolves with its URL once it prints `listening on URL`. */
-function startProcess(args, env = {}) {
+export function startProcess(args, env = {}) {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolveStart, reject) => {
@@ -52,6 +52,11 @@ export function startCollector(config, dataDir = mkdtempSync(join(tmpdir(), 'tag
 /** The baseline: a bare Express handler with the same body parsing that stores nothing. */
 export function startBareExpress() {
   return startProcess([join(import.meta.dirname, 'bare-express.mjs')]);
+}
+
+/** A vendor stand-in in its own process, answering 202 after `delayMs`. */
+export function startVendorProcess(delayMs) {
+  return startProcess([join(import.meta.dirname, 'vendor.mjs')], { DELAY_MS: String(delayMs) });
 }
 
 /** A vendor stand-in in this process that answers 202 after `delayMs`, counting requests. */

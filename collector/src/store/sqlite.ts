@@ -145,7 +145,7 @@ export class SqliteStore implements Store {
     return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
   }
 
-  async claim(destination: string, limit: number, now: number): Promise<ClaimedDelivery[]> {
+  async claim(destination: string, limit: number, now: number, _leaseMs?: number): Promise<ClaimedDelivery[]> {
     let leased = this.leased.get(destination);
     if (!leased) this.leased.set(destination, (leased = new Set()));
     // Leased rows are still pending in the table: read past them.

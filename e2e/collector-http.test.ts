@@ -152,3 +152,22 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect((await fetch(`${c.url}/debug/api/events`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
   });
 });
+
+describe('trustProxy', () => {
+  it('takes the visitor IP from X-Forwarded-For, as many hops from the right as proxies are trusted', async () => {
+    const c = await Collector.start({ config: { trustProxy: 1 } });
+    try {
+      const res = await fetch(`${c.url}/collect`, {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' },
+        body: JSON.stringify({ v: 1, events: [event('evt-proxy-0001')] }),
+      });
+      expect(res.status).toBe(200);
+      const [stored] = await c.events();
+      // One trusted proxy (the socket's peer): the visitor is the last address it appended.
+      expect(stored!.context.ip).toBe('203.0.113.9');
+    } finally {
+      await c.stop();
+    }
+  });
+});

@@ -54,7 +54,6 @@ export async function createCollector(
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // answers are small and fresh; /t.js sets its own
-  app.set('trust proxy', config.trustProxy);
   const root = packageRoot();
   app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));
   app.get('/healthz', async (_req, res) => {

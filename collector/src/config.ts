@@ -23,7 +23,7 @@ const topLevel = z
     allowedOrigins: z.array(origin).default([]),
     /** Serve the demo shop page at `/` (npm start). */
     demo: z.boolean().default(false),
-    /** Trust X-Forwarded-For from this many proxies in front of the collector (Express `trust proxy`). */
+    /** Trust X-Forwarded-For from this many proxies in front of the collector (http/collect.ts clientIp). */
     trustProxy: z.number().int().min(0).max(10).default(0),
     delivery: z
       .object({

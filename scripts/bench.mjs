@@ -182,6 +182,8 @@ async function backlog(emptyP99) {
       dl.run(e.id, 'chase', now, now, now);
     }
   })();
+  // The collector counts the deliveries it creates; these were written behind its back.
+  db.prepare(`INSERT OR REPLACE INTO delivery_counts (destination, state, n) VALUES ('chase', 'pending', ?)`).run(BACKLOG);
   db.close();
   console.log(`      (preloaded ${BACKLOG} deliveries in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const c = await startCollector({ destinations: chaseTo(vendor) }, first.dataDir);

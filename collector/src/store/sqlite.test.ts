@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,24 @@ describe('SqliteStore', () => {
       new Map([
         ['a', 1],
         ['b', 1],
+      ]),
+    );
+  });
+
+  it('counts new deliveries exactly in a store made by an earlier version (which counted them by trigger)', async () => {
+    await store.close();
+    const old = new Database(join(dir, 't.db'));
+    old.exec(`CREATE TRIGGER delivery_counts_insert AFTER INSERT ON deliveries BEGIN
+      INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+        ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+    END;`);
+    old.close();
+    store = new SqliteStore(join(dir, 't.db'), { thread: false });
+    await store.ingest([1, 2, 3].map((i) => ({ event: event(`evt-0000000${i}`), destinations: ['a', 'b'] })));
+    expect(await store.queueDepth()).toEqual(
+      new Map([
+        ['a', 3],
+        ['b', 3],
       ]),
     );
   });

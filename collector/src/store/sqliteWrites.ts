@@ -29,6 +29,10 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
       `INSERT INTO deliveries (event_id, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (event_id, destination) DO NOTHING`,
     ),
+    countNew: db.prepare(
+      `INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'pending', ?)
+       ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n`,
+    ),
     update: db.prepare(
       `UPDATE deliveries SET state = ?, attempts = attempts + ?, next_at = COALESCE(?, next_at), updated_at = ?,
               status = COALESCE(?, status), detail = COALESCE(?, detail), request = COALESCE(?, request)
@@ -65,11 +69,15 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     switch (w.op) {
       case 'ingest': {
         let stored = 0;
+        const added = new Map<string, number>();
         for (const r of w.rows) {
           if (s.insertEvent.run(r.id, r.name, r.receivedAt, r.body).changes === 0) continue;
           stored++;
-          for (const d of r.destinations) s.insertDelivery.run(r.id, d, now, now, now);
+          for (const d of r.destinations) {
+            if (s.insertDelivery.run(r.id, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
+          }
         }
+        for (const [destination, n] of added) s.countNew.run(destination, n);
         return { stored, duplicates: w.rows.length - stored };
       }
       case 'update':

@@ -171,15 +171,15 @@ async function backlog(emptyP99) {
   const db = new Database(join(first.dataDir, 'tagrelay.db'));
   db.pragma('journal_mode = WAL');
   const ev = db.prepare('INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?)');
-  const dl = db.prepare('INSERT INTO deliveries (event_id, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)');
+  const dl = db.prepare('INSERT INTO deliveries (event_seq, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)');
   const now = Date.now();
   const t0 = Date.now();
   db.transaction(() => {
     for (let i = 0; i < BACKLOG; i++) {
       const e = purchase();
       e.context = { ip: '127.0.0.1', userAgent: 'bench', receivedAt: now };
-      ev.run(e.id, e.name, now, JSON.stringify(e));
-      dl.run(e.id, 'chase', now, now, now);
+      const { lastInsertRowid } = ev.run(e.id, e.name, now, JSON.stringify(e));
+      dl.run(lastInsertRowid, 'chase', now, now, now);
     }
   })();
   // The collector counts the deliveries it creates; these were written behind its back.

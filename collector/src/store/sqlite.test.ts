@@ -43,22 +43,40 @@ describe('SqliteStore', () => {
     );
   });
 
-  it('counts new deliveries exactly in a store made by an earlier version (which counted them by trigger)', async () => {
+  it('opens a store made by version 1 (deliveries keyed by text id): rows, states and counts carry over', async () => {
     await store.close();
+    rmSync(join(dir, 't.db'));
     const old = new Database(join(dir, 't.db'));
-    old.exec(`CREATE TRIGGER delivery_counts_insert AFTER INSERT ON deliveries BEGIN
-      INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
-        ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
-    END;`);
+    old.exec(VERSION_1_SCHEMA);
+    const now = Date.now();
+    old.exec(`INSERT INTO events (id, name, received_at, body) VALUES
+      ('evt-00000001', 'purchase', ${now}, '${JSON.stringify(event('evt-00000001', now))}'),
+      ('evt-00000002', 'purchase', ${now}, '${JSON.stringify(event('evt-00000002', now))}');
+      INSERT INTO deliveries (event_id, destination, state, created_at, updated_at, next_at) VALUES
+      ('evt-00000001', 'a', 'delivered', ${now}, ${now}, ${now}),
+      ('evt-00000001', 'b', 'dead', ${now}, ${now}, ${now}),
+      ('evt-00000002', 'a', 'pending', ${now}, ${now}, ${now});`);
     old.close();
+
     store = new SqliteStore(join(dir, 't.db'), { thread: false });
-    await store.ingest([1, 2, 3].map((i) => ({ event: event(`evt-0000000${i}`), destinations: ['a', 'b'] })));
-    expect(await store.queueDepth()).toEqual(
-      new Map([
-        ['a', 3],
-        ['b', 3],
+    const [claimed, ...more] = await store.claim('a', 5, Date.now(), 60_000);
+    expect(more).toEqual([]);
+    expect(claimed!.event.id).toBe('evt-00000002');
+    expect(await store.stats()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ destination: 'a', pending: 1, delivered: 1 }),
+        expect.objectContaining({ destination: 'b', dead: 1 }),
       ]),
     );
+    expect((await store.recentDeliveries(10)).map((d) => `${d.eventId} ${d.destination} ${d.state}`).sort()).toEqual([
+      'evt-00000001 a delivered',
+      'evt-00000001 b dead',
+      'evt-00000002 a pending',
+    ]);
+    // New events count once (version 1 also counted them by a trigger, which is gone).
+    await store.ingest([{ event: event('evt-00000003'), destinations: ['a'] }]);
+    expect(await store.queueDepth()).toEqual(new Map([['a', 2]]));
+    expect(await store.requeueDead('b', 0)).toBe(1);
   });
 
   it('leases a claimed delivery until it is reported, then counts it by its new state', async () => {
@@ -110,3 +128,29 @@ describe('SqliteStore', () => {
     expect(await store.queueDepth()).toEqual(new Map([['a', 1]]));
   });
 });
+
+/** The schema of version 1, as it made stores. */
+const VERSION_1_SCHEMA = `
+CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL,
+  scrubbed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+  destination TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, next_at INTEGER NOT NULL, status INTEGER, detail TEXT,
+  request TEXT, UNIQUE (event_id, destination));
+CREATE INDEX deliveries_due ON deliveries (destination, next_at) WHERE state = 'pending';
+CREATE INDEX deliveries_dead ON deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
+CREATE TABLE delivery_counts (destination TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (destination, state)) WITHOUT ROWID;
+CREATE TRIGGER delivery_counts_insert AFTER INSERT ON deliveries BEGIN
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER delivery_counts_update AFTER UPDATE OF state ON deliveries WHEN OLD.state != NEW.state BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER delivery_counts_delete AFTER DELETE ON deliveries BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
+END;
+`;

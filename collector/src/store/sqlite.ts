@@ -116,16 +116,16 @@ export class SqliteStore implements Store {
         .pluck(),
       load: this.db.prepare(
         `SELECT d.id, d.destination, d.attempts, d.created_at AS createdAt, e.body
-           FROM json_each(?) j JOIN deliveries d ON d.id = j.value JOIN events e ON e.id = d.event_id`,
+           FROM json_each(?) j JOIN deliveries d ON d.id = j.value JOIN events e ON e.seq = d.event_seq`,
       ),
       counts: this.db.prepare(`SELECT destination, state, n FROM delivery_counts`),
       oldestWaiting: this.db
         .prepare(`SELECT MIN(created_at) FROM deliveries WHERE destination = ? AND state = 'pending'`)
         .pluck(),
       recentDeliveries: this.db.prepare(
-        `SELECT d.id, d.event_id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
+        `SELECT d.id, e.id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
                 d.created_at AS createdAt, d.updated_at AS updatedAt, d.status, d.detail, d.request
-           FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT ?`,
+           FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.id DESC LIMIT ?`,
       ),
       recentEvents: this.db.prepare('SELECT body FROM events ORDER BY rowid DESC LIMIT ?'),
       countDead: this.db.prepare(

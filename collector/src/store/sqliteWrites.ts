@@ -26,8 +26,8 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
       'INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     ),
     insertDelivery: db.prepare(
-      `INSERT INTO deliveries (event_id, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (event_id, destination) DO NOTHING`,
+      `INSERT INTO deliveries (event_seq, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (event_seq, destination) DO NOTHING`,
     ),
     countNew: db.prepare(
       `INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'pending', ?)
@@ -42,13 +42,13 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     // event is delivered or skipped, user_data leaves the event (dead letters keep it for replay) ...
     scrub: db.prepare(
       `UPDATE events SET body = json_remove(body, '$.properties.user_data'), scrubbed = 1
-        WHERE id = (SELECT event_id FROM deliveries WHERE id = ?) AND scrubbed = 0
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state NOT IN ('delivered', 'skipped'))`,
+        WHERE seq = (SELECT event_seq FROM deliveries WHERE id = ?) AND scrubbed = 0
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state NOT IN ('delivered', 'skipped'))`,
     ),
     // ... and the recorded requests keep their first line (method and URL) only; dry runs keep theirs.
     scrubRequests: db.prepare(
       `UPDATE deliveries SET request = substr(request, 1, instr(request, char(10)) - 1) || ' [body removed after delivery]'
-        WHERE event_id = (SELECT event_id FROM deliveries WHERE id = ?) AND status IS NOT NULL AND instr(request, char(10)) > 0`,
+        WHERE event_seq = (SELECT event_seq FROM deliveries WHERE id = ?) AND status IS NOT NULL AND instr(request, char(10)) > 0`,
     ),
     requeue: db.prepare(
       `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, created_at = ?, updated_at = ?
@@ -58,7 +58,7 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     purge: db.prepare(
       `DELETE FROM events WHERE rowid IN (
          SELECT rowid FROM events e WHERE e.received_at < ?
-            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
                               AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= ?)))
           LIMIT ?)`,
     ),
@@ -71,10 +71,11 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         let stored = 0;
         const added = new Map<string, number>();
         for (const r of w.rows) {
-          if (s.insertEvent.run(r.id, r.name, r.receivedAt, r.body).changes === 0) continue;
+          const inserted = s.insertEvent.run(r.id, r.name, r.receivedAt, r.body);
+          if (inserted.changes === 0) continue;
           stored++;
           for (const d of r.destinations) {
-            if (s.insertDelivery.run(r.id, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
+            if (s.insertDelivery.run(inserted.lastInsertRowid, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
           }
         }
         for (const [destination, n] of added) s.countNew.run(destination, n);

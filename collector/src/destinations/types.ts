@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { StoredEvent, TrackedEvent } from '../event.js';
+import type { StoredEvent } from '../event.js';
 
 /** One HTTP request as a destination would send it: recorded as-is in dry-run mode (secrets redacted). */
 export interface HttpRequest {
@@ -29,8 +29,8 @@ export interface Destination<P = unknown> {
   readonly maxBatch: number;
   /** Values that must never appear in a log line, the debug page or a recorded request. */
   readonly secrets: readonly string[];
-  /** The vendor's name for this event, or undefined when the config does not send it here. */
-  vendorEvent(event: TrackedEvent): string | undefined;
+  /** The vendor's name for events of this name, or undefined when the config does not send them here. */
+  vendorEvent(name: string): string | undefined;
   /** Maps one event to the vendor's payload; throws InvalidEventError when the event cannot meet the vendor's rules. */
   map(event: StoredEvent): Mapped<P> | Promise<Mapped<P>>;
   /** One HTTP request carrying 1..maxBatch payloads, with the vendor's auth. */

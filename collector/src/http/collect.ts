@@ -134,12 +134,15 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
       userAgent: userAgent === undefined ? undefined : userAgent.slice(0, 512),
       receivedAt: Date.now(),
     };
+    // The events are this request's own parsed values: the context is added in place, not copied.
+    const routes = new Map<string, string[]>();
     const items = batch.events.map((e) => {
-      const event: StoredEvent = { ...e, context };
-      return {
-        event,
-        destinations: destinations.filter((d) => d.vendorEvent(event) !== undefined).map((d) => d.name),
-      };
+      let to = routes.get(e.name);
+      if (!to) {
+        to = destinations.filter((d) => d.vendorEvent(e.name) !== undefined).map((d) => d.name);
+        routes.set(e.name, to);
+      }
+      return { event: Object.assign(e, { context }) as StoredEvent, destinations: to };
     });
     const result = await store.ingest(items);
     events({ result: 'stored' }, result.stored);

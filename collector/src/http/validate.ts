@@ -101,7 +101,9 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   const batch: CheckedBatch = { events: [], rejected: [] };
   envelope.data.events.forEach((candidate, index) => {
     const event = eventSchema.safeParse(candidate);
-    if (event.success) batch.events.push(event.data);
+    // The schema is strict and transforms nothing, so a valid event is the parsed value itself; keeping
+    // that rather than zod's copy saves a copy per event, and JSON.parse's objects serialise faster.
+    if (event.success) batch.events.push(candidate as TrackedEvent);
     else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]) });
   });
   if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error);

@@ -26,7 +26,7 @@ export const chase: DestinationDefinition<ChaseSettings, ChaseConversion> = {
       name: 'chase',
       maxBatch: 1,
       secrets: [s.apiKey],
-      vendorEvent: (event) => (Object.hasOwn(s.events, event.name) ? s.events[event.name] : undefined),
+      vendorEvent: (name) => (Object.hasOwn(s.events, name) ? s.events[name] : undefined),
       map(event) {
         const missing = missingConsent(event.consent, s.consent as never);
         if (missing) return { skip: `consent: ${missing}` };

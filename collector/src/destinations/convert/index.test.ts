@@ -72,8 +72,8 @@ describe('convert settings and consent', () => {
       skip: 'consent: analytics_storage',
     });
     expect('payload' in (await d.map(purchase))).toBe(true);
-    expect(d.vendorEvent(purchase)).toBe('checkout-complete');
-    expect(d.vendorEvent({ ...purchase, name: 'page_view' })).toBeUndefined();
+    expect(d.vendorEvent(purchase.name)).toBe('checkout-complete');
+    expect(d.vendorEvent('page_view')).toBeUndefined();
   });
   it('an unknown goal key is a rejection with the reason', async () => {
     const d = create({ goals: { purchase: 'nope' } });

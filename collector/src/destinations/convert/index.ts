@@ -49,7 +49,7 @@ export const convert: DestinationDefinition<ConvertSettings, ConvertVisitor> = {
       name: 'convert',
       maxBatch: 100,
       secrets: s.sdkKeySecret ? [s.sdkKeySecret] : [],
-      vendorEvent: (event) => (Object.hasOwn(s.goals, event.name) ? s.goals[event.name] : undefined),
+      vendorEvent: (name) => (Object.hasOwn(s.goals, name) ? s.goals[name] : undefined),
       async map(event) {
         const missing = missingConsent(event.consent, s.consent as never);
         if (missing) return { skip: `consent: ${missing}` };

@@ -68,8 +68,8 @@ describe('impact settings and consent', () => {
   });
   it('vendorEvent names the event type; consent denials and GPC skip', async () => {
     const d = create();
-    expect(d.vendorEvent(event)).toBe('12345');
-    expect(d.vendorEvent({ ...event, name: 'page_view' })).toBeUndefined();
+    expect(d.vendorEvent(event.name)).toBe('12345');
+    expect(d.vendorEvent('page_view')).toBeUndefined();
     expect(await d.map({ ...event, consent: { ad_storage: 'denied' } })).toEqual({ skip: 'consent: ad_storage' });
     expect(await d.map({ ...event, consent: { gpc: true } })).toEqual({ skip: 'consent: ad_user_data (GPC)' });
   });

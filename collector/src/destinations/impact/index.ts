@@ -40,9 +40,9 @@ export const impact: DestinationDefinition<ImpactSettings, ImpactConversion> = {
       name: 'impact',
       maxBatch: 1,
       secrets: [s.authToken, basic],
-      vendorEvent: (event) => {
-        if (!Object.hasOwn(s.events, event.name)) return undefined;
-        const t = s.events[event.name]!;
+      vendorEvent: (name) => {
+        if (!Object.hasOwn(s.events, name)) return undefined;
+        const t = s.events[name]!;
         return 'eventTypeId' in t ? t.eventTypeId : t.eventTypeCode;
       },
       map(event) {

@@ -55,7 +55,7 @@ export const nextdoor: DestinationDefinition<NextdoorSettings, NextdoorConversio
       name: 'nextdoor',
       maxBatch: 1,
       secrets: [s.token],
-      vendorEvent: (event) => (Object.hasOwn(s.events, event.name) ? s.events[event.name] : undefined),
+      vendorEvent: (name) => (Object.hasOwn(s.events, name) ? s.events[name] : undefined),
       map(event) {
         const required = s.consent as never[];
         // With `restrict`, a GPC opt-out is sent flagged instead of skipped; explicit denials still skip.

@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './sqliteSchema.js';
 import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
 
@@ -7,6 +7,13 @@ import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.j
  * the writes that arrive meanwhile go into the next group commit.
  */
 const db = openDatabase(workerData.path as string);
+// Copying the WAL into the database file happens on a thread of its own, beside the commits. If that
+// thread fails, the writer's automatic checkpoints still do all of it, as SQLite does by default.
+const checkpointer = new Worker(new URL('./sqliteCheckpointer.worker.js', import.meta.url), {
+  workerData: { path: workerData.path as string, intervalMs: 50 },
+});
+checkpointer.on('error', () => {});
+const checkpointerExited = new Promise<void>((resolve) => checkpointer.once('exit', () => resolve()));
 const committer = new GroupCommitter(db);
 
 type Reply = { seq: number; result?: WriteResult; error?: string };
@@ -25,8 +32,11 @@ function reply(r: Reply): void {
 parentPort!.on('message', (msg: { seq: number; write: WriteOp }[] | 'close') => {
   if (msg === 'close') {
     committer.commit();
-    db.close();
-    parentPort!.postMessage([]);
+    checkpointer.postMessage('close');
+    void checkpointerExited.then(() => {
+      db.close();
+      parentPort!.postMessage([]);
+    });
     return;
   }
   for (const { seq, write } of msg) {

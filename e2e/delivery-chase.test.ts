@@ -108,6 +108,8 @@ describe('delivery to Chase', () => {
     collector = await Collector.start({ config: config(chase, { apiKey: KEY }) });
     await post(collector, batch('evt-secret-001'));
     await waitFor(() => chase!.requests.length >= 1, 10000, 'an attempt');
+    // The vendor has answered; the collector records the attempt (its request, redacted) just after.
+    await waitFor(async () => (await collector!.deliveries()).some((d) => d.request), 10000, 'the attempt recorded');
     const debug = await (await fetch(`${collector.url}/debug`, { headers: { authorization: 'Bearer e2e-admin-token' } })).text();
     const api = JSON.stringify(await collector.deliveries());
     const health = await (await fetch(`${collector.url}/healthz`)).text();

@@ -1,6 +1,6 @@
 import { VendorServer, type ReceivedRequest, type VendorAnswer } from './server.js';
 
-/** Chase's documented rules for POST /api/v2/conversions (shared/reference/chase-conversions.txt). */
+/** Chase's documented rules for POST /api/v2/conversions (https://docs.meetchase.ai/api-reference/endpoint/insertConversion). */
 export function chaseRules(apiKey: string, knownContacts: readonly string[] = []) {
   return (req: ReceivedRequest): VendorAnswer => {
     if (req.method !== 'POST' || req.path !== '/api/v2/conversions') return { status: 404, body: { detail: 'Not Found' }, violation: `${req.method} ${req.path}` };

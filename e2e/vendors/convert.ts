@@ -30,7 +30,7 @@ function personalDataIn(value: unknown, path = ''): string | undefined {
 }
 
 /**
- * Convert's documented rules (shared/reference/convert-tracking.txt and README notes):
+ * Convert's documented rules (https://api.convert.com/doc/serving):
  * `POST /v1/track/{accountId}/{projectId}` JSON `{accountId, projectId, enrichData?, visitors:
  * [{visitorId, events: [{eventType, data}]}]}` with Bearer auth when the SDK key has a secret, goal
  * ids the project has, goalData keys from Convert's list; no personal data. Also serves the config

@@ -8,7 +8,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * impact.com's documented rules for POST /Advertisers/{AccountSID}/Conversions
- * (shared/reference/impact-conversions.txt, impact-conversions-openapi.yml): HTTP Basic
+ * (https://integrations.impact.com/impact-brand/reference/submit-a-conversion): HTTP Basic
  * `AccountSID:AuthToken`, form-urlencoded, required fields, lengths, hashed email, currency with
  * money, 2-decimal amounts, items numbered from 1. Answers as impact does: 200
  * `{Status: "QUEUED", QueuedUri}` or 400 `{Status: "ERROR", errors: [{field, level, message}]}`.

@@ -20,9 +20,10 @@ function isHttpUrl(v: unknown): boolean {
 }
 
 /**
- * Nextdoor's documented rules for POST /v2/api/conversions/track (shared/reference/nextdoor-capi.txt
- * and README notes): Bearer token, JSON, required fields and enums, no deprecated fields, integer
- * epoch seconds, SHA-256 hex customer data, `order_value` as currency + amount.
+ * Nextdoor's documented rules for POST /v2/api/conversions/track
+ * (https://developer.nextdoor.com/reference/conversions-track): Bearer token, JSON, required fields
+ * and enums, no deprecated fields, integer epoch seconds, SHA-256 hex customer data, `order_value`
+ * as currency + amount.
  * Nextdoor documents no error body; the stand-in answers `{message, errors: [{field, message}]}`.
  */
 export function nextdoorRules(token: string, dataSourceId: string) {

@@ -1,4 +1,4 @@
-/** Chase `POST /api/v2/conversions` body (shared/reference/chase-conversions.txt). */
+/** Chase `POST /api/v2/conversions` body (https://docs.meetchase.ai/api-reference/endpoint/insertConversion). */
 export interface ChaseConversion {
   email: string;
   /** At most 63 characters. */

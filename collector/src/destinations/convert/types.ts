@@ -1,7 +1,7 @@
 /**
  * Convert Experiences tracking API `POST /v1/track/{accountId}/{projectId}` body and the parts of
  * the config API `GET /api/v1/config/{accountId}/{projectId}` tagrelay reads
- * (shared/reference/convert-tracking.txt and README notes).
+ * (https://api.convert.com/doc/serving).
  */
 
 export const convertGoalDataKeys = [

@@ -1,124 +1,49 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../event.js';
 import type { HttpRequest } from '../types.js';
+import { impactConversionSchema, itemProblems } from './conversionSchema.js';
 import { impact } from './index.js';
 
 /**
- * Contract test: every kind of request the impact destination builds is checked against impact's
- * published OpenAPI description (`<repo>/../shared/reference/impact-conversions-openapi.yml`; in CI
- * the repo is a fresh clone with `shared/` beside it). The form body is decoded into an object and
- * validated against the request schema, with the spec's prose rules (one event identifier, one
- * attribution key) and numbered fields (`ItemSku[i]` → `ItemSku1`, …) made checkable.
+ * Contract test: every kind of request the impact destination builds is checked against tagrelay's
+ * own schema of the impact.com Conversions form (conversionSchema.ts, written from
+ * https://integrations.impact.com/impact-brand/reference/submit-a-conversion and the pages it cites).
+ * The request must be `POST /Advertisers/{AccountSID}/Conversions`, form-urlencoded, with HTTP Basic
+ * auth; its body is decoded into an object and validated: field names (no unknown ones), types,
+ * lengths, 2-decimal amounts, the event identifier and attribution key rules, and the item numbering.
  */
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
-const SPEC_NAME = 'impact-conversions-openapi.yml';
-
-function findSpec(): string {
-  const candidates = [
-    process.env.TAGRELAY_REFERENCE_DIR && resolve(process.env.TAGRELAY_REFERENCE_DIR, SPEC_NAME),
-    resolve(repoRoot, '../shared/reference', SPEC_NAME),
-    resolve(repoRoot, 'shared/reference', SPEC_NAME),
-  ].filter((p): p is string => Boolean(p));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`impact OpenAPI file not found; looked in:\n  ${candidates.join('\n  ')}`);
-  return found;
-}
-
-const spec = parse(readFileSync(findSpec(), 'utf8')) as any;
-const PATH = '/Advertisers/{AccountSID}/Conversions';
-const operation = spec.paths[PATH].post;
-const FORM = 'application/x-www-form-urlencoded';
-const ref: string = operation.requestBody.content[FORM].schema.$ref;
-const payloadSchema = spec.components.schemas[ref.replace('#/components/schemas/', '')];
-
-const alternation = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i).join('|');
-
-/** Turns the spec's templated property names into patternProperties so numbered fields are checked too. */
-function checkableSchema(schema: any): any {
-  const properties: Record<string, unknown> = {};
-  const patternProperties: Record<string, unknown> = {};
-  for (const [name, prop] of Object.entries<any>(schema.properties)) {
-    let m: RegExpExecArray | null;
-    if (/^\w+$/.test(name)) properties[name] = prop;
-    else if ((m = /^(\w+)\[i\]$/.exec(name))) patternProperties[`^${m[1]}[1-9][0-9]*$`] = prop;
-    else if ((m = /^(\w+)\[i\]_(\d+) to (\w+)\[i\]_(\d+)$/.exec(name)) && m[1] === m[3]) {
-      patternProperties[`^${m[1]}[1-9][0-9]*_(${alternation(Number(m[2]), Number(m[4]))})$`] = prop;
-    } else if ((m = /^([A-Za-z]+)(\d+)\s*[–-]\s*([A-Za-z]+)(\d+)$/.exec(name)) && m[1] === m[3]) {
-      patternProperties[`^${m[1]}(${alternation(Number(m[2]), Number(m[4]))})$`] = prop;
-    } else throw new Error(`the spec has a property name this test cannot read: ${name}`);
-  }
-  const description: string = operation.description;
-  const listAfter = (label: string) => {
-    const line = description.split('\n').find((l) => l.includes(label))!;
-    return [...line.matchAll(/`([A-Za-z]+)`/g)].map((x) => x[1]!).flatMap((k) => k.split('/'));
-  };
-  // "One of `ActionTrackerId`, `EventTypeId`, or `EventTypeCode` is required (event identifier)."
-  const eventIds = listAfter('(event identifier)');
-  // "One of `ClickId`, `CustomerId`, … is required (attribution key)." That list names `PromoCode`,
-  // which has no property; the property `OrderPromoCode` is tagged "Attribution key" and the vendor
-  // page documents it as one, so tagged properties count too — except IpAddress (used for attribution
-  // of app installs only) and PhoneNumber (call tracking only), per impact-conversions.txt.
-  const tagged = Object.entries<any>(schema.properties)
-    .filter(([k, p]) => p['x-tags']?.includes('Attribution key') && k !== 'IpAddress' && k !== 'PhoneNumber')
-    .map(([k]) => k);
-  const attributionKeys = [...new Set([...listAfter('(attribution key)'), ...tagged])];
-  expect(eventIds).toContain('EventTypeId');
-  expect(attributionKeys).toContain('ClickId');
-  return {
-    ...schema,
-    properties,
-    patternProperties,
-    additionalProperties: false,
-    allOf: [
-      { anyOf: eventIds.map((k) => ({ required: [k] })) },
-      { anyOf: attributionKeys.map((k) => ({ required: [k] })) },
-    ],
-  };
-}
-
-const ajv = new Ajv2020({ allErrors: true, coerceTypes: true, strict: true, strictRequired: false });
+// strictRequired off: the `required` inside oneOf/anyOf name properties declared at the top level.
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
 // ajv-formats is CommonJS: its default export is the plugin, or holds it as `default`.
 const addFormats = ((m: any) => m.default ?? m)(ajvFormats) as (a: typeof ajv) => void;
 addFormats(ajv);
-ajv.addKeyword('example');
-ajv.addKeyword('x-tags');
-ajv.addFormat('decimal', { type: 'number', validate: (n: number) => Number.isFinite(n) });
-const schema = checkableSchema(payloadSchema);
-const validate = ajv.compile(schema);
-/** Fields the spec declares `format: decimal`: impact wants amounts with 2 decimals. */
-const decimalPatterns = Object.entries<any>({ ...schema.properties, ...schema.patternProperties })
-  .filter(([, p]) => p.format === 'decimal')
-  .map(([k]) => new RegExp(k.startsWith('^') ? k : `^${k}$`));
+const validate = ajv.compile(impactConversionSchema);
 
-/** Problems with one built request against the spec; empty when it conforms. */
+/** Problems with one decoded form against the schema; empty when it conforms. */
+function formProblems(form: Record<string, string>): string[] {
+  const out = itemProblems(form);
+  if (!validate(form)) out.push(...validate.errors!.map((e) => `${e.instancePath || '(form)'} ${e.message} ${JSON.stringify(e.params)}`));
+  return out;
+}
+
+/** Problems with one built request; empty when it conforms. */
 function problems(req: HttpRequest): string[] {
   const out: string[] = [];
   const url = new URL(req.url);
-  const pathPattern = new RegExp(`^${PATH.replace('{AccountSID}', '[^/]+')}$`);
-  if (req.method.toLowerCase() !== 'post' || !pathPattern.test(url.pathname)) out.push(`operation ${req.method} ${url.pathname}`);
-  if (req.headers['content-type'] !== FORM) out.push(`content-type ${req.headers['content-type']}`);
-  const scheme = spec.components.securitySchemes[Object.keys(spec.security[0])[0]!];
-  if (scheme.scheme === 'basic' && !/^Basic [A-Za-z0-9+/]+=*$/.test(req.headers.authorization ?? '')) out.push('no HTTP Basic auth');
-  const form = new URLSearchParams(req.body);
-  const body: Record<string, unknown> = {};
-  for (const [k, v] of form) {
-    if (k in body) out.push(`${k} sent twice`);
-    body[k] = v;
+  // https://integrations.impact.com/impact-brand/reference/submit-a-conversion: POST …/Advertisers/<AccountSID>/Conversions,
+  // Content-Type application/x-www-form-urlencoded, HTTP Basic AccountSID:AuthToken.
+  if (req.method !== 'POST' || !/^\/Advertisers\/[^/]+\/Conversions$/.test(url.pathname)) out.push(`operation ${req.method} ${url.pathname}`);
+  if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') out.push(`content-type ${req.headers['content-type']}`);
+  if (!/^Basic [A-Za-z0-9+/]+=*$/.test(req.headers.authorization ?? '')) out.push('no HTTP Basic auth');
+  const form: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(req.body)) {
+    if (k in form) out.push(`${k} sent twice`);
+    form[k] = v;
   }
-  for (const [k, v] of Object.entries(body)) {
-    if (decimalPatterns.some((re) => re.test(k)) && !/^-?\d+\.\d{2}$/.test(String(v))) out.push(`${k}=${v} is not an amount with 2 decimals`);
-  }
-  for (const required of operation.requestBody.required ? payloadSchema.required : []) {
-    if (!(required in body)) out.push(`${required} missing`);
-  }
-  if (!validate(body)) out.push(...validate.errors!.map((e) => `${e.instancePath || '(body)'} ${e.message} ${JSON.stringify(e.params)}`));
-  return out;
+  return [...out, ...formProblems(form)];
 }
 
 const settings = (events: Record<string, unknown>) =>
@@ -163,18 +88,18 @@ const cases: [string, StoredEvent, Record<string, unknown>][] = [
   ['CustomerId as the only attribution key', { ...base, clickIds: {}, properties: { user_id: 'cust-1' } }, { eventTypeId: '1' }],
   ['OrderPromoCode as the only attribution key', { ...base, clickIds: {}, properties: { coupon: 'PARTNER10' } }, { eventTypeId: '1' }],
   ['im_ref click id, TrackingConsent false', { ...base, clickIds: { im_ref: 'imref-1' }, consent: { ad_storage: 'denied' } }, { eventTypeId: '1' }],
+  ['IPv6 address', { ...base, context: { ip: '2001:db8::7', receivedAt: 1795344440500 } }, { eventTypeId: '1' }],
 ];
 
-describe(`impact requests conform to ${SPEC_NAME}`, () => {
+describe('impact requests conform to the in-repo Conversions schema (conversionSchema.ts)', () => {
   it.each(cases)('%s', async (_, event, eventType) => {
     const d = impact.create(settings({ [event.name]: eventType }));
     const m = await d.map(event);
     if (!('payload' in m)) throw new Error(`skipped: ${m.skip}`);
-    const req = d.request([m.payload]);
-    expect(problems(req)).toEqual([]);
+    expect(problems(d.request([m.payload]))).toEqual([]);
   });
 
-  it('the check itself catches broken requests', async () => {
+  it('the check catches a mapping that sends an unknown field or breaks a rule', async () => {
     const d = impact.create(settings({ purchase: { eventTypeId: '12345' } }));
     const m = (await d.map(allFields)) as { payload: Record<string, string> };
     const broken = (change: (p: Record<string, string>) => void) => {
@@ -182,15 +107,66 @@ describe(`impact requests conform to ${SPEC_NAME}`, () => {
       change(p);
       return problems(d.request([p as never]));
     };
+    expect(broken(() => undefined)).toEqual([]);
+    expect(broken((p) => { p.Unknown = 'x'; })).not.toEqual([]);
+    expect(broken((p) => { p.OrderDiscount = '5.00'; })).not.toEqual([]); // documented by impact, but not a field tagrelay sends
+    expect(broken((p) => { p.ItemSubTotal1 = '42.50'; })).not.toEqual([]);
     expect(broken((p) => delete p.OrderId)).not.toEqual([]);
+    expect(broken((p) => delete p.CampaignId)).not.toEqual([]);
+    expect(broken((p) => delete p.EventDate)).not.toEqual([]);
     expect(broken((p) => delete p.EventTypeId)).not.toEqual([]);
+    expect(broken((p) => { p.EventTypeCode = 'ACME_SALE'; })).not.toEqual([]); // both event identifiers
+    expect(broken((p) => { delete p.ClickId; delete p.CustomProfileId; delete p.CustomerId; delete p.OrderPromoCode; })).not.toEqual([]);
+    expect(broken((p) => { p.OrderId = 'O'.repeat(65); })).not.toEqual([]);
+    expect(broken((p) => { p.ClickId = 'c'.repeat(65); })).not.toEqual([]);
+    expect(broken((p) => { p.CustomProfileId = 'p'.repeat(71); })).not.toEqual([]);
+    expect(broken((p) => { p.CustomerId = 'ann@example.com'; })).not.toEqual([]);
+    expect(broken((p) => { p.CustomerEmail = 'a@b.example'; })).not.toEqual([]);
     expect(broken((p) => { p.ItemPrice1 = 'fifty'; })).not.toEqual([]);
     expect(broken((p) => { p.ItemPrice1 = '21.2'; })).not.toEqual([]);
+    expect(broken((p) => { p.OrderTax = '-3.40'; })).not.toEqual([]);
+    expect(broken((p) => { p.ItemQuantity1 = '1.5'; })).not.toEqual([]);
     expect(broken((p) => { p.EventDate = '22/11/2026'; })).not.toEqual([]);
     expect(broken((p) => { p.CampaignId = 'abc'; })).not.toEqual([]);
-    expect(broken((p) => { p.Unknown = 'x'; })).not.toEqual([]);
+    expect(broken((p) => { p.CurrencyCode = 'usd'; })).not.toEqual([]);
+    expect(broken((p) => delete p.CurrencyCode)).not.toEqual([]);
     expect(broken((p) => { p.TrackingConsent = 'yes'; })).not.toEqual([]);
-    expect(broken((p) => { delete p.ClickId; delete p.CustomProfileId; delete p.CustomerId; delete p.OrderPromoCode; })).not.toEqual([]);
-    expect(broken(() => undefined)).toEqual([]);
+    expect(broken((p) => { p.OrderSubTotalPostDiscount = '52.60'; })).not.toEqual([]); // with items
+    expect(broken((p) => delete p.ItemSku2)).not.toEqual([]);
+    expect(broken((p) => { p.ItemSku4 = 'SKU4'; p.ItemQuantity4 = '1'; p.ItemPrice4 = '1.00'; })).not.toEqual([]); // gap: no item 3
+  });
+
+  it('the schema accepts a well-formed form and rejects a bad one', () => {
+    const good = {
+      CampaignId: '1000',
+      EventTypeId: '12345',
+      EventDate: '2023-12-01T23:55:24-08:00',
+      OrderId: '9217374917471',
+      ClickId: 'QiiWXOVnrQ3SQHl24jQjyxBGUkmzfJ3i1VHrWM0',
+      CurrencyCode: 'USD',
+      ItemSku1: '12345',
+      ItemName1: 'Anvil',
+      ItemCategory1: 'Blacksmithing',
+      ItemQuantity1: '1',
+      ItemPrice1: '10.00',
+      CustomerEmail: '7076656fee27c02fd8a1cbd17828c9cf28f2c250',
+    };
+    expect(formProblems(good)).toEqual([]);
+    const bad = {
+      CampaignId: '1000',
+      EventDate: 'yesterday',
+      OrderId: '9217374917471',
+      ItemSku1: '12345',
+      ItemPrice1: '10',
+      Margin: 'fifty',
+    };
+    const found = formProblems(bad).join('\n');
+    expect(found).toMatch(/ItemQuantity1 missing/); // item without a quantity
+    expect(found).toMatch(/additionalProperty":"Margin"/); // unknown field
+    expect(found).toMatch(/\/EventDate must match format "date-time"/);
+    expect(found).toMatch(/\/ItemPrice1 must match pattern/); // not 2 decimals
+    expect(found).toMatch(/"missingProperty":"EventTypeId"/); // no event identifier
+    expect(found).toMatch(/"missingProperty":"ClickId"/); // no attribution key
+    expect(found).toMatch(/"missingProperty":"CurrencyCode"/); // an amount without a currency
   });
 });

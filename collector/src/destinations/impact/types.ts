@@ -1,7 +1,8 @@
 /**
  * impact.com `POST /Advertisers/{AccountSID}/Conversions` form fields
- * (shared/reference/impact-conversions.txt and impact-conversions-openapi.yml). Every value is a
- * string because the body is application/x-www-form-urlencoded; keys keep the order they are set in.
+ * (https://integrations.impact.com/impact-brand/reference/submit-a-conversion; the rules tagrelay
+ * checks them against are in conversionSchema.ts). Every value is a string because the body is
+ * application/x-www-form-urlencoded; keys keep the order they are set in.
  */
 export interface ImpactConversionFields {
   CampaignId: string;

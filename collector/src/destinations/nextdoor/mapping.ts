@@ -21,7 +21,7 @@ export interface NextdoorMappingOptions {
   restricted?: boolean;
 }
 
-/** Nextdoor's `restricted_data_usage_state` codes (shared/reference/nextdoor-capi.txt). */
+/** Nextdoor's `restricted_data_usage_state` codes (https://developer.nextdoor.com/reference/conversions-track). */
 export const restrictedStates: Readonly<Record<string, number>> = {
   ca: 1000, co: 1001, ct: 1002, ia: 1003, or: 1004, tx: 1005, mt: 1006, de: 1007, ne: 1008, nh: 1009,
   nj: 1010, ut: 1011, va: 1012, mn: 1013, tn: 1014, md: 1015, in: 1016, ky: 1017, ri: 1018,

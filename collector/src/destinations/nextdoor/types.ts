@@ -1,5 +1,6 @@
 /**
- * Nextdoor Conversions API `POST /v2/api/conversions/track` body (shared/reference/nextdoor-capi.txt).
+ * Nextdoor Conversions API `POST /v2/api/conversions/track` body
+ * (https://developer.nextdoor.com/reference/conversions-track).
  * The deprecated `event_time`, `client_id` and `pixel_id` are deliberately absent.
  */
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { backoff } from './backoff.js';
-import { batches } from './batches.js';
+import { batches as lazyBatches } from './batches.js';
 import { clean } from './clean.js';
 
 describe('batches', () => {
+  const batches = <T>(items: T[], size: (t: T) => number, max: number) => [...lazyBatches(items, size, max)];
   const len = (s: string) => s.length;
 
   it('keeps order and stays within the byte limit (one separator byte per item)', () => {
@@ -11,6 +12,14 @@ describe('batches', () => {
     const out = batches(items, len, 30);
     expect(out.map((b) => b.length)).toEqual([3, 3, 3, 1]);
     expect(out.flat()).toEqual(items);
+  });
+
+  it('measures lazily: only the items of the batches taken', () => {
+    const measured: string[] = [];
+    const size = (s: string) => (measured.push(s), s.length);
+    const first = lazyBatches(['aaaa', 'bbbb', 'cccc', 'dddd'], size, 10).next().value;
+    expect(first).toEqual(['aaaa', 'bbbb']);
+    expect(measured).toEqual(['aaaa', 'bbbb', 'cccc']);
   });
 
   it('returns no batch for no items, and an oversized item alone', () => {

@@ -5,9 +5,15 @@ export const CLICK_PARAMS = ['click_id', 'clickid', 'irclickid', 'im_ref', 'ndcl
 
 /** The click ids still inside the attribution window (`windowMs`) at `now`, or undefined when none. */
 export const clickIds = (store: ClickStore, now: number, windowMs: number): Record<string, string> | undefined => {
-  let out: Record<string, string> | undefined;
-  for (const k in store) if (now - store[k]![1] < windowMs) (out ||= {})[k] = store[k]![0];
-  return out;
+  let ids: Record<string, string> | undefined;
+  for (const param in store) {
+    const [value, captured] = store[param]!;
+    if (now - captured < windowMs) {
+      ids = ids || {};
+      ids[param] = value;
+    }
+  }
+  return ids;
 };
 
 /**
@@ -15,10 +21,10 @@ export const clickIds = (store: ClickStore, now: number, windowMs: number): Reco
  * capture time. (Expired entries are skipped by `clickIds` and replaced by the next capture.)
  */
 export const captureClickIds = (store: ClickStore, search: string, params: string[], now: number): ClickStore => {
-  const q = new URLSearchParams(search);
-  for (const p of params) {
-    const v = q.get(p);
-    if (v) store[p] = [v.slice(0, 512), now];
+  const query = new URLSearchParams(search);
+  for (const param of params) {
+    const value = query.get(param);
+    if (value) store[param] = [value.slice(0, 512), now];
   }
   return store;
 };

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { tcfConsent, verdict } from './consent.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DROP, HOLD, SEND, verdict } from './consent.js';
+import { tcfConsent } from './tcf.js';
 
 const all = (v: 'granted' | 'denied') => ({
   ad_storage: v,
@@ -8,23 +9,54 @@ const all = (v: 'granted' | 'denied') => ({
   ad_personalization: v,
 });
 
-describe('verdict (0 hold, 1 send, 2 drop)', () => {
+describe('verdict', () => {
   it.each([
     // consent, pending, required, verdict
-    [{}, 1, false, 1],
-    [{ gpc: true }, 0, false, 1],
-    [all('granted'), 0, false, 1],
-    [all('denied'), 0, false, 2],
-    [all('denied'), 1, false, 2], // implied: a denying default drops
-    [{ ad_storage: 'denied', analytics_storage: 'granted' }, 0, false, 1], // partial: the collector decides
-    [{}, 1, true, 0], // required, nothing known: hold
-    [all('denied'), 1, true, 0], // required, only a default: hold until the visitor decides
-    [all('denied'), 0, true, 2], // required, the visitor denied: discard
-    [all('granted'), 0, true, 1],
-    [{ ad_user_data: 'granted' }, 0, true, 1],
-    [{ gdpr: false }, 0, true, 0], // TCF says GDPR does not apply: no grant, still held
+    [{}, 1, false, SEND],
+    [{ gpc: true }, 0, false, SEND],
+    [all('granted'), 0, false, SEND],
+    [all('denied'), 0, false, DROP],
+    [all('denied'), 1, false, DROP], // implied: a denying default drops
+    [{ ad_storage: 'denied', analytics_storage: 'granted' }, 0, false, SEND], // partial: the collector decides
+    [{}, 1, true, HOLD], // required, nothing known: hold
+    [all('denied'), 1, true, HOLD], // required, only a default: hold until the visitor decides
+    [all('denied'), 0, true, DROP], // required, the visitor denied: discard
+    [all('granted'), 0, true, SEND],
+    [{ ad_user_data: 'granted' }, 0, true, SEND],
+    [{ gdpr: false }, 0, true, HOLD], // TCF says GDPR does not apply: no grant, still held
   ] as const)('%j pending=%i required=%s -> %i', (c, pending, required, v) => {
     expect(verdict(c, pending, required)).toBe(v);
+  });
+});
+
+describe('consent state (one module: state, stamp, verdict)', () => {
+  // a fresh module each time: the state lives in it
+  const fresh = async () => {
+    vi.resetModules();
+    return import('./consent.js');
+  };
+  beforeEach(() => vi.stubGlobal('navigator', { globalPrivacyControl: true }));
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('the latest signal wins key by key; stamp adds Global Privacy Control', async () => {
+    const { setConsent, stamp } = await fresh();
+    setConsent({ ad_storage: 'granted', analytics_storage: 'denied' });
+    setConsent({ analytics_storage: 'granted', ad_user_data: 'maybe' as never, gdpr: true });
+    expect(stamp()).toEqual({ ad_storage: 'granted', analytics_storage: 'granted', gdpr: true, gpc: true });
+  });
+
+  it('a default neither overrides a decision nor counts as one; every signal tells the listener', async () => {
+    const consent = await fresh();
+    const changed = vi.fn();
+    consent.onConsentChange(changed);
+    consent.setConsent(all('denied'), true);
+    expect(consent.decided).toBe(false);
+    expect(consent.stamp()).toMatchObject(all('denied'));
+    consent.setConsent({ ad_storage: 'granted' });
+    expect(consent.decided).toBe(true);
+    consent.setConsent(all('denied'), true); // a later default: ignored
+    expect(consent.stamp()).toMatchObject({ ad_storage: 'granted', analytics_storage: 'denied' });
+    expect(changed).toHaveBeenCalledTimes(2);
   });
 });
 

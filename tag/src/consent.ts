@@ -1,38 +1,59 @@
 import type { Consent, ConsentKey } from '../../collector/src/event.js';
 
+/** Google Consent Mode v2's four keys (https://developers.google.com/tag-platform/security/guides/consent). */
 export const CONSENT_KEYS: ConsentKey[] = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'];
 
-/**
- * What to do with a buffered event: 0 hold, 1 send, 2 drop.
- * `pending`: tracked before the visitor decided (only Consent Mode defaults, or nothing, were known).
- * implied: send unless its consent denies everything. required: send only once granted; a denial
- * discards it unless it is only a default the visitor has not answered yet.
- */
-export const verdict = (c: Consent, pending: number, required: boolean): 0 | 1 | 2 => {
-  // granted: some key granted; denied: keys are set and none is granted
-  const granted = CONSENT_KEYS.some((k) => c[k] == 'granted');
-  return !granted && CONSENT_KEYS.some((k) => c[k]) && !(required && pending) ? 2 : required && !granted ? 0 : 1;
+/** What to do with a buffered event now. */
+export const HOLD = 0;
+export const SEND = 1;
+export const DROP = 2;
+export type Verdict = typeof HOLD | typeof SEND | typeof DROP;
+
+/** The consent state of the page: the latest signal wins, key by key. */
+const state: Consent = {};
+
+/** Whether the visitor decided (Consent Mode update, TCF, `track('consent')`); defaults do not count. */
+export let decided = false;
+
+let onChange = (): void => {};
+
+/** Called after every consent signal (the queue sends what the new state lets go). */
+export const onConsentChange = (listener: () => void): void => {
+  onChange = listener;
 };
 
-/** The fields of TCF's TCData this tag reads. */
-export interface TCData {
-  gdprApplies?: boolean;
-  eventStatus?: string;
-  purpose?: { consents?: Record<string, boolean> };
-}
+/**
+ * Applies a consent signal. A Consent Mode `default` (`isDefault`) does not override what the
+ * visitor already decided and does not count as a decision. Values other than `granted` and
+ * `denied` are ignored.
+ */
+export const setConsent = (signal: Consent | undefined, isDefault = false): void => {
+  if (!signal || (isDefault && decided)) return;
+  for (const key of CONSENT_KEYS) {
+    const value = signal[key];
+    if (value == 'granted' || value == 'denied') state[key] = value;
+  }
+  if (signal.gdpr != null) state.gdpr = !!signal.gdpr;
+  if (!isDefault) decided = true;
+  onChange();
+};
+
+/** The consent an event carries: the current state plus Global Privacy Control. */
+export const stamp = (): Consent => ({
+  ...state,
+  gpc: !!(navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl,
+});
 
 /**
- * IAB TCF v2.2 -> Consent Mode v2, as Google's TCF integration maps purposes: Purpose 1 (store
- * and/or access information on a device) -> ad_storage, and with Purpose 7 (measure ad
- * performance) -> ad_user_data; Purposes 3 and 4 (personalised ads profile, select personalised
- * ads) -> ad_personalization. Google sets no analytics_storage from TCF; this tag derives it from
- * Purpose 1 too. When GDPR does not apply only `gdpr: false` is reported.
+ * What to do with a buffered event. `pending` (1 or 0): it was tracked before the visitor decided (only
+ * Consent Mode defaults, or nothing, were known). `implied` (not `required`): send unless its
+ * consent denies everything it sets. `required`: send only once some key is granted; a denial
+ * drops it, unless it is only a default the visitor has not answered yet (then it is held).
  */
-export const tcfConsent = (t: TCData): Consent => {
-  const c: Consent = { gdpr: !!t.gdprApplies };
-  if (t.gdprApplies)
-    CONSENT_KEYS.forEach(
-      (k, i) => (c[k] = [[1], [1], [1, 7], [3, 4]][i]!.every((n) => t.purpose!.consents![n]) ? 'granted' : 'denied'),
-    );
-  return c;
+export const verdict = (consent: Consent, pending: number, required: boolean): Verdict => {
+  const granted = CONSENT_KEYS.some((key) => consent[key] == 'granted');
+  const denied = !granted && CONSENT_KEYS.some((key) => consent[key]);
+  if (denied && !(required && pending)) return DROP;
+  if (required && !granted) return HOLD;
+  return SEND;
 };

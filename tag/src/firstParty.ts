@@ -11,13 +11,13 @@ export let clicks: ClickStore = {};
  * refreshed from this page's URL. Works in memory when storage is blocked.
  */
 export const firstParty = (params: string[]): void => {
-  let m: { v?: string; c?: ClickStore } = {};
+  let memory: { v?: string; c?: ClickStore } = {};
   try {
-    m = JSON.parse(localStorage.tagrelay);
+    memory = JSON.parse(localStorage.tagrelay);
   } catch {}
-  m.v = visitor = m.v || uuid();
-  m.c = clicks = captureClickIds(m.c || {}, location.search, params, Date.now());
+  visitor = memory.v = memory.v || uuid();
+  clicks = memory.c = captureClickIds(memory.c || {}, location.search, params, Date.now());
   try {
-    localStorage.tagrelay = JSON.stringify(m);
+    localStorage.tagrelay = JSON.stringify(memory);
   } catch {}
 };

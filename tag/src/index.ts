@@ -1,13 +1,15 @@
+import { onConsentChange } from './consent.js';
 import { dataLayer } from './dataLayer.js';
 import { firstParty } from './firstParty.js';
-import { options } from './options.js';
-import { pageViews } from './pageViews.js';
-import { flush, leave, send } from './queue.js';
+import { clickParams, options, pageViews } from './options.js';
+import { trackPageViews } from './pageViews.js';
+import { flush, leave, schedule, send } from './queue.js';
 import { lockTab } from './tab.js';
 import { tcf } from './tcf.js';
 import { track } from './track.js';
 
-type Stub = ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; _loaded?: boolean };
+/** The snippet's stub (`track.q` holds the calls made before the tag loaded), or the tag's own `track`. */
+type Stub = ((...args: unknown[]) => void) & { q?: ArrayLike<unknown>[]; _loaded?: boolean };
 
 /**
  * Start-up: options, the tab's lock, first-party ids and click ids, `window.track` replacing the
@@ -17,19 +19,30 @@ type Stub = ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; _loaded?: 
 try {
   const w = window as unknown as { track?: Stub };
   if (!w.track?._loaded) {
-    const [params, views] = options();
+    options();
     const queued = w.track?.q || [];
     lockTab(true);
-    firstParty(params);
+    firstParty(clickParams);
     (track as Stub)._loaded = true;
     w.track = track as Stub;
+    onConsentChange(schedule);
     dataLayer();
     tcf();
-    for (const a of queued) (track as (...a: unknown[]) => void)(...(a as unknown[]));
-    if (views) pageViews();
-    addEventListener('visibilitychange', () => document.hidden && send());
-    addEventListener('pagehide', () => (leave(), lockTab(false)));
-    addEventListener('pageshow', (e) => e.persisted && flush(lockTab(true)));
+    for (const args of queued) (track as Stub)(...(args as unknown[]));
+    if (pageViews) trackPageViews();
+    addEventListener('visibilitychange', () => {
+      if (document.hidden) send();
+    });
+    addEventListener('pagehide', () => {
+      leave();
+      lockTab(false);
+    });
+    addEventListener('pageshow', (event) => {
+      if (event.persisted) {
+        lockTab(true);
+        flush();
+      }
+    });
     addEventListener('online', flush);
     flush();
   }

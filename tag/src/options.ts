@@ -10,20 +10,23 @@ export let debug = false;
 export let bridge = false;
 /** Attribution window in ms (`data-attribution-days`, default 30). */
 export let attribution = 0;
+/** The query parameters captured as click ids: the defaults and `data-click-params`. */
+export let clickParams: string[] = [];
+/** `data-page-views`: a page_view on load and on SPA navigations unless `off`. */
+export let pageViews = true;
 
 /**
- * Reads the `data-` attributes of the tag's own script element (INTERFACE.md; `document.currentScript`,
- * else the script whose src ends with `/t.js`) and returns what only start-up needs: the click id
- * parameters and whether page views are on.
+ * Reads the `data-` attributes of the tag's own script element: `document.currentScript`, else
+ * the script whose src ends with `/t.js`.
  */
-export const options = (): [params: string[], pageViews: boolean] => {
-  const d = document;
-  const el = (d.currentScript || d.querySelector('script[src$="/t.js"]')) as HTMLScriptElement;
-  const a = el.dataset;
-  endpoint = a.endpoint || new URL('/collect', el.src).href;
-  required = a.consent == 'required';
-  debug = a.debug != null || /tagrelay_debug=1/.test(location.href);
-  attribution = (+a.attributionDays! || 30) * 864e5;
-  bridge = a.datalayer != null;
-  return [CLICK_PARAMS.concat((a.clickParams || '').split(/ *, */)), a.pageViews != 'off'];
+export const options = (): void => {
+  const script = (document.currentScript || document.querySelector('script[src$="/t.js"]')) as HTMLScriptElement;
+  const data = script.dataset;
+  endpoint = data.endpoint || new URL('/collect', script.src).href;
+  required = data.consent == 'required';
+  debug = data.debug != null || /tagrelay_debug=1/.test(location.href);
+  attribution = (+data.attributionDays! || 30) * 864e5;
+  bridge = data.datalayer != null;
+  clickParams = CLICK_PARAMS.concat((data.clickParams || '').split(/ *, */));
+  pageViews = data.pageViews != 'off';
 };

@@ -4,26 +4,25 @@ import { track } from './track.js';
  * `page_view` now and on SPA navigations: pushState, replaceState to a new path, popstate. Never
  * twice in a row for the same URL (the fragment does not count).
  */
-export const pageViews = (): void => {
+export const trackPageViews = (): void => {
   let last = '';
-  const pv = () => {
-    const u = location.href.split('#')[0]!;
-    if (u != last) {
-      last = u;
+  const pageView = () => {
+    const url = location.href.split('#')[0]!;
+    if (url != last) {
+      last = url;
       track('page_view');
     }
   };
-  const h = history as unknown as Record<string, (...a: unknown[]) => unknown>;
-  ['pushState', 'replaceState'].forEach((m, i) => {
-    const orig = h[m]!;
-    h[m] = function (this: unknown) {
+  const methods = history as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['pushState', 'replaceState']) {
+    const original = methods[name]!;
+    methods[name] = function (this: unknown, ...args: unknown[]) {
       const path = location.pathname;
-      // eslint-disable-next-line prefer-rest-params
-      const r = orig.apply(this, arguments as unknown as unknown[]);
-      if (!i || path != location.pathname) pv();
-      return r;
+      const result = original.apply(this, args);
+      if (name == 'pushState' || path != location.pathname) pageView();
+      return result;
     };
-  });
-  addEventListener('popstate', pv);
-  pv();
+  }
+  addEventListener('popstate', pageView);
+  pageView();
 };

@@ -1,38 +1,42 @@
 import { backoff } from './backoff.js';
 import { batches } from './batches.js';
-import { verdict } from './consent.js';
+import { decided, DROP, SEND, stamp, verdict } from './consent.js';
 import { ignore, log } from './log.js';
 import { required } from './options.js';
-import { decided, stamp } from './setConsent.js';
 import { idbOk, load, remove, save, type Rec } from './store.js';
-import { me } from './tab.js';
+import { tabId } from './tab.js';
 import { transmit } from './transmit.js';
 
 /** Bytes of events a request may carry: browsers share 64 KB among in-flight keepalive requests. */
 export const MAX_BYTES = 61420;
 
+/** The newest events this tab keeps; older ones are dropped. */
+const MAX_EVENTS = 1000;
+
 /** The events this tab owns and has not handed to the browser yet, oldest first. */
-let mine: Rec[] = [];
+let owned: Rec[] = [];
+/** Failed sends in a row, for the backoff. */
 let failures = 0;
-let timer: ReturnType<typeof setTimeout> | 0 = 0;
+let timer: ReturnType<typeof setTimeout> | undefined;
 
 /** UTF-8 bytes of an event's JSON. */
-export const size = (e: unknown) => new Blob([JSON.stringify(e)]).size;
+export const size = (rec: Rec) => new Blob([JSON.stringify(rec.e)]).size;
 
 /**
  * A new event: kept in memory for this tab and written to IndexedDB, sent shortly. In a burst, sent
  * at once every 64 events, so that most of it is on its way before the page can close (browsers
  * refuse keepalive requests beyond 64 KB in flight, and pagehide gets one go).
  */
-export const enqueue = (r: Rec): void => {
-  mine.push(r);
-  save([r]);
-  mine[63] ? send() : schedule();
+export const enqueue = (rec: Rec): void => {
+  owned.push(rec);
+  save([rec]);
+  if (owned.length >= 64) send();
+  else schedule();
 };
 
-/** A flush shortly after `track` (one per burst), unless one is already due. */
+/** A flush in `ms` (by default shortly after `track`, one per burst), unless one is already due. */
 export const schedule = (ms = 200): void => {
-  timer ||= setTimeout(flush, ms);
+  if (!timer) timer = setTimeout(flush, ms);
 };
 
 /** A flush after the next backoff delay (offline, network error). */
@@ -47,19 +51,20 @@ const retry = () => schedule(backoff(failures++, Math.random()));
  */
 const adopt = async (): Promise<void> => {
   const locks = navigator.locks;
-  const q = locks && (await locks.query());
-  const live = q ? [...q.held!, ...q.pending!].map((l) => l.name) : [me];
-  const take = ((await load()) || []).filter((r) => !live.includes(r.o));
-  for (const r of take) r.o = me;
-  await save(take);
-  mine = take.concat(mine);
+  const snapshot = locks && (await locks.query());
+  const live = snapshot ? [...snapshot.held!, ...snapshot.pending!].map((lock) => lock.name) : [tabId];
+  const orphans = ((await load()) || []).filter((rec) => !live.includes(rec.o));
+  for (const rec of orphans) rec.o = tabId;
+  await save(orphans);
+  owned = orphans.concat(owned);
 };
 
 /** Adopts orphaned events (under the cross-tab lock `tagrelay`), then sends. Never throws. */
-export const flush = (_?: unknown): void => {
-  timer = 0; // a timer still due just flushes again
+export const flush = (): void => {
+  timer = undefined; // a timer still due just flushes again
   const run = () => adopt().then(send, send);
-  navigator.locks?.request('tagrelay', run).catch(send) ?? run();
+  if (navigator.locks) navigator.locks.request('tagrelay', run).catch(send);
+  else run();
 };
 
 /**
@@ -69,38 +74,49 @@ export const flush = (_?: unknown): void => {
  */
 export const send = (): void => {
   try {
-    const keep: Rec[] = [];
-    const out: Rec[] = [];
-    const drop: string[] = [];
+    const kept: Rec[] = [];
+    const due: Rec[] = [];
+    const dropped: string[] = [];
     const offline = !navigator.onLine;
-    const no = (why: string, r: Rec) => drop.push(r.e.id) && ignore(why, r.e);
-    while (mine[1e3]) no('full', mine.shift()!);
-    for (const r of mine) {
-      if (r.p && decided) (r.e.consent = stamp()), (r.p = 0);
-      const v = verdict(r.e.consent!, r.p, required);
-      v > 1 ? no('consent', r) : (v && !offline ? out : keep).push(r);
+    const drop = (reason: string, rec: Rec) => {
+      dropped.push(rec.e.id);
+      ignore(reason, rec.e);
+    };
+    while (owned.length > MAX_EVENTS) drop('full', owned.shift()!);
+    for (const rec of owned) {
+      if (rec.p && decided) {
+        // tracked before the visitor decided: it takes the decision
+        rec.e.consent = stamp();
+        rec.p = 0;
+      }
+      const action = verdict(rec.e.consent!, rec.p, required);
+      if (action == DROP) drop('consent', rec);
+      else if (action == SEND && !offline) due.push(rec);
+      else kept.push(rec);
     }
-    mine = keep;
-    remove(drop);
-    if (keep[0]) log(offline ? 'offline' : 'held', keep), offline && retry();
-    for (const b of batches(out, (r) => size(r.e), MAX_BYTES))
-      transmit(
-        b,
-        () => {
-          log('sent', b);
-          failures = 0;
-          remove(b.map((r) => r.e.id));
-        },
-        () => {
-          mine = b.concat(mine);
-          retry();
-        },
-      );
+    owned = kept;
+    remove(dropped);
+    if (kept.length) {
+      log(offline ? 'offline' : 'held', kept);
+      if (offline) retry();
+    }
+    for (const batch of batches(due, size, MAX_BYTES)) {
+      const sent = () => {
+        log('sent', batch);
+        failures = 0;
+        remove(batch.map((rec) => rec.e.id));
+      };
+      const failed = () => {
+        owned = batch.concat(owned);
+        retry();
+      };
+      transmit(batch, sent, failed);
+    }
   } catch {}
 };
 
 /** pagehide: send what can go, then forget the rest (it stays in IndexedDB for the next page). */
 export const leave = (): void => {
   send();
-  if (idbOk) mine = [];
+  if (idbOk) owned = [];
 };

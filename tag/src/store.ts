@@ -1,9 +1,9 @@
-import { createStore, promisifyRequest } from 'idb-keyval';
+import type { TrackedEvent } from '../../collector/src/event.js';
 
 /** One buffered event as kept in IndexedDB (short literal keys: they outlive a build, so never mangled). */
 export interface Rec {
   /** the event, exactly as it goes on the wire */
-  e: import('../../collector/src/event.js').TrackedEvent;
+  e: TrackedEvent;
   /** the tab that owns it: only a live owner sends it; events of a gone tab are adopted */
   o: string;
   /** 1: tracked before the visitor decided; it takes the consent given later */
@@ -12,24 +12,51 @@ export interface Rec {
 
 /** False once IndexedDB failed: memory only from then on. */
 export let idbOk = true;
-const db = createStore('tagrelay', 'events');
+
+let database: Promise<IDBDatabase> | undefined;
+/** The transaction of the current task (tick), while it is active. */
+let tick: IDBTransaction | undefined;
+
+/** Resolves with a request's result once it succeeded. */
+const done = <T>(request: IDBRequest<T>) =>
+  new Promise<T>((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = reject;
+  });
 
 /**
- * One transaction on the events store. The first failure (no IndexedDB, `open` throwing, private
- * mode, quota) switches the tag to memory only, for good; nothing is thrown to the caller.
+ * Runs `work` on the `events` store in one readwrite transaction per tick: the transaction opened
+ * for the first work of a task takes every later one of the same task, until it is no longer active
+ * (a request on an inactive transaction throws, and the work runs again on a new one). (One
+ * transaction per event took long enough that events tracked just before the page closed were
+ * lost.) Resolves with the result of `work`'s last request. The first failure (no IndexedDB,
+ * `open` throwing, private mode, quota) switches the tag to memory only, for good; nothing is
+ * thrown to the caller.
  */
-const idb = <T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => unknown): Promise<T | void> | void => {
-  const fail = () => {
-    idbOk = false;
-  };
+const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefined) => {
   if (idbOk)
-    try {
-      return db(mode, (s) => promisifyRequest((f(s) as IDBRequest) || s.transaction)).catch(fail) as Promise<T>;
-    } catch {
-      fail();
-    }
+    return (database ||= new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('tagrelay');
+      request.onupgradeneeded = () => request.result.createObjectStore('events');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = reject;
+    }))
+      .then((db) => {
+        let request;
+        try {
+          request = work(tick!.objectStore('events'));
+        } catch {
+          tick = db.transaction('events', 'readwrite');
+          request = work(tick.objectStore('events'));
+        }
+        return request && done(request);
+      })
+      .catch(() => {
+        idbOk = false;
+      });
 };
 
-export const save = (recs: Rec[]) => idb('readwrite', (s) => recs.forEach((r) => s.put(r, r.e.id)));
-export const remove = (ids: string[]) => idb('readwrite', (s) => ids.forEach((id) => s.delete(id)));
-export const load = () => idb<Rec[]>('readonly', (s) => s.getAll());
+export const save = (recs: Rec[]) => transaction((store) => recs.map((rec) => store.put(rec, rec.e.id)).pop());
+export const remove = (ids: string[]) => transaction((store) => ids.map((id) => store.delete(id)).pop());
+/** Every buffered event, or undefined when IndexedDB failed. */
+export const load = () => transaction((store) => store.getAll() as IDBRequest<Rec[]>);

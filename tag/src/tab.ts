@@ -1,7 +1,8 @@
 import { uuid } from './uuid.js';
 
 /** This tab's id: the name of the Web Lock it holds while alive, and the owner of the events it tracks. */
-export const me = uuid();
+export const tabId = uuid();
+
 let release: (() => void) | undefined;
 
 /**
@@ -9,7 +10,6 @@ let release: (() => void) | undefined;
  * Chromium keeps no page that holds a Web Lock in its back/forward cache).
  */
 export const lockTab = (hold: boolean): void => {
-  hold
-    ? navigator.locks?.request(me, () => new Promise<void>((r) => (release = r))).catch(String)
-    : release?.();
+  if (hold) navigator.locks?.request(tabId, () => new Promise<void>((resolve) => (release = resolve))).catch(String);
+  else release?.();
 };

@@ -1,16 +1,45 @@
-import { tcfConsent, type TCData } from './consent.js';
-import { setConsent } from './setConsent.js';
+import type { Consent } from '../../collector/src/event.js';
+import { CONSENT_KEYS, setConsent } from './consent.js';
+
+/** The fields of TCF's TCData this tag reads. */
+export interface TCData {
+  gdprApplies?: boolean;
+  eventStatus?: string;
+  purpose?: { consents?: Record<string, boolean> };
+}
+
+/** The TCF purposes each Consent Mode key needs, in the order of CONSENT_KEYS. */
+const PURPOSES = [[1], [1], [1, 7], [3, 4]];
+
+/**
+ * IAB TCF v2.2 -> Consent Mode v2, as Google's TCF integration maps purposes
+ * (https://support.google.com/admanager/answer/13554116): Purpose 1 (store and/or access
+ * information on a device) -> ad_storage, and with Purpose 7 (measure ad performance) ->
+ * ad_user_data; Purposes 3 and 4 (personalised ads profile, select personalised ads) ->
+ * ad_personalization. Google sets no analytics_storage from TCF; this tag derives it from Purpose 1
+ * too. When GDPR does not apply only `gdpr: false` is reported.
+ */
+export const tcfConsent = (data: TCData): Consent => {
+  const consent: Consent = { gdpr: !!data.gdprApplies };
+  if (data.gdprApplies) {
+    const consents = data.purpose!.consents!;
+    CONSENT_KEYS.forEach((key, i) => {
+      consent[key] = PURPOSES[i]!.every((purpose) => consents[purpose]) ? 'granted' : 'denied';
+    });
+  }
+  return consent;
+};
 
 /**
  * Listens to an IAB TCF v2.2 CMP through `__tcfapi` (its stub must be on the page when the tag
  * loads, as the TCF asks of CMPs); each loaded or changed decision becomes a consent signal.
  */
 export const tcf = (): void => {
-  const api = (window as unknown as { __tcfapi?: (...a: unknown[]) => void }).__tcfapi;
-  if (api)
-    api('addEventListener', 2, (t: TCData, ok: boolean) => {
-      try {
-        if (ok && t.eventStatus != 'cmpuishown') setConsent(tcfConsent(t));
-      } catch {}
-    });
+  const api = (window as unknown as { __tcfapi?: (...args: unknown[]) => void }).__tcfapi;
+  if (!api) return;
+  api('addEventListener', 2, (data: TCData, success: boolean) => {
+    try {
+      if (success && data.eventStatus != 'cmpuishown') setConsent(tcfConsent(data));
+    } catch {}
+  });
 };

@@ -1,12 +1,12 @@
 import type { TrackedEvent } from '../../collector/src/event.js';
 import { clean } from './clean.js';
 import { clickIds } from './clickIds.js';
+import { decided, setConsent, stamp } from './consent.js';
 import { clicks, visitor } from './firstParty.js';
 import { ignore } from './log.js';
 import { attribution } from './options.js';
 import { enqueue } from './queue.js';
-import { decided, setConsent, stamp } from './setConsent.js';
-import { me } from './tab.js';
+import { tabId } from './tab.js';
 import { uuid } from './uuid.js';
 
 /**
@@ -18,7 +18,7 @@ export const track = (name: string, properties?: Record<string, unknown>): void 
     if (name == 'consent') return setConsent(properties);
     if (!/^[\w.:-]{1,64}$/.test(name)) return ignore('name', name);
     const time = Date.now();
-    const e = clean({
+    const event = clean({
       id: uuid(),
       name,
       time,
@@ -29,7 +29,7 @@ export const track = (name: string, properties?: Record<string, unknown>): void 
       consent: stamp(),
       properties: (typeof properties == 'object' && properties) || undefined,
     }) as TrackedEvent;
-    enqueue({ e, o: me, p: decided ? 0 : 1 });
+    enqueue({ e: event, o: tabId, p: decided ? 0 : 1 });
   } catch {
     ignore('error');
   }

@@ -20,7 +20,7 @@ function tempDir(): string {
 export const ADMIN_TOKEN = 'e2e-admin-token';
 
 export interface CollectorOptions {
-  /** The config file's content (INTERFACE.md); `port` defaults to 0 and `store` to a fresh SQLite file. */
+  /** The config file's content (README, Configuration); `port` defaults to 0 and `store` to a fresh SQLite file. */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
   /** Reuse a data directory, e.g. to restart on the same store. */

@@ -32,27 +32,45 @@ function cli(c: Collector, ...args: string[]) {
 }
 
 describe('operations', () => {
-  it('turns a 400 into one request and a dead letter holding its message; replay sends it again', async () => {
+  it('turns a 400 into one request and a rejection holding its message; replay takes dead letters, and rejections only when asked', async () => {
     chase = await startChase(KEY);
-    chase.override = () => ({ status: 400, body: { detail: [{ loc: ['body', 'email'], msg: 'domain does not accept mail', type: 'value_error' }] } });
-    collector = await Collector.start({ config: config(chase) });
-    await post(collector, ['evt-dead-00001', 'evt-dead-00002']);
-    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'rejected').length === 2, 10000, 'dead letters');
+    // evt-dead-*: the vendor keeps failing (503) until the one attempt allowed is spent; evt-refused-*: it refuses (400).
+    chase.override = (req) =>
+      String(req.body).includes('evt-dead')
+        ? { status: 503, body: { detail: 'unavailable' } }
+        : { status: 400, body: { detail: [{ loc: ['body', 'email'], msg: 'domain does not accept mail', type: 'value_error' }] } };
+    collector = await Collector.start({ config: { ...config(chase), delivery: { maxAttempts: 1 } } });
+    await post(collector, ['evt-refused-00001', 'evt-refused-00002', 'evt-dead-00001']);
+    await waitFor(
+      async () => {
+        const states = (await collector!.deliveries()).map((d) => d.state);
+        return states.filter((s) => s === 'rejected').length === 2 && states.includes('dead');
+      },
+      10000,
+      'rejections and a dead letter',
+    );
     await new Promise((r) => setTimeout(r, 500));
-    expect(chase.requests).toHaveLength(2);
-    expect((await collector.deliveries())[0]!.detail).toContain('domain does not accept mail');
+    expect(chase.requests).toHaveLength(3);
+    expect((await collector.deliveries()).find((d) => d.state === 'rejected')!.detail).toContain('domain does not accept mail');
 
     const status = cli(collector, 'status', '--url', collector.url);
     expect(status.status).toBe(0);
-    expect(status.stdout).toMatch(/chase\s+active\s+0\s+-\s+0\s+0\s+2\s+0/);
+    expect(status.stdout).toMatch(/chase\s+active\s+0\s+-\s+0\s+0\s+2\s+1/);
 
     chase.override = undefined; // the vendor fixed its side
-    const replayed = cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
-    expect(replayed.status).toBe(0);
-    expect(replayed.stderr).toContain('100% 2/2');
-    expect(replayed.stdout).toContain('re-queued 2 dead letters for chase');
-    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'replayed');
-    expect(chase.requests).toHaveLength(4);
+    const dead = cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
+    expect(dead.status).toBe(0);
+    expect(dead.stdout).toContain('re-queued 1 dead letter for chase');
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 1, 10000, 'dead letter replayed');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(chase.requests).toHaveLength(4); // the rejections stayed where they were
+
+    const rejected = cli(collector, 'replay', '--destination', 'chase', '--since', '1h', '--rejected');
+    expect(rejected.status).toBe(0);
+    expect(rejected.stderr).toContain('100% 2/2');
+    expect(rejected.stdout).toContain('re-queued 2 dead or rejected deliveries for chase');
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 3, 10000, 'replayed');
+    expect(chase.requests).toHaveLength(6);
   });
 
   it('replay refuses a destination that is not configured', async () => {

@@ -9,9 +9,10 @@ import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './metrics.js';
 import { tagScript } from './http/tagScript.js';
-import { createLogger, redactor, type Logger } from './log.js';
+import { createLogger, type Logger } from './log.js';
+import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
@@ -25,8 +26,6 @@ function packageRoot(): string {
 export interface Collector {
   /** The HTTP handler: `/collect` directly, everything else through Express. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
-  app: express.Express;
-  store: Store;
   engine: DeliveryEngine;
   log: Logger;
   close(deadlineMs?: number): Promise<void>;
@@ -39,7 +38,7 @@ export async function createCollector(
 ): Promise<Collector> {
   const destinations: Destination[] = Object.entries(config.destinations)
     .filter(([, s]) => s.enabled)
-    .map(([name, s]) => destinationDefinitions[name]!.create(s));
+    .map(([name, s]) => destinationDefinitions[name]!.create(s, { defaultCountry: config.defaultCountry }));
   const secrets = [...destinations.flatMap((d) => d.secrets), ...(config.adminToken ? [config.adminToken] : [])];
   const redact = redactor(secrets);
   const log = opts.log ?? createLogger(secrets);
@@ -87,8 +86,6 @@ export async function createCollector(
 
   return {
     handler,
-    app,
-    store,
     engine,
     log,
     async close(deadlineMs = 10_000) {

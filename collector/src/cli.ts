@@ -1,8 +1,10 @@
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, localUrl } from './config.js';
 import { createCollector } from './app.js';
 import { parseSince, printStatus, replay } from './operator.js';
+import { redactUrl } from './redact.js';
+import type { ReplayableState } from './store/types.js';
 
 class UsageError extends Error {}
 
@@ -13,9 +15,10 @@ Commands:
   status    print queue depth, oldest age and state per destination
             --url URL            the running collector to ask for live state
                                  (default: http://<host>:<port> of the config)
-  replay    put a destination's dead letters back in its queue
+  replay    put a destination's dead letters (given up after retrying) back in its queue
             --destination NAME   which destination (required)
-            --since TIME         only dead letters from TIME on: an ISO date or an age (24h, 7d)
+            --since TIME         only those from TIME on: an ISO date or an age (24h, 7d)
+            --rejected           also the deliveries the vendor refused (4xx) or that could not be mapped
 
 Options:
   --config FILE   the JSON config (default: $TAGRELAY_CONFIG; none: embedded default, no destinations)
@@ -31,10 +34,9 @@ async function serve(configPath: string | undefined): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const url = `http://${host}:${port}`;
+  const url = localUrl(config.host, port);
   log.info(`tagrelay listening on ${url}`, {
-    store: config.store.replace(/\/\/[^@]*@/, '//[redacted]@'),
+    store: redactUrl(config.store),
     destinations: Object.keys(config.destinations),
   });
   if (config.demo) log.info(`demo shop: open ${url}/ in a browser`);
@@ -63,6 +65,7 @@ export async function main(argv: string[]): Promise<void> {
         destination: { type: 'string' },
         since: { type: 'string' },
         url: { type: 'string' },
+        rejected: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -84,8 +87,10 @@ export async function main(argv: string[]): Promise<void> {
     else if (command === 'replay') {
       if (!values.destination) throw new UsageError('replay needs --destination NAME');
       const config = loadConfig(configPath);
-      const n = await replay(config, values.destination, parseSince(values.since));
-      console.log(`re-queued ${n} dead letter${n === 1 ? '' : 's'} for ${values.destination}`);
+      const states: ReplayableState[] = values.rejected ? ['dead', 'rejected'] : ['dead'];
+      const n = await replay(config, values.destination, parseSince(values.since), states);
+      const what = values.rejected ? `dead or rejected deliver${n === 1 ? 'y' : 'ies'}` : `dead letter${n === 1 ? '' : 's'}`;
+      console.log(`re-queued ${n} ${what} for ${values.destination}`);
     } else {
       process.stderr.write(`tagrelay: unknown command "${command}"\n\n${USAGE}`);
       process.exitCode = 2;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { destinationDefinitions } from './destinations/index.js';
+import { firstIssue } from './firstIssue.js';
+import { countryCode } from './destinations/settings.js';
 import type { CommonSettings } from './destinations/types.js';
 
 /** A config problem, with the key it is about: printed as the one start-up error. */
@@ -14,7 +16,11 @@ const origin = z
 
 const topLevel = z
   .object({
-    port: z.number().int().min(0).max(65535).default(8080),
+    // A number, or digits from the environment ("${PORT}").
+    port: z
+      .union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a port number').transform(Number)])
+      .pipe(z.number().int().min(0).max(65535))
+      .default(8080),
     host: z.string().min(1).default('0.0.0.0'),
     store: z
       .string()
@@ -23,6 +29,8 @@ const topLevel = z
     allowedOrigins: z.array(origin).default([]),
     /** Serve the demo shop page at `/` (npm start). */
     demo: z.boolean().default(false),
+    /** Country of phone numbers written without a country code, when the event's address has none. */
+    defaultCountry: countryCode.default('us'),
     /** Trust X-Forwarded-For from this many proxies in front of the collector (http/collect.ts clientIp). */
     trustProxy: z.number().int().min(0).max(10).default(0),
     delivery: z
@@ -83,12 +91,6 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = '')
   return value;
 }
 
-function firstIssue(error: z.ZodError, prefix: string): string {
-  const issue = error.issues[0]!;
-  const key = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-  return `${key || '(root)'}: ${issue.message}`;
-}
-
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);
@@ -101,7 +103,7 @@ function deepFreeze<T>(o: T): T {
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
   const substituted = substituteEnv(raw ?? {}, env);
   const top = topLevel.safeParse(substituted);
-  if (!top.success) throw new ConfigError(firstIssue(top.error, ''));
+  if (!top.success) throw new ConfigError(firstIssue(top.error));
   const destinations: Record<string, CommonSettings & Record<string, unknown>> = {};
   for (const [name, value] of Object.entries(top.data.destinations)) {
     const def = destinationDefinitions[name];
@@ -111,7 +113,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
       );
     }
     const parsed = def.settings.safeParse(value);
-    if (!parsed.success) throw new ConfigError(firstIssue(parsed.error, `destinations.${name}`));
+    if (!parsed.success) throw new ConfigError(firstIssue(parsed.error, ['destinations', name]));
     destinations[name] = parsed.data;
   }
   const adminToken = env.TAGRELAY_ADMIN_TOKEN || undefined;
@@ -134,4 +136,11 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
   }
   return parseConfig(raw, env);
+}
+
+/** The URL this machine reaches a collector listening on `host` and `port` at (any address → loopback). */
+export function localUrl(host: string, port: number): string {
+  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

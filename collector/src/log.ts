@@ -1,17 +1,10 @@
+import { redactor } from './redact.js';
+
 /** One-line JSON logs on stdout; every known secret is replaced before a line is written. */
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-/** Replaces every occurrence of each secret (and its Basic-auth encodings) in `text`. */
-export function redactor(secrets: readonly string[]): (text: string) => string {
-  const needles = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  if (!needles.length) return (t) => t;
-  const escaped = needles.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  const re = new RegExp(escaped.join('|'), 'g');
-  return (text) => text.replace(re, '[redacted]');
 }
 
 export function createLogger(secrets: readonly string[] = [], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {

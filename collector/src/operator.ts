@@ -1,6 +1,7 @@
-import type { Config } from './config.js';
+import { localUrl, type Config } from './config.js';
 import type { LaneStatus } from './delivery/lane.js';
 import { openStore } from './store/open.js';
+import type { ReplayableState } from './store/types.js';
 
 /** Parses `--since`: an ISO date/time, or an age like `90m`, `24h`, `7d`. */
 export function parseSince(value: string | undefined, now = Date.now()): number {
@@ -22,8 +23,7 @@ function age(ms: number): string {
 
 /** The live state of each lane, from the collector at `url` (default: this config's host and port), if it answers. */
 async function liveLanes(config: Config, url?: string): Promise<Map<string, LaneStatus> | undefined> {
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const base = url ?? (config.port ? `http://${host}:${config.port}` : undefined);
+  const base = url ?? (config.port ? localUrl(config.host, config.port) : undefined);
   if (!base) return undefined;
   try {
     const res = await fetch(`${base.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(1500) });
@@ -89,11 +89,15 @@ function progressBar(done: number, total: number, width = 30): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.round(ratio * 100)}% ${done}/${total}`;
 }
 
-/** `tagrelay replay`: puts a destination's dead letters back in its queue, with a progress bar. */
+/**
+ * `tagrelay replay`: puts a destination's dead letters (given up after retrying) back in its queue,
+ * and with `states` including `rejected` the deliveries the vendor refused too; with a progress bar.
+ */
 export async function replay(
   config: Config,
   destination: string,
   since: number,
+  states: readonly ReplayableState[] = ['dead'],
   stream: NodeJS.WriteStream = process.stderr,
 ): Promise<number> {
   if (!config.destinations[destination]) {
@@ -104,7 +108,7 @@ export async function replay(
   const store = await openStore(config.store, { server: false });
   let lastLine = -1;
   try {
-    const n = await store.requeueDead(destination, since, (done, total) => {
+    const n = await store.requeue(destination, states, since, (done, total) => {
       if (stream.isTTY) stream.write(`\r${progressBar(done, total)}`);
       else {
         const tenth = total ? Math.floor((done / total) * 10) : 10;

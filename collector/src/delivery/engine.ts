@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { Lane, type LaneStatus } from './lane.js';
 import { Sender } from './send.js';
@@ -38,7 +38,6 @@ export class DeliveryEngine {
           baseBackoffMs: d.baseBackoffMs,
           maxBackoffMs: d.maxBackoffMs,
           leaseMs: d.timeoutMs * 2 + 30_000,
-          dryRun: config.destinations[dest.name]!.dryRun,
         },
         log,
         redact,

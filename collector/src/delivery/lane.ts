@@ -1,5 +1,6 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
+import { redactHeaders } from '../redact.js';
 import type { ClaimedDelivery, DeliveryUpdate, Store } from '../store/types.js';
 import { backoffMs } from './backoff.js';
 import {
@@ -8,7 +9,7 @@ import {
   isDeliveryError,
   RetryableError,
   type DeliveryError,
-} from './errors.js';
+} from '../destinations/errors.js';
 import type { Sender } from './send.js';
 
 export interface LaneOptions {
@@ -20,7 +21,6 @@ export interface LaneOptions {
   maxBackoffMs: number;
   /** How long a claimed delivery stays leased to this process. */
   leaseMs: number;
-  dryRun: boolean;
 }
 
 export type LaneState = 'active' | 'backing-off' | 'paused';
@@ -177,7 +177,7 @@ export class Lane {
     try {
       request = this.destination.request(payloads);
       const recorded = this.record(request);
-      if (this.opts.dryRun) {
+      if (this.destination.dryRun) {
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -221,11 +221,7 @@ export class Lane {
   }
 
   private record(request: HttpRequest): string {
-    const headers = Object.fromEntries(
-      Object.entries(request.headers).map(([k, v]) =>
-        /^(authorization|x-api-key|proxy-authorization|cookie)$/i.test(k) ? [k, '[redacted]'] : [k, v],
-      ),
-    );
+    const headers = redactHeaders(request.headers);
     return this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`).slice(
       0,
       8000,

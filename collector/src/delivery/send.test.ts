@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RetryableError } from './errors.js';
+import { RetryableError } from '../destinations/errors.js';
 import { Sender } from './send.js';
 
 let server: Server | undefined;
@@ -30,6 +30,13 @@ describe('Sender', () => {
     const res = await sender.send({ method: 'POST', url, headers: {}, body: '{}' });
     expect(res).toMatchObject({ status: 202, body: '{"ok":true}' });
     expect(res.headers['x-request-id']).toBe('r1');
+  });
+
+  it('a network error (nothing listening) is retryable, naming the destination and the URL without its query', async () => {
+    sender = new Sender('chase', { connections: 1, timeoutMs: 2000 });
+    const error = await sender.send({ method: 'POST', url: 'http://127.0.0.1:1/v1?key=k', headers: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(/^chase \(POST http:\/\/127\.0\.0\.1:1\/v1\): network error/);
   });
 
   it('gives up on a vendor that trickles its answer: the whole exchange has timeoutMs', async () => {

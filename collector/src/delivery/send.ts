@@ -1,6 +1,6 @@
 import { Agent, request as undiciRequest } from 'undici';
 import type { HttpRequest, HttpResponse } from '../destinations/types.js';
-import { RetryableError } from './errors.js';
+import { RetryableError } from '../destinations/errors.js';
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 

@@ -45,6 +45,12 @@ describe('normalising', () => {
     ['06 12 34 56 78', 'FR', '+33612345678'],
     ['06 1234 5678', 'IT', '+390612345678'],
     ['(555) 123-4567', undefined, undefined], // national number, no country known
+    // As people write them (issue 9): a "(0)" trunk prefix after the country code, fake country codes.
+    ['+44 (0) 20 7946 0958', undefined, '+442079460958'],
+    ['+49 (0)30 123456', undefined, '+4930123456'],
+    ['+999 1234 5678', undefined, undefined],
+    ['+1 (415) 555-2671', 'GB', '+14155552671'], // an international number ignores the country
+    ['06 12 34 56', 'FR', undefined], // too short for France
     ['555-1234', 'US', undefined], // too short for NANP
     ['call me', 'US', undefined],
     ['+1 555 123', undefined, undefined],

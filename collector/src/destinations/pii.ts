@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 
 /**
  * The one place personal data is normalised and hashed, so every destination does it the same way.
@@ -18,11 +19,14 @@ export function normaliseText(value: unknown): string | undefined {
   return v || undefined;
 }
 
-/** Trimmed, lowercased email address; undefined when it is not an address. */
-export function normaliseEmail(value: unknown): string | undefined {
-  const v = normaliseText(value);
-  return v && EMAIL.test(v) && v.length <= 320 ? v : undefined;
+/** A trimmed email address as written (Chase matches it as is); undefined when it is not an address. */
+export function trimmedEmail(value: unknown): string | undefined {
+  const v = typeof value === 'string' ? value.trim() : '';
+  return EMAIL.test(v) && v.length <= 320 ? v : undefined;
 }
+
+/** Trimmed, lowercased email address, as vendors hash it; undefined when it is not an address. */
+export const normaliseEmail = (value: unknown): string | undefined => trimmedEmail(value)?.toLowerCase();
 
 /** Whether a value looks like an email address (used to keep emails out of id fields). */
 export const looksLikeEmail = (value: string): boolean => EMAIL.test(value.trim());
@@ -123,65 +127,20 @@ export function normaliseGender(value: unknown): string | undefined {
   return undefined;
 }
 
-// Country calling codes (ITU E.164) for the countries tagrelay normalises national numbers of.
-const NANP = 'us ca pr ag ai as bb bm bs dm do gd gu jm kn ky lc mp ms sx tc tt vc vg vi'.split(' ');
-const CALLING_CODES: Record<string, string> = {
-  ...Object.fromEntries(NANP.map((c) => [c, '1'])),
-  gb: '44', ie: '353', fr: '33', de: '49', es: '34', it: '39', sm: '378', va: '39', pt: '351', nl: '31', be: '32',
-  lu: '352', ch: '41', li: '423', at: '43', dk: '45', se: '46', no: '47', fi: '358', is: '354', pl: '48',
-  cz: '420', sk: '421', hu: '36', ro: '40', bg: '359', gr: '30', hr: '385', si: '386', rs: '381', ua: '380',
-  ee: '372', lv: '371', lt: '370', mt: '356', cy: '357', ru: '7', kz: '7', tr: '90', il: '972', ae: '971',
-  sa: '966', qa: '974', kw: '965', bh: '973', om: '968', eg: '20', ma: '212', ng: '234', ke: '254', za: '27',
-  gh: '233', in: '91', pk: '92', bd: '880', lk: '94', cn: '86', hk: '852', tw: '886', jp: '81', kr: '82',
-  sg: '65', my: '60', th: '66', vn: '84', ph: '63', id: '62', au: '61', nz: '64', mx: '52', br: '55', ar: '54',
-  cl: '56', co: '57', pe: '51', ve: '58',
-};
-// Countries whose national numbers keep their leading 0 after the calling code.
-const KEEPS_LEADING_ZERO = new Set(['it', 'sm', 'va']);
-
 /**
- * A phone number in E.164 (`+15551234567`). Numbers written with `+` or `00` are international;
- * others are national numbers of `country` (an alpha-2 code, e.g. from the address or the
- * destination's `defaultCountry`), whose trunk `0` is dropped. Undefined when it cannot be made E.164.
+ * A phone number in E.164 (`+15551234567`), parsed with libphonenumber-js (Google's libphonenumber
+ * metadata): `+44 (0) 20 7946 0958` is `+442079460958`. A number written with `+` or `00` carries its
+ * country code; any other is a national number of `country` (alpha-2, from the address or the
+ * collector's `defaultCountry`). Undefined when it cannot be a number of that country (an unknown
+ * country code, too few or too many digits).
  */
 export function normalisePhone(value: unknown, country?: string): string | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  let v = String(value).trim();
-  v = v.replace(/\s*(?:ext\.?|x|#)\s*\d+$/i, ''); // an extension is not part of the number
-  if (!/^\+?[\d\s().\-/]+$/.test(v)) return undefined;
-  const international = v.startsWith('+');
-  let digits = v.replace(/\D/g, '');
-  if (!international && digits.startsWith('00')) digits = digits.slice(2);
-  else if (!international) {
-    const c = country ? normaliseCountry(country) : undefined;
-    const code = c ? CALLING_CODES[c] : undefined;
-    if (!code) return undefined;
-    if (code === '1') {
-      if (digits.length === 11 && digits.startsWith('1')) digits = digits.slice(1);
-      if (digits.length !== 10) return undefined;
-    } else if (!KEEPS_LEADING_ZERO.has(c!) && digits.startsWith('0')) {
-      digits = digits.slice(1);
-    }
-    digits = code + digits;
-  }
-  if (digits.startsWith('0') || digits.length < 8 || digits.length > 15) return undefined;
-  if (digits.startsWith('1') && digits.length !== 11) return undefined;
-  return `+${digits}`;
-}
-
-/** The personal data an event may carry in `properties.user_data` (INTERFACE.md), as sent by the site. */
-export interface RawUserData {
-  email?: unknown;
-  phone_number?: unknown;
-  first_name?: unknown;
-  last_name?: unknown;
-  street?: unknown;
-  city?: unknown;
-  region?: unknown;
-  postal_code?: unknown;
-  country?: unknown;
-  date_of_birth?: unknown;
-  gender?: unknown;
+  const written = String(value).trim().replace(/^00/, '+');
+  if (!/^\+?[\d\s().\-/]+(?:\s*(?:ext\.?|x|#)\s*\d+)?$/i.test(written)) return undefined;
+  const region = normaliseCountry(country)?.toUpperCase() as CountryCode | undefined;
+  const phone = parsePhoneNumberFromString(written, region);
+  return phone?.isPossible() ? phone.number : undefined;
 }
 
 /** Normalised personal data, plain text: hash with `sha256Hex` / `sha1Hex` before it leaves. */

@@ -1,21 +1,26 @@
 import { z } from 'zod';
+import { normaliseCountry } from './pii.js';
 
-export const consentKeys = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'] as const;
+/** Zod schemas for values several destinations' settings hold. */
 
-/** Settings every destination takes, with `defaultConsent` as the vendor's sensible default. */
-export function commonSettings(defaultConsent: (typeof consentKeys)[number][]) {
-  return {
-    enabled: z.boolean().default(true),
-    dryRun: z.boolean().default(false),
-    consent: z.array(z.enum(consentKeys)).default(defaultConsent),
-  };
-}
-
-/** An http(s) base URL without a trailing slash. */
-export const baseUrl = (fallback: string) =>
-  z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .default(fallback)
-    .transform((u) => u.replace(/\/+$/, ''));
-
+/** A credential: never empty (its value is redacted everywhere). */
 export const secret = z.string().min(1, 'must not be empty');
+
+/** An http(s) URL without a trailing slash. */
+export const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+/** A vendor's base URL, `fallback` when the config gives none. */
+export const baseUrl = (fallback: string) => httpUrl.default(fallback);
+
+/** A vendor's integer id (impact's CampaignId, Convert's account), written as a number or as digits. */
+export const wholeNumberId = z
+  .union([z.string().trim().regex(/^\d+$/, 'must be a whole number'), z.number().int().positive()])
+  .transform(String);
+
+/** An ISO 3166-1 alpha-2 country code in any case (`US`, `gb`), kept lowercase. */
+export const countryCode = z
+  .string()
+  .refine((c) => normaliseCountry(c) !== undefined, 'must be an ISO 3166-1 alpha-2 country code')
+  .transform((c) => normaliseCountry(c)!);

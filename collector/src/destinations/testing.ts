@@ -1,15 +1,14 @@
-// Helpers for destination tests: send a built request the way the delivery loop does.
+// Helpers for destination tests: send a built request to a vendor stand-in and check the answer.
+import { request } from 'undici';
 import { expect } from 'vitest';
 import type { VendorAnswer, VendorServer } from '../../../e2e/vendors/server.js';
-import { RetryableError } from '../delivery/errors.js';
-import { Sender } from '../delivery/send.js';
+import { RetryableError } from './errors.js';
 import type { HttpRequest, HttpResponse } from './types.js';
 
-const sender = new Sender('test', { connections: 4, timeoutMs: 5000 });
-
-/** Sends a built request through the collector's own Sender (undici pool). */
-export function send(req: HttpRequest): Promise<HttpResponse> {
-  return sender.send(req);
+/** Sends a built request as it is (the delivery loop's Sender adds pooling and timeouts: delivery/send.test.ts). */
+export async function send(req: HttpRequest): Promise<HttpResponse> {
+  const res = await request(req.url, { method: req.method, headers: req.headers, body: req.body });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
 /** The error `check()` throws for this answer (undefined when it accepts it). */
@@ -42,15 +41,5 @@ export async function expectRetryable(
     }
   } finally {
     server.override = undefined;
-  }
-}
-
-/** A request to a port where nothing listens fails as a RetryableError through the collector's Sender. */
-export async function expectNetworkErrorRetryable(req: HttpRequest): Promise<void> {
-  const closed = new Sender('test', { connections: 1, timeoutMs: 2000 });
-  try {
-    await expect(closed.send(req)).rejects.toThrow(RetryableError);
-  } finally {
-    await closed.close();
   }
 }

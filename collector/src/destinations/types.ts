@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { StoredEvent } from '../event.js';
+import type { ConsentKey, StoredEvent } from '../event.js';
 
 /** One HTTP request as a destination would send it: recorded as-is in dry-run mode (secrets redacted). */
 export interface HttpRequest {
@@ -29,6 +29,8 @@ export interface Destination<P = unknown> {
   readonly maxBatch: number;
   /** Values that must never appear in a log line, the debug page or a recorded request. */
   readonly secrets: readonly string[];
+  /** Record each request without sending it. */
+  readonly dryRun: boolean;
   /** The vendor's name for events of this name, or undefined when the config does not send them here. */
   vendorEvent(name: string): string | undefined;
   /** Maps one event to the vendor's payload; throws InvalidEventError when the event cannot meet the vendor's rules. */
@@ -39,16 +41,23 @@ export interface Destination<P = unknown> {
   check(response: HttpResponse, request: HttpRequest): void;
 }
 
-/** Settings every destination takes (INTERFACE.md). */
+/** Collector-wide settings a destination may use. */
+export interface DestinationContext {
+  /** ISO 3166-1 alpha-2 (lowercase) for phone numbers written without a country code, when the address has none. */
+  defaultCountry: string;
+}
+
+/** Settings every destination takes (README, Destinations). */
 export interface CommonSettings {
   enabled: boolean;
   dryRun: boolean;
-  consent?: string[];
+  /** The Consent Mode keys an event must not deny. */
+  consent: ConsentKey[];
 }
 
-/** How a destination is declared: its settings schema and a factory. */
+/** How a destination is declared (define.ts): its settings schema and a factory. */
 export interface DestinationDefinition<S extends CommonSettings = CommonSettings, P = unknown> {
   readonly name: string;
   readonly settings: z.ZodType<S>;
-  create(settings: S): Destination<P>;
+  create(settings: S, context?: DestinationContext): Destination<P>;
 }

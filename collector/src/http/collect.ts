@@ -1,10 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
-import type { StoredEvent } from '../event.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import { ClientError, parseCollectBody } from './validate.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -76,7 +75,7 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
   const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class');
   const events = metrics.counter(
     'tagrelay_collect_events_total',
-    'Events received, by result (stored, duplicate, rejected)',
+    'Events received, by result (stored, duplicate, conflict, rejected)',
   );
   const bodyBytes = metrics.histogram(
     'tagrelay_collect_body_bytes',
@@ -134,21 +133,30 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
       userAgent: userAgent === undefined ? undefined : userAgent.slice(0, 512),
       receivedAt: Date.now(),
     };
-    // The events are this request's own parsed values: the context is added in place, not copied.
     const routes = new Map<string, string[]>();
-    const items = batch.events.map((e) => {
-      let to = routes.get(e.name);
+    const items = batch.events.map((event) => {
+      let to = routes.get(event.name);
       if (!to) {
-        to = destinations.filter((d) => d.vendorEvent(e.name) !== undefined).map((d) => d.name);
-        routes.set(e.name, to);
+        to = destinations.filter((d) => d.vendorEvent(event.name) !== undefined).map((d) => d.name);
+        routes.set(event.name, to);
       }
-      return { event: Object.assign(e, { context }) as StoredEvent, destinations: to };
+      return { event, context, destinations: to };
     });
     const result = await store.ingest(items);
     events({ result: 'stored' }, result.stored);
     if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
+    if (result.conflicts.length) events({ result: 'conflict' }, result.conflicts.length);
     if (batch.rejected.length) events({ result: 'rejected' }, batch.rejected.length);
-    answer(res, 200, batch.rejected.length ? { ...result, rejected: batch.rejected } : result);
+    const body: Record<string, unknown> = { stored: result.stored, duplicates: result.duplicates };
+    if (result.conflicts.length) {
+      body.conflicts = result.conflicts.map((i) => ({
+        index: batch.positions[i],
+        id: batch.events[i]!.id,
+        error: 'this id was stored before with other content: this event is not stored (give each event its own id)',
+      }));
+    }
+    if (batch.rejected.length) body.rejected = batch.rejected;
+    answer(res, 200, body);
     if (result.stored) onStored?.();
   }
 

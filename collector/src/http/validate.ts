@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { firstIssue } from '../firstIssue.js';
 import { bodyLimits, collectEnvelopeSchema, eventSchema, type TrackedEvent } from '../event.js';
 
 /** A client error: answered with its status and `{error: message}`. */
@@ -63,15 +63,11 @@ function checkValues(root: unknown): void {
   }
 }
 
-function firstIssue(error: z.ZodError, prefix: (string | number)[] = []): string {
-  const issue = error.issues[0]!;
-  const path = [...prefix, ...issue.path.map(String)];
-  return `${path.length ? path.join('.') : 'body'}: ${issue.message}`.slice(0, 500);
-}
-
 /** A checked batch: the valid events, and the position and reason of each event that is not. */
 export interface CheckedBatch {
   events: TrackedEvent[];
+  /** Where each of `events` stood in the body's `events`. */
+  positions: number[];
   rejected: { index: number; error: string }[];
 }
 
@@ -97,14 +93,16 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   }
   checkValues(json);
   const envelope = collectEnvelopeSchema.safeParse(json);
-  if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error));
-  const batch: CheckedBatch = { events: [], rejected: [] };
+  if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
+  const batch: CheckedBatch = { events: [], positions: [], rejected: [] };
   envelope.data.events.forEach((candidate, index) => {
     const event = eventSchema.safeParse(candidate);
     // The schema is strict and transforms nothing, so a valid event is the parsed value itself; keeping
     // that rather than zod's copy saves a copy per event, and JSON.parse's objects serialise faster.
-    if (event.success) batch.events.push(candidate as TrackedEvent);
-    else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]) });
+    if (event.success) {
+      batch.events.push(candidate as TrackedEvent);
+      batch.positions.push(index);
+    } else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]).slice(0, 500) });
   });
   if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error);
   return batch;

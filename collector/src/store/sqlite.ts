@@ -2,11 +2,13 @@ import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { StoredEvent } from '../event.js';
+import type { RequestContext, StoredEvent } from '../event.js';
 import { openDatabase } from './sqliteSchema.js';
-import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
+import { GroupCommitter, type IngestRow, type WriteOp, type WriteResult } from './sqliteWrites.js';
 import type {
   ClaimedDelivery,
+  IdConflict,
+  ReplayableState,
   DeliveryRecord,
   DeliveryUpdate,
   DestinationStats,
@@ -128,20 +130,33 @@ export class SqliteStore implements Store {
            FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.id DESC LIMIT ?`,
       ),
       recentEvents: this.db.prepare('SELECT body FROM events ORDER BY rowid DESC LIMIT ?'),
-      countDead: this.db.prepare(
-        `SELECT COUNT(*) AS n FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?`,
+      countEnded: this.db
+        .prepare(
+          `SELECT COUNT(*) FROM deliveries WHERE destination = ? AND state IN (SELECT value FROM json_each(?)) AND updated_at >= ?`,
+        )
+        .pluck(),
+      recentConflicts: this.db.prepare(
+        `SELECT event_id AS eventId, name, received_at AS receivedAt, body FROM id_conflicts ORDER BY seq DESC LIMIT ?`,
       ),
     };
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {
-    const rows = events.map(({ event, destinations }) => ({
-      id: event.id,
-      name: event.name,
-      receivedAt: event.context.receivedAt,
-      body: JSON.stringify(event),
-      destinations,
-    }));
+    // The events of one request share their context: its JSON is made once.
+    let context: RequestContext | undefined;
+    let contextJson = '';
+    const rows = events.map((e): IngestRow => {
+      if (e.context !== context) contextJson = JSON.stringify((context = e.context));
+      const json = JSON.stringify(e.event);
+      return {
+        id: e.event.id,
+        name: e.event.name,
+        receivedAt: e.context.receivedAt,
+        body: `${json.slice(0, -1)},"context":${contextJson}}`,
+        contentLength: json.length - 1,
+        destinations: e.destinations,
+      };
+    });
     return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
   }
 
@@ -181,6 +196,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  async retryNow(ids: number[], now: number): Promise<void> {
+    if (ids.length) await this.writer.write({ op: 'retryNow', ids, now });
+  }
+
   async stats(): Promise<DestinationStats[]> {
     const rows = this.stmts.counts.all() as { destination: string; state: string; n: number }[];
     const by = new Map<string, DestinationStats>();
@@ -218,16 +237,21 @@ export class SqliteStore implements Store {
     return (this.stmts.recentEvents.all(limit) as { body: string }[]).map((r) => JSON.parse(r.body) as StoredEvent);
   }
 
-  async requeueDead(
+  async recentConflicts(limit: number): Promise<IdConflict[]> {
+    return this.stmts.recentConflicts.all(limit) as IdConflict[];
+  }
+
+  async requeue(
     destination: string,
+    states: readonly ReplayableState[],
     since: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<number> {
-    const total = (this.stmts.countDead.get(destination, since) as { n: number }).n;
+    const total = this.stmts.countEnded.get(destination, JSON.stringify(states), since) as number;
     let done = 0;
     onProgress?.(0, total);
     while (done < total) {
-      const changed = (await this.writer.write({ op: 'requeue', destination, since, limit: 1000 })) as number;
+      const changed = (await this.writer.write({ op: 'requeue', destination, states, since, limit: 1000 })) as number;
       if (changed === 0) break;
       done += changed;
       onProgress?.(done, total);

@@ -1,8 +1,17 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { StoreError } from './types.js';
 
-const SCHEMA = `
+/**
+ * The SQLite schema as numbered migrations; `PRAGMA user_version` holds how many a store has had.
+ * Each runs once, in order, in the transaction that opens the store. Never edit one that shipped:
+ * add the next.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: events, deliveries, and the counts /metrics reads. (Stores made by 0.1 have these tables with
+  // user_version 0: every statement here keeps what exists.)
+  `
 CREATE TABLE IF NOT EXISTS events (
   seq         INTEGER PRIMARY KEY,
   id          TEXT NOT NULL UNIQUE,
@@ -39,7 +48,6 @@ CREATE TABLE IF NOT EXISTS delivery_counts (
   n           INTEGER NOT NULL,
   PRIMARY KEY (destination, state)
 ) WITHOUT ROWID;
-DROP TRIGGER IF EXISTS delivery_counts_insert;
 CREATE TRIGGER IF NOT EXISTS delivery_counts_update AFTER UPDATE OF state ON deliveries WHEN OLD.state != NEW.state BEGIN
   UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
   INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
@@ -48,68 +56,56 @@ END;
 CREATE TRIGGER IF NOT EXISTS delivery_counts_delete AFTER DELETE ON deliveries BEGIN
   UPDATE delivery_counts SET n = n - 1 WHERE destination = OLD.destination AND state = OLD.state;
 END;
-`;
+`,
+  // 2: what an event held when it arrived (a digest of its JSON without the request context), so an
+  // id that comes back with other content is told apart from a repeat; and those conflicts, kept for /debug.
+  `
+ALTER TABLE events ADD COLUMN digest BLOB;
+CREATE TABLE id_conflicts (
+  seq         INTEGER PRIMARY KEY,
+  event_id    TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  body        TEXT NOT NULL
+);
+`,
+];
 
-/** Whether the store was made by a version that keyed deliveries by the event's text id. */
-function isVersion1(db: Database.Database): boolean {
-  const columns = db.prepare(`SELECT name FROM pragma_table_info('deliveries')`).pluck().all() as string[];
-  return columns.includes('event_id');
-}
-
-/**
- * Version 1 kept deliveries by the event's text id; version 2 by the event's integer `seq`, whose index
- * only ever appends (a fifth less work for the writer per event). The old tables are renamed, the new
- * ones made by SCHEMA, and the rows copied, in the caller's transaction.
- */
-function setAsideVersion1(db: Database.Database): void {
-  db.exec(`ALTER TABLE deliveries RENAME TO deliveries_v1;
-           ALTER TABLE events RENAME TO events_v1;
-           DROP INDEX IF EXISTS deliveries_due;
-           DROP INDEX IF EXISTS deliveries_dead;
-           DROP TRIGGER IF EXISTS delivery_counts_update;
-           DROP TRIGGER IF EXISTS delivery_counts_delete;`);
-}
-
-function copyVersion1(db: Database.Database): void {
-  db.exec(`INSERT INTO events (seq, id, name, received_at, body, scrubbed)
-             SELECT rowid, id, name, received_at, body, scrubbed FROM events_v1;
-           INSERT INTO deliveries (id, event_seq, destination, state, attempts, created_at, updated_at, next_at, status, detail, request)
-             SELECT d.id, e.seq, d.destination, d.state, d.attempts, d.created_at, d.updated_at, d.next_at, d.status, d.detail, d.request
-               FROM deliveries_v1 d JOIN events e ON e.id = d.event_id;
-           DROP TABLE deliveries_v1;
-           DROP TABLE events_v1;`);
-}
+/** The schema version this code writes. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Opens the SQLite file in WAL mode with `synchronous=FULL`: a commit is on disk (fsync) before it
- * returns, so an acknowledged event survives a crash of the process and of the machine. A store made
- * by an earlier version is brought up to date first, in one transaction.
+ * returns, so an acknowledged event survives a crash of the process and of the machine. Migrations
+ * the store has not had yet run first, in one transaction; a store made by a newer tagrelay is refused.
  */
 export function openDatabase(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
+  let db: Database.Database;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+  } catch (e) {
+    throw new StoreError(`cannot open the SQLite store ${path}: ${(e as Error).message}`);
+  }
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = OFF'); // while tables may be renamed and copied
-  db.exec('BEGIN IMMEDIATE');
+  db.pragma('foreign_keys = ON');
   try {
-    const hadCounts = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'delivery_counts'`).get() !== undefined;
-    const v1 = isVersion1(db);
-    if (v1) setAsideVersion1(db);
-    db.exec(SCHEMA);
-    if (v1) copyVersion1(db);
-    if (!hadCounts) {
-      // A store from before the counts table: count once.
-      db.exec(`INSERT OR REPLACE INTO delivery_counts (destination, state, n)
-               SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state`);
+    db.exec('BEGIN IMMEDIATE');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new StoreError(
+        `the SQLite store ${path} has schema version ${version}, made by a newer tagrelay (this one knows ${MIGRATIONS.length}): upgrade tagrelay`,
+      );
     }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
     db.exec('COMMIT');
   } catch (e) {
-    db.exec('ROLLBACK');
+    if (db.inTransaction) db.exec('ROLLBACK');
     db.close();
     throw e;
   }
-  db.pragma('foreign_keys = ON');
   return db;
 }

@@ -1,12 +1,16 @@
 import type Database from 'better-sqlite3';
-import type { DeliveryUpdate, IngestResult } from './types.js';
+import { createHash } from 'node:crypto';
+import type { DeliveryUpdate, IngestResult, ReplayableState } from './types.js';
 
 /** An event ready to write: its JSON already made on the thread that received it. */
 export interface IngestRow {
   id: string;
   name: string;
   receivedAt: number;
+  /** The stored event's JSON: the event as it arrived, then its `context`. */
   body: string;
+  /** Where the event as it arrived ends in `body` (the context is not part of what it holds). */
+  contentLength: number;
   destinations: string[];
 }
 
@@ -14,7 +18,8 @@ export interface IngestRow {
 export type WriteOp =
   | { op: 'ingest'; rows: IngestRow[] }
   | { op: 'update'; updates: DeliveryUpdate[] }
-  | { op: 'requeue'; destination: string; since: number; limit: number }
+  | { op: 'retryNow'; ids: number[]; now: number }
+  | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
   | { op: 'purge'; deliveredBefore: number; deadBefore: number; limit: number };
 
 export type WriteResult = IngestResult | number | undefined;
@@ -23,7 +28,11 @@ export type WriteResult = IngestResult | number | undefined;
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
   const s = {
     insertEvent: db.prepare(
-      'INSERT INTO events (id, name, received_at, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO events (id, name, received_at, body, digest) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    ),
+    storedDigest: db.prepare('SELECT digest FROM events WHERE id = ?').pluck(),
+    insertConflict: db.prepare(
+      `INSERT INTO id_conflicts (event_id, name, received_at, body) VALUES (?, ?, ?, json_remove(?, '$.properties.user_data', '$.context'))`,
     ),
     insertDelivery: db.prepare(
       `INSERT INTO deliveries (event_seq, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
@@ -50,10 +59,14 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
       `UPDATE deliveries SET request = substr(request, 1, instr(request, char(10)) - 1) || ' [body removed after delivery]'
         WHERE event_seq = (SELECT event_seq FROM deliveries WHERE id = ?) AND status IS NOT NULL AND instr(request, char(10)) > 0`,
     ),
+    retryNow: db.prepare(`UPDATE deliveries SET next_at = ? WHERE id = ? AND state = 'pending' AND next_at > ?`),
     requeue: db.prepare(
       `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, created_at = ?, updated_at = ?
-        WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN ('dead', 'rejected') AND updated_at >= ?
-                     ORDER BY id LIMIT ?)`,
+        WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN (SELECT value FROM json_each(?))
+                       AND updated_at >= ? ORDER BY id LIMIT ?)`,
+    ),
+    purgeConflicts: db.prepare(
+      `DELETE FROM id_conflicts WHERE seq IN (SELECT seq FROM id_conflicts WHERE received_at < ? LIMIT ?)`,
     ),
     purge: db.prepare(
       `DELETE FROM events WHERE rowid IN (
@@ -69,17 +82,27 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     switch (w.op) {
       case 'ingest': {
         let stored = 0;
+        const conflicts: number[] = [];
         const added = new Map<string, number>();
-        for (const r of w.rows) {
-          const inserted = s.insertEvent.run(r.id, r.name, r.receivedAt, r.body);
-          if (inserted.changes === 0) continue;
+        for (const [index, r] of w.rows.entries()) {
+          const digest = createHash('sha1').update(r.body.slice(0, r.contentLength)).digest();
+          const inserted = s.insertEvent.run(r.id, r.name, r.receivedAt, r.body, digest);
+          if (inserted.changes === 0) {
+            const before = s.storedDigest.get(r.id) as Buffer | null;
+            // A store from before digests cannot tell: a repeat, as it was then.
+            if (before && !before.equals(digest)) {
+              conflicts.push(index);
+              s.insertConflict.run(r.id, r.name, r.receivedAt, r.body);
+            }
+            continue;
+          }
           stored++;
           for (const d of r.destinations) {
             if (s.insertDelivery.run(inserted.lastInsertRowid, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
           }
         }
         for (const [destination, n] of added) s.countNew.run(destination, n);
-        return { stored, duplicates: w.rows.length - stored };
+        return { stored, duplicates: w.rows.length - stored - conflicts.length, conflicts };
       }
       case 'update':
         for (const u of w.updates) {
@@ -97,9 +120,13 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
             s.scrubRequests.run(u.id);
         }
         return undefined;
+      case 'retryNow':
+        for (const id of w.ids) s.retryNow.run(w.now, id, w.now);
+        return undefined;
       case 'requeue':
-        return s.requeue.run(now, now, now, w.destination, w.since, w.limit).changes;
+        return s.requeue.run(now, now, now, w.destination, JSON.stringify(w.states), w.since, w.limit).changes;
       case 'purge':
+        s.purgeConflicts.run(w.deliveredBefore, w.limit);
         return s.purge.run(w.deliveredBefore, w.deadBefore, w.limit).changes;
     }
   };

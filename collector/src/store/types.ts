@@ -1,4 +1,9 @@
-import type { StoredEvent } from '../event.js';
+import type { RequestContext, StoredEvent, TrackedEvent } from '../event.js';
+
+/** The store cannot be opened or used as configured: printed as the one start-up error. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+}
 
 /** The state of one delivery (one event to one destination). */
 export type DeliveryState =
@@ -9,15 +14,38 @@ export type DeliveryState =
   | 'dead'; // retried until the retry age or count ran out
 
 export interface NewEvent {
-  event: StoredEvent;
+  /** The event as it arrived. */
+  event: TrackedEvent;
+  /** What the collector adds from the request (shared by the events of one request). */
+  context: RequestContext;
   /** Destinations that take this event; one pending delivery is created for each. */
   destinations: string[];
 }
 
 export interface IngestResult {
+  /** Events not seen before, now stored. */
   stored: number;
+  /** Events whose id was stored before with the same content: a repeat, not stored again. */
   duplicates: number;
+  /**
+   * Positions (in the ingested list) of events whose id was stored before with other content (another
+   * name, time or properties): not stored, recorded as a conflict.
+   */
+  conflicts: number[];
 }
+
+/** An event id that arrived again with other content. */
+export interface IdConflict {
+  eventId: string;
+  /** The name of the event that arrived second (its personal data is not kept). */
+  name: string;
+  receivedAt: number;
+  /** The second event's JSON without `properties.user_data`. */
+  body: string;
+}
+
+/** States a delivery ends in that `tagrelay replay` can put back in the queue. */
+export type ReplayableState = 'dead' | 'rejected';
 
 /** A delivery handed to a worker, with its event; leased until the worker reports back. */
 export interface ClaimedDelivery {
@@ -78,6 +106,11 @@ export interface Store {
   claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /** Records what became of claimed deliveries. */
   update(updates: DeliveryUpdate[]): Promise<void>;
+  /**
+   * Makes these deliveries due at `now` if they are still pending and waiting for a later time (a
+   * vendor's outage is over: what waited only for it goes again).
+   */
+  retryNow(ids: number[], now: number): Promise<void>;
   /** Deliveries per state and the oldest waiting one, per destination: for operators (a scan for the oldest). */
   stats(): Promise<DestinationStats[]>;
   /** Deliveries waiting, per destination: cheap enough for every /metrics scrape. */
@@ -86,14 +119,22 @@ export interface Store {
   recentDeliveries(limit: number): Promise<DeliveryRecord[]>;
   /** Recent events, newest first, for the debug page and tests. */
   recentEvents(limit: number): Promise<StoredEvent[]>;
+  /** Recent id conflicts, newest first, for the debug page. */
+  recentConflicts(limit: number): Promise<IdConflict[]>;
   /**
-   * Puts dead letters (given up or refused) of one destination updated since `since` back in the
-   * queue as new deliveries; reports progress; returns how many.
+   * Puts one destination's deliveries in `states`, ended since `since`, back in the queue as new
+   * deliveries; reports progress; returns how many.
    */
-  requeueDead(destination: string, since: number, onProgress?: (done: number, total: number) => void): Promise<number>;
+  requeue(
+    destination: string,
+    states: readonly ReplayableState[],
+    since: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number>;
   /**
    * Deletes events whose deliveries are all done and that arrived before `deliveredBefore`, and
-   * those whose dead letters are older than `deadBefore`; returns how many events.
+   * those whose dead letters are older than `deadBefore` (id conflicts go with `deliveredBefore`);
+   * returns how many events.
    */
   purge(deliveredBefore: number, deadBefore: number): Promise<number>;
   /** Throws when the store cannot be used. */

@@ -1,37 +1,24 @@
 import { z } from 'zod';
-import { classifyResponse } from '../../delivery/classify.js';
-import { missingConsent } from '../consent.js';
-import { baseUrl, commonSettings, secret } from '../settings.js';
-import type { DestinationDefinition } from '../types.js';
+import { classifyResponse } from '../classify.js';
+import { defineDestination } from '../define.js';
+import { baseUrl, secret } from '../settings.js';
 import { chaseConversion } from './mapping.js';
-import type { ChaseConversion } from './types.js';
 
-const settings = z
-  .object({
+export const chase = defineDestination({
+  name: 'chase',
+  settings: {
     apiKey: secret,
     baseUrl: baseUrl('https://services.meetchase.ai'),
+    /** Tag event → Chase `conversion_type`. */
     events: z.record(z.string(), z.string().min(1).max(63)).default({}),
-    ...commonSettings(['ad_user_data']),
-  })
-  .strict();
-
-export type ChaseSettings = z.infer<typeof settings>;
-
-export const chase: DestinationDefinition<ChaseSettings, ChaseConversion> = {
-  name: 'chase',
-  settings,
+  },
+  defaultConsent: ['ad_user_data'],
+  secrets: (s) => [s.apiKey],
+  routes: (s) => s.events,
   create(s) {
     const url = `${s.baseUrl}/api/v2/conversions`;
     return {
-      name: 'chase',
-      maxBatch: 1,
-      secrets: [s.apiKey],
-      vendorEvent: (name) => (Object.hasOwn(s.events, name) ? s.events[name] : undefined),
-      map(event) {
-        const missing = missingConsent(event.consent, s.consent as never);
-        if (missing) return { skip: `consent: ${missing}` };
-        return { payload: chaseConversion(event, s.events[event.name]!) };
-      },
+      map: (event, conversionType: string) => ({ payload: chaseConversion(event, conversionType) }),
       request: ([payload]) => ({
         method: 'POST',
         url,
@@ -42,4 +29,6 @@ export const chase: DestinationDefinition<ChaseSettings, ChaseConversion> = {
       check: (res, req) => classifyResponse('chase', req, res, (status) => status === 200 || status === 202),
     };
   },
-};
+});
+
+export type ChaseSettings = z.infer<typeof chase.settings>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '../../delivery/errors.js';
+import { InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
 import { chaseConversion } from './mapping.js';
 

@@ -1,18 +1,18 @@
 import type { StoredEvent } from '../../event.js';
-import { InvalidEventError } from '../../delivery/errors.js';
+import { InvalidEventError } from '../errors.js';
+import { trimmedEmail } from '../pii.js';
 import type { ChaseConversion } from './types.js';
 
 const MAX_TYPE = 63;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Chase gets the plain email, trimmed: it matches contacts by address and takes no hash. */
 export function chaseConversion(event: StoredEvent, conversionType: string): ChaseConversion {
   const fail = (why: string) => new InvalidEventError(why, { destination: 'chase' });
   const props = event.properties ?? {};
-  const userData = props.user_data as { email?: unknown } | undefined;
-  const email = typeof userData?.email === 'string' ? userData.email.trim() : '';
-  if (!email) throw fail('no properties.user_data.email: Chase requires an email');
-  if (!EMAIL.test(email) || email.length > 320) throw fail('properties.user_data.email is not an email address');
+  const given = (props.user_data as { email?: unknown } | undefined)?.email;
+  if (typeof given !== 'string' || !given.trim()) throw fail('no properties.user_data.email: Chase requires an email');
+  const email = trimmedEmail(given);
+  if (!email) throw fail('properties.user_data.email is not an email address');
   if (conversionType.length > MAX_TYPE) throw fail(`conversion_type is longer than ${MAX_TYPE} characters`);
   const { user_data: _personal, ...conversionData } = props;
   return {

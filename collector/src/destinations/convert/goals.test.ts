@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConvertGoals, startConvert } from '../../../../e2e/vendors/convert.js';
 import type { VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
+import { BadCredentialsError, InvalidEventError, RetryableError } from '../errors.js';
 import { GoalResolver } from './goals.js';
 
 const goals = defaultConvertGoals.map((g) => ({ ...g }));

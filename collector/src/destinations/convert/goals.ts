@@ -1,5 +1,5 @@
-import { BadCredentialsError, InvalidEventError, RetryableError } from '../../delivery/errors.js';
-import { retryAfterMs } from '../../delivery/classify.js';
+import { BadCredentialsError, InvalidEventError, RetryableError } from '../errors.js';
+import { retryAfterMs } from '../classify.js';
 import type { ConvertGoal } from './types.js';
 
 export interface GoalResolverOptions {

@@ -1,34 +1,32 @@
-import { InvalidEventError } from '../../delivery/errors.js';
+import { InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
 import { looksLikeEmail } from '../pii.js';
+import { finite, text } from '../values.js';
 import type { ConvertConversionEvent, ConvertGoalData, ConvertTrackBody, ConvertVisitor } from './types.js';
 
 /** The event property that carries Convert's own visitor id (from its `_conv_v` cookie) when the page has it. */
 export const CONVERT_VISITOR_ID_PROPERTY = 'convert_visitor_id';
 const MAX_VISITOR_ID = 256;
 
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Convert's visitor id: `properties.convert_visitor_id` when present, else the tag's anonymous id. */
 export function convertVisitorId(event: StoredEvent): string | undefined {
-  return str(event.properties?.[CONVERT_VISITOR_ID_PROPERTY]) ?? str(event.anonymousId);
+  return text(event.properties?.[CONVERT_VISITOR_ID_PROPERTY]) ?? text(event.anonymousId);
 }
 
 /** `goalData` of a purchase: amount (2 decimals), productsCount (sum of quantities), transactionId. */
 function purchaseGoalData(props: Record<string, unknown>): ConvertGoalData[] {
   const data: ConvertGoalData[] = [];
-  const value = num(props.value);
+  const value = finite(props.value);
   if (value !== undefined && value >= 0) data.push({ key: 'amount', value: Math.round(value * 100) / 100 });
   if (Array.isArray(props.items) && props.items.length) {
     const count = props.items.reduce<number>((n, item) => {
-      const q = num((item as Record<string, unknown> | null)?.quantity);
+      const q = finite((item as Record<string, unknown> | null)?.quantity);
       return n + (q !== undefined && Number.isInteger(q) && q > 0 ? q : 1);
     }, 0);
     data.push({ key: 'productsCount', value: count });
   }
-  const transactionId = str(props.transaction_id);
+  const transactionId = text(props.transaction_id);
   if (transactionId) data.push({ key: 'transactionId', value: transactionId });
   return data;
 }

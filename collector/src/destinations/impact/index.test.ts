@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImpact } from '../../../../e2e/vendors/impact.js';
 import type { VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError } from '../../delivery/errors.js';
+import { BadCredentialsError, InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
-import { expectNetworkErrorRetryable, expectRetryable, send, thrownBy } from '../testing.js';
+import { expectRetryable, send, thrownBy } from '../testing.js';
 import { impact } from './index.js';
 
 const SID = 'IRtest123';
@@ -113,11 +113,6 @@ describe('impact send() against a local impact.com', () => {
     ]);
   });
 
-  it('retryable: a network error (nothing listening) through the collector Sender', async () => {
-    const d = create({ baseUrl: 'http://127.0.0.1:1' });
-    const payload = await mapped(create(), event);
-    await expectNetworkErrorRetryable(d.request([payload]));
-  });
 
   it('permanent: a 400 keeps impact errors[] in the body and the message', async () => {
     server.override = undefined;

@@ -1,63 +1,40 @@
 import { z } from 'zod';
-import { classifyResponse } from '../../delivery/classify.js';
-import { missingConsent } from '../consent.js';
-import { baseUrl, commonSettings, secret } from '../settings.js';
-import type { DestinationDefinition } from '../types.js';
+import { classifyResponse } from '../classify.js';
+import { defineDestination } from '../define.js';
+import { baseUrl, secret, wholeNumberId } from '../settings.js';
 import { impactConversion } from './mapping.js';
 import type { ImpactConversion, ImpactEventType } from './types.js';
 
-/** impact's integer ids (CampaignId, EventTypeId) may be written as numbers or digit strings. */
-const integerId = z
-  .union([z.string().trim().regex(/^\d+$/, 'must be a whole number'), z.number().int().positive()])
-  .transform(String);
-
 const eventType: z.ZodType<ImpactEventType> = z.union([
-  z.object({ eventTypeId: integerId }).strict(),
+  z.object({ eventTypeId: wholeNumberId }).strict(),
   z.object({ eventTypeCode: z.string().trim().min(1).max(64) }).strict(),
 ]);
 
-const settings = z
-  .object({
+export const impact = defineDestination({
+  name: 'impact',
+  settings: {
     accountSid: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, 'must be the account SID (letters, digits, - and _)'),
     authToken: secret,
-    campaignId: integerId,
+    campaignId: wholeNumberId,
     baseUrl: baseUrl('https://api.impact.com'),
     /** Tag event → the impact event type (action tracker) it is sent as. */
     events: z.record(z.string(), eventType).default({}),
-    ...commonSettings(['ad_storage', 'ad_user_data']),
-  })
-  .strict();
-
-export type ImpactSettings = z.infer<typeof settings>;
-
-export const impact: DestinationDefinition<ImpactSettings, ImpactConversion> = {
-  name: 'impact',
-  settings,
+  },
+  defaultConsent: ['ad_storage', 'ad_user_data'],
+  secrets: (s) => [s.authToken, basicCredential(s)],
+  routes: (s) => s.events,
+  label: (t) => ('eventTypeId' in t ? t.eventTypeId : t.eventTypeCode),
   create(s) {
     const url = `${s.baseUrl}/Advertisers/${encodeURIComponent(s.accountSid)}/Conversions`;
-    const basic = Buffer.from(`${s.accountSid}:${s.authToken}`).toString('base64');
+    const authorization = `Basic ${basicCredential(s)}`;
     return {
-      name: 'impact',
-      maxBatch: 1,
-      secrets: [s.authToken, basic],
-      vendorEvent: (name) => {
-        if (!Object.hasOwn(s.events, name)) return undefined;
-        const t = s.events[name]!;
-        return 'eventTypeId' in t ? t.eventTypeId : t.eventTypeCode;
-      },
-      map(event) {
-        const missing = missingConsent(event.consent, s.consent as never);
-        if (missing) return { skip: `consent: ${missing}` };
-        return { payload: impactConversion(event, { campaignId: s.campaignId, eventType: s.events[event.name]! }) };
-      },
-      request: ([payload]) => ({
+      map: (event, eventType: ImpactEventType) => ({
+        payload: impactConversion(event, { campaignId: s.campaignId, eventType }),
+      }),
+      request: ([payload]: ImpactConversion[]) => ({
         method: 'POST',
         url,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          authorization: `Basic ${basic}`,
-        },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
         body: new URLSearchParams(payload).toString(),
       }),
       // 200 {"Status":"QUEUED"}; a 200 that says "ERROR" is a refusal too.
@@ -65,7 +42,14 @@ export const impact: DestinationDefinition<ImpactSettings, ImpactConversion> = {
         classifyResponse('impact', req, res, (status, body) => status >= 200 && status < 300 && !saysError(body), errorSummary),
     };
   },
-};
+});
+
+export type ImpactSettings = z.infer<typeof impact.settings>;
+
+/** HTTP Basic `accountSid:authToken`, base64: a secret in its own right. */
+function basicCredential(s: { accountSid: string; authToken: string }): string {
+  return Buffer.from(`${s.accountSid}:${s.authToken}`).toString('base64');
+}
 
 function saysError(body: string): boolean {
   try {

@@ -1,6 +1,7 @@
-import { InvalidEventError } from '../../delivery/errors.js';
+import { InvalidEventError } from '../errors.js';
 import type { Consent, StoredEvent } from '../../event.js';
 import { looksLikeEmail, normaliseEmail, sha1Hex } from '../pii.js';
+import { currencyCode, finite, money, text } from '../values.js';
 import type { ImpactConversion, ImpactEventType } from './types.js';
 
 export interface ImpactMappingOptions {
@@ -11,14 +12,9 @@ export interface ImpactMappingOptions {
 const MAX_ORDER_ID = 64;
 const MAX_CLICK_ID = 64;
 const MAX_PROFILE_ID = 70;
-const CURRENCY = /^[A-Za-z]{3}$/;
 /** Click id query parameters impact uses, in order of preference. */
 export const impactClickParams = ['clickid', 'irclickid', 'im_ref'] as const;
 
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const money = (n: number): string => n.toFixed(2);
 
 /** ISO 8601 in UTC without milliseconds, as impact's examples write it. */
 export const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -48,13 +44,13 @@ function itemsOf(value: unknown, fail: (why: string) => Error): Item[] | undefin
   const items: Item[] = [];
   for (const raw of value) {
     const i = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-    const sku = str(i.item_id);
-    const price = num(i.price);
+    const sku = text(i.item_id);
+    const price = finite(i.price);
     if (!sku || price === undefined) return undefined;
-    const quantity = i.quantity === undefined ? 1 : num(i.quantity);
+    const quantity = i.quantity === undefined ? 1 : finite(i.quantity);
     if (quantity === undefined || !Number.isInteger(quantity) || quantity < 1) throw fail(`ItemQuantity: item ${sku} quantity must be a whole number ≥ 1`);
     if (price < 0) throw fail(`ItemPrice: item ${sku} price must be ≥ 0`);
-    items.push({ sku, name: str(i.item_name), category: str(i.item_category), quantity, price });
+    items.push({ sku, name: text(i.item_name), category: text(i.item_category), quantity, price });
   }
   return items;
 }
@@ -74,7 +70,7 @@ export function impactConversion(event: StoredEvent, o: ImpactMappingOptions): I
   else f.EventTypeCode = o.eventType.eventTypeCode;
   f.EventDate = isoSeconds(event.time);
 
-  const orderId = str(props.transaction_id) ?? event.id;
+  const orderId = text(props.transaction_id) ?? event.id;
   if (orderId.length > MAX_ORDER_ID) throw fail(`OrderId: transaction_id is longer than ${MAX_ORDER_ID} characters`);
   f.OrderId = orderId;
 
@@ -85,11 +81,11 @@ export function impactConversion(event: StoredEvent, o: ImpactMappingOptions): I
     f.ClickId = clickId;
   }
   if (event.anonymousId && event.anonymousId.length <= MAX_PROFILE_ID) f.CustomProfileId = event.anonymousId;
-  const customerId = str(props.user_id);
+  const customerId = text(props.user_id);
   if (customerId && !looksLikeEmail(customerId)) f.CustomerId = customerId;
   const email = normaliseEmail((props.user_data as { email?: unknown } | undefined)?.email);
   if (email) f.CustomerEmail = sha1Hex(email);
-  const coupon = str(props.coupon);
+  const coupon = text(props.coupon);
   if (coupon) f.OrderPromoCode = coupon;
   if (!f.ClickId && !f.CustomProfileId && !f.CustomerId && !f.OrderPromoCode) {
     throw fail('no attribution key: the event has no click id (clickid, irclickid, im_ref), anonymous id, user_id or coupon');
@@ -107,20 +103,20 @@ export function impactConversion(event: StoredEvent, o: ImpactMappingOptions): I
       amounts[`ItemPrice${i}`] = money(item.price);
     });
   } else {
-    const value = num(props.value);
+    const value = finite(props.value);
     if (value !== undefined) {
       if (value < 0) throw fail('OrderSubTotalPostDiscount: value must be ≥ 0');
       amounts.OrderSubTotalPostDiscount = money(value);
     }
   }
   for (const [prop, field] of [['tax', 'OrderTax'], ['shipping', 'OrderShipping']] as const) {
-    const v = num(props[prop]);
+    const v = finite(props[prop]);
     if (v !== undefined && v >= 0) amounts[field] = money(v);
   }
   if (Object.keys(amounts).length) {
-    const currency = str(props.currency);
-    if (!currency || !CURRENCY.test(currency)) throw fail('CurrencyCode: properties.currency must be a 3-letter ISO 4217 code when amounts are sent');
-    f.CurrencyCode = currency.toUpperCase();
+    const currency = currencyCode(props.currency);
+    if (!currency) throw fail('CurrencyCode: properties.currency must be a 3-letter ISO 4217 code when amounts are sent');
+    f.CurrencyCode = currency;
     Object.assign(f, amounts);
   }
 

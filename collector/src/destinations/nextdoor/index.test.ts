@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNextdoor } from '../../../../e2e/vendors/nextdoor.js';
 import type { VendorServer } from '../../../../e2e/vendors/server.js';
-import { BadCredentialsError, InvalidEventError } from '../../delivery/errors.js';
+import { BadCredentialsError, InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
-import { expectNetworkErrorRetryable, expectRetryable, send, thrownBy } from '../testing.js';
+import { expectRetryable, send, thrownBy } from '../testing.js';
 import { nextdoor } from './index.js';
 
 const TOKEN = 'nextdoor-test-token';
@@ -114,12 +114,6 @@ describe('nextdoor send() against a local Nextdoor', () => {
     ]);
   });
 
-  it('retryable: a network error (nothing listening) through the collector Sender', async () => {
-    const d = nextdoor.create(
-      nextdoor.settings.parse({ token: TOKEN, dataSourceId: DATA_SOURCE, baseUrl: 'http://127.0.0.1:1' }),
-    );
-    await expectNetworkErrorRetryable(d.request([await mapped(d, event)]));
-  });
 
   it('permanent: a 400 keeps the vendor body', async () => {
     server.override = undefined;

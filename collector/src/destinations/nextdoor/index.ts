@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { classifyResponse } from '../../delivery/classify.js';
-import { missingConsent } from '../consent.js';
-import { normaliseCountry } from '../pii.js';
-import { baseUrl, commonSettings, secret } from '../settings.js';
-import type { DestinationDefinition } from '../types.js';
+import type { StoredEvent } from '../../event.js';
+import { classifyResponse } from '../classify.js';
+import { defineDestination } from '../define.js';
+import { baseUrl, countryCode, secret } from '../settings.js';
 import { nextdoorConversion } from './mapping.js';
-import { nextdoorEventNames, type NextdoorConversion } from './types.js';
+import { nextdoorEventNames, type NextdoorConversion, type NextdoorEventName } from './types.js';
 
 /** GA4 event → Nextdoor event_name, used when the config gives no `events`. */
 export const nextdoorDefaultEvents: Readonly<Record<string, (typeof nextdoorEventNames)[number]>> = {
@@ -19,8 +18,9 @@ export const nextdoorDefaultEvents: Readonly<Record<string, (typeof nextdoorEven
   add_to_wishlist: 'add_to_wishlist',
 };
 
-const settings = z
-  .object({
+export const nextdoor = defineDestination({
+  name: 'nextdoor',
+  settings: {
     token: secret,
     /** Nextdoor's data source id (formerly the pixel id), sent top-level as `data_source_id`. */
     dataSourceId: z.string().trim().min(1).max(128),
@@ -34,47 +34,28 @@ const settings = z
      * `restrict` sends with `restricted_data_usage: 1` (+ `_country`/`_state` from the address).
      */
     restrictedDataUsage: z.enum(['skip', 'restrict']).default('skip'),
-    /** Alpha-2 country for phone numbers written without a country code, when the address has none. */
-    defaultCountry: z
-      .string()
-      .refine((c) => normaliseCountry(c) !== undefined, 'must be an ISO 3166-1 alpha-2 country code')
-      .transform((c) => normaliseCountry(c)!)
-      .optional(),
-    ...commonSettings(['ad_storage', 'ad_user_data']),
-  })
-  .strict();
-
-export type NextdoorSettings = z.infer<typeof settings>;
-
-export const nextdoor: DestinationDefinition<NextdoorSettings, NextdoorConversion> = {
-  name: 'nextdoor',
-  settings,
-  create(s) {
+    /** Overrides the collector's `defaultCountry` for this destination. */
+    defaultCountry: countryCode.optional(),
+  },
+  defaultConsent: ['ad_storage', 'ad_user_data'],
+  secrets: (s) => [s.token],
+  routes: (s) => s.events,
+  // With `restrict`, a GPC opt-out is sent flagged instead of skipped; explicit denials still skip.
+  consentOf: (event, s) => (restricted(event, s) ? { ...event.consent, gpc: false } : event.consent),
+  create(s, context) {
     const url = `${s.baseUrl}/v2/api/conversions/track`;
     return {
-      name: 'nextdoor',
-      maxBatch: 1,
-      secrets: [s.token],
-      vendorEvent: (name) => (Object.hasOwn(s.events, name) ? s.events[name] : undefined),
-      map(event) {
-        const required = s.consent as never[];
-        // With `restrict`, a GPC opt-out is sent flagged instead of skipped; explicit denials still skip.
-        const restricted = s.restrictedDataUsage === 'restrict' && event.consent?.gpc === true;
-        const consent = restricted ? { ...event.consent, gpc: false } : event.consent;
-        const missing = missingConsent(consent, required);
-        if (missing) return { skip: `consent: ${missing}` };
-        return {
-          payload: nextdoorConversion(event, {
-            eventName: s.events[event.name]!,
-            dataSourceId: s.dataSourceId,
-            testEvent: s.testEvent,
-            partnerId: s.partnerId,
-            defaultCountry: s.defaultCountry,
-            restricted,
-          }),
-        };
-      },
-      request: ([payload]) => ({
+      map: (event, eventName: NextdoorEventName) => ({
+        payload: nextdoorConversion(event, {
+          eventName,
+          dataSourceId: s.dataSourceId,
+          testEvent: s.testEvent,
+          partnerId: s.partnerId,
+          defaultCountry: s.defaultCountry ?? context.defaultCountry,
+          restricted: restricted(event, s),
+        }),
+      }),
+      request: ([payload]: NextdoorConversion[]) => ({
         method: 'POST',
         url,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
@@ -83,7 +64,13 @@ export const nextdoor: DestinationDefinition<NextdoorSettings, NextdoorConversio
       check: (res, req) => classifyResponse('nextdoor', req, res, undefined, errorSummary),
     };
   },
-};
+});
+
+export type NextdoorSettings = z.infer<typeof nextdoor.settings>;
+
+function restricted(event: StoredEvent, s: { restrictedDataUsage: 'skip' | 'restrict' }): boolean {
+  return s.restrictedDataUsage === 'restrict' && event.consent?.gpc === true;
+}
 
 /** Nextdoor documents no error body; keep whatever message it gives (`message`, `error`, `errors[]`). */
 function errorSummary(body: string): string | undefined {

@@ -1,6 +1,7 @@
-import { InvalidEventError } from '../../delivery/errors.js';
+import { InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
 import { normaliseCountry, normaliseState, normaliseText, sha256Hex, userData } from '../pii.js';
+import { currencyCode, finite, money, text } from '../values.js';
 import {
   nextdoorDeliveryCategories,
   type NextdoorConversion,
@@ -27,10 +28,6 @@ export const restrictedStates: Readonly<Record<string, number>> = {
   nj: 1010, ut: 1011, va: 1012, mn: 1013, tn: 1014, md: 1015, in: 1016, ky: 1017, ri: 1018,
 };
 
-const CURRENCY = /^[A-Za-z]{3}$/;
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 function isHttpUrl(url: string | undefined): url is string {
   if (!url) return false;
@@ -72,14 +69,14 @@ function products(items: unknown): NextdoorProduct[] {
   for (const item of items) {
     if (!item || typeof item !== 'object') continue;
     const i = item as Record<string, unknown>;
-    const id = str(i.item_id);
+    const id = text(i.item_id);
     if (!id) continue; // Nextdoor identifies a product by id
     const p: NextdoorProduct = { id };
-    const name = str(i.item_name);
+    const name = text(i.item_name);
     if (name) p.content_name = name;
-    const quantity = num(i.quantity);
+    const quantity = finite(i.quantity);
     if (quantity !== undefined && Number.isInteger(quantity) && quantity > 0) p.quantity = quantity;
-    const price = num(i.price);
+    const price = finite(i.price);
     if (price !== undefined && price >= 0) p.item_price = Math.round(price * 100) / 100;
     out.push(p);
   }
@@ -99,16 +96,16 @@ export function nextdoorConversion(event: StoredEvent, o: NextdoorMappingOptions
   if (!isHttpUrl(event.url)) throw fail('action_source_url: the event has no http(s) page url, required with action_source "website"');
 
   const custom: NextdoorCustom = {};
-  const value = num(props.value);
-  const currency = str(props.currency);
+  const value = finite(props.value);
+  const currency = currencyCode(props.currency);
   if (value !== undefined || o.eventName === 'purchase') {
     if (value === undefined || value < 0) throw fail('custom.order_value: purchase needs properties.value (a number ≥ 0)');
-    if (!currency || !CURRENCY.test(currency)) throw fail('custom.order_value: properties.currency must be a 3-letter ISO 4217 code');
-    custom.order_value = `${currency.toUpperCase()}${value.toFixed(2)}`;
+    if (!currency) throw fail('custom.order_value: properties.currency must be a 3-letter ISO 4217 code');
+    custom.order_value = `${currency}${money(value)}`;
   }
-  const orderId = str(props.transaction_id);
+  const orderId = text(props.transaction_id);
   if (orderId) custom.order_id = orderId;
-  const category = str(props.delivery_category);
+  const category = text(props.delivery_category);
   if (category && (nextdoorDeliveryCategories as readonly string[]).includes(category)) {
     custom.delivery_category = category as NextdoorCustom['delivery_category'];
   }

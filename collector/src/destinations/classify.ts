@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse } from '../destinations/types.js';
+import type { HttpRequest, HttpResponse } from './types.js';
 import { BadCredentialsError, InvalidEventError, RetryableError } from './errors.js';
 
 const MAX_BODY_KEPT = 2000;

@@ -3,6 +3,8 @@
  * class alone. Every message names the destination, the method and the URL; `cause` is kept.
  */
 
+import { redactUrl } from '../redact.js';
+
 interface FailureDetails {
   destination: string;
   method?: string;
@@ -17,19 +19,6 @@ function describe(summary: string, d: FailureDetails): string {
   const where = d.method && d.url ? ` (${d.method} ${redactUrl(d.url)})` : '';
   const status = d.status ? ` ${d.status}` : '';
   return `${d.destination}${where}:${status} ${summary}`.trim();
-}
-
-/** Drops credentials and query strings from URLs before they reach a message or a log line. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '[invalid url]';
-  }
 }
 
 abstract class DeliveryFailure extends Error {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HttpRequest } from '../destinations/types.js';
+import type { HttpRequest } from './types.js';
 import { classifyResponse, retryAfterMs } from './classify.js';
 import { BadCredentialsError, InvalidEventError, RetryableError } from './errors.js';
 

@@ -1,0 +1,165 @@
+// The behaviour every Store must have, as one test suite each store runs (sqlite.test.ts, postgres.test.ts).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RequestContext, TrackedEvent } from '../event.js';
+import type { NewEvent, Store } from './types.js';
+
+/** A store for one test, fresh and empty; `close` closes and removes it. */
+export interface StoreUnderTest {
+  store: Store;
+  close(): Promise<void>;
+}
+
+export const contextOf = (receivedAt = Date.now(), ip = '203.0.113.7'): RequestContext => ({ receivedAt, ip });
+
+export const trackedEvent = (id: string, time = Date.now(), extra: Partial<TrackedEvent> = {}): TrackedEvent => ({
+  id,
+  name: 'purchase',
+  time,
+  properties: { value: 1, user_data: { email: 'a@b.example' } },
+  ...extra,
+});
+
+export const newEvent = (id: string, destinations: string[], receivedAt = Date.now()): NewEvent => ({
+  event: trackedEvent(id, receivedAt),
+  context: contextOf(receivedAt),
+  destinations,
+});
+
+export function describeStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`${name}: the Store contract`, () => {
+    let t: StoreUnderTest;
+    let store: Store;
+    beforeEach(async () => {
+      t = await open();
+      store = t.store;
+    });
+    afterEach(() => t.close());
+
+    it('stores an event id once, with one delivery per destination', async () => {
+      const event = newEvent('evt-00000001', ['a', 'b']);
+      expect(await store.ingest([event])).toEqual({ stored: 1, duplicates: 0, conflicts: [] });
+      // The same event again, from another request (other context): a repeat.
+      const again = { ...event, context: contextOf(Date.now() + 5000, '198.51.100.1') };
+      expect(await store.ingest([again])).toEqual({ stored: 0, duplicates: 1, conflicts: [] });
+      expect(await store.queueDepth()).toEqual(
+        new Map([
+          ['a', 1],
+          ['b', 1],
+        ]),
+      );
+    });
+
+    it('tells an id reused by another event (a conflict) from a repeat, and keeps the conflict without personal data', async () => {
+      const time = Date.now();
+      const first = { event: trackedEvent('evt-00000001', time), context: contextOf(time), destinations: ['a'] };
+      await store.ingest([first]);
+      const other = {
+        event: trackedEvent('evt-00000001', time, {
+          name: 'sign_up',
+          properties: { value: 99, user_data: { email: 'other@b.example' } },
+        }),
+        context: contextOf(time + 10),
+        destinations: ['a'],
+      };
+      const repeat = { ...first, context: contextOf(time + 20) };
+      expect(await store.ingest([repeat, other, newEvent('evt-00000002', ['a'])])).toEqual({
+        stored: 1,
+        duplicates: 1,
+        conflicts: [1],
+      });
+      expect(await store.queueDepth()).toEqual(new Map([['a', 2]]));
+      const [conflict, ...more] = await store.recentConflicts(10);
+      expect(more).toEqual([]);
+      expect(conflict).toMatchObject({ eventId: 'evt-00000001', name: 'sign_up', receivedAt: time + 10 });
+      expect(JSON.parse(conflict!.body)).toEqual({ id: 'evt-00000001', name: 'sign_up', time, properties: { value: 99 } });
+      // What was stored first is what stays.
+      const [stored] = (await store.recentEvents(5)).filter((e) => e.id === 'evt-00000001');
+      expect(stored).toMatchObject({ name: 'purchase', properties: { value: 1 } });
+    });
+
+    it('leases a claimed delivery until it is reported, then counts it by its new state', async () => {
+      await store.ingest([1, 2, 3].map((i) => newEvent(`evt-0000000${i}`, ['a'])));
+      const first = await store.claim('a', 2, Date.now(), 60_000);
+      expect(first.map((c) => c.event.id)).toEqual(['evt-00000001', 'evt-00000002']);
+      expect(first[0]!.event.context.ip).toBe('203.0.113.7');
+      const second = await store.claim('a', 5, Date.now(), 60_000);
+      expect(second.map((c) => c.event.id)).toEqual(['evt-00000003']); // the leased two are not handed out again
+      await store.update([{ id: first[0]!.id, state: 'delivered', attempted: true, status: 202 }]);
+      await store.update([{ id: first[1]!.id, state: 'pending', nextAt: Date.now() - 1, attempted: true }]);
+      expect((await store.claim('a', 5, Date.now(), 60_000)).map((c) => c.event.id)).toEqual(['evt-00000002']);
+      const [stats] = await store.stats();
+      expect(stats).toMatchObject({ destination: 'a', pending: 2, delivered: 1, dead: 0 });
+      expect(stats!.oldestPendingAt).toBeGreaterThan(0);
+    });
+
+    it('makes waiting deliveries due again at once, and never touches one that is done', async () => {
+      await store.ingest([1, 2].map((i) => newEvent(`evt-0000000${i}`, ['a'])));
+      const [d1, d2] = await store.claim('a', 2, Date.now(), 60_000);
+      const later = Date.now() + 3_600_000;
+      await store.update([
+        { id: d1!.id, state: 'pending', nextAt: later, attempted: true },
+        { id: d2!.id, state: 'delivered', attempted: true, status: 200 },
+      ]);
+      expect(await store.claim('a', 5, Date.now(), 60_000)).toEqual([]);
+      await store.retryNow([d1!.id, d2!.id], Date.now());
+      const due = await store.claim('a', 5, Date.now(), 60_000);
+      expect(due.map((d) => d.id)).toEqual([d1!.id]);
+      expect(due[0]!.attempts).toBe(1);
+      expect((await store.stats())[0]).toMatchObject({ pending: 1, delivered: 1 });
+    });
+
+    it('drops personal data once every delivery of the event is done, not before', async () => {
+      await store.ingest([newEvent('evt-00000001', ['a', 'b'])]);
+      const [a] = await store.claim('a', 1, Date.now(), 60_000);
+      await store.update([
+        { id: a!.id, state: 'delivered', attempted: true, status: 202, request: 'POST x\n{}\n{"email":"a@b.example"}' },
+      ]);
+      expect((await store.recentEvents(1))[0]!.properties).toHaveProperty('user_data');
+      const [b] = await store.claim('b', 1, Date.now(), 60_000);
+      await store.update([{ id: b!.id, state: 'skipped', detail: 'consent' }]);
+      expect((await store.recentEvents(1))[0]!.properties).toEqual({ value: 1 });
+      const deliveries = await store.recentDeliveries(10);
+      expect(deliveries.find((d) => d.destination === 'a')!.request).toBe('POST x [body removed after delivery]');
+    });
+
+    it('re-queues dead letters, and refused deliveries only when asked, with progress', async () => {
+      await store.ingest([1, 2, 3].map((i) => newEvent(`evt-0000000${i}`, ['a'])));
+      const [d1, d2, d3] = await store.claim('a', 3, Date.now(), 60_000);
+      await store.update([
+        { id: d1!.id, state: 'dead', attempted: true, detail: 'gave up' },
+        { id: d2!.id, state: 'rejected', attempted: true, status: 400, detail: 'refused' },
+        { id: d3!.id, state: 'delivered', attempted: true },
+      ]);
+      const progress: [number, number][] = [];
+      expect(await store.requeue('a', ['dead'], 0, (done, total) => progress.push([done, total]))).toBe(1);
+      expect(progress).toEqual([
+        [0, 1],
+        [1, 1],
+      ]);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 1]]));
+      expect((await store.claim('a', 5, Date.now(), 60_000)).map((d) => d.id)).toEqual([d1!.id]);
+      expect(await store.requeue('a', ['dead', 'rejected'], 0)).toBe(1);
+      expect((await store.stats())[0]).toMatchObject({ pending: 2, rejected: 0, dead: 0, delivered: 1 });
+      expect(await store.requeue('a', ['dead', 'rejected'], Date.now() + 60_000)).toBe(0);
+    });
+
+    it('purges only what retention allows', async () => {
+      const old = Date.now() - 10 * 86_400_000;
+      await store.ingest([
+        newEvent('evt-00000001', ['a'], old),
+        newEvent('evt-00000002', ['a'], old),
+        newEvent('evt-00000003', ['a'], old),
+        newEvent('evt-00000004', ['a']),
+      ]);
+      const [d1, d2] = await store.claim('a', 2, Date.now(), 60_000);
+      await store.update([
+        { id: d1!.id, state: 'delivered', attempted: true },
+        { id: d2!.id, state: 'dead', detail: 'gave up' },
+      ]);
+      // evt-1 delivered long ago goes; evt-2's dead letter is recent; evt-3 still pending; evt-4 is new.
+      expect(await store.purge(Date.now() - 7 * 86_400_000, Date.now() - 30 * 86_400_000)).toBe(1);
+      expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual(['evt-00000002', 'evt-00000003', 'evt-00000004']);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 2]]));
+    });
+  });
+}

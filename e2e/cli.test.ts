@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { Collector } from './collector.js';
 
 const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
 
@@ -30,10 +33,39 @@ describe('tagrelay serve refuses a bad config with one clear error naming the ke
     expect(r.stderr).toMatch(message);
   });
 
-  it('substitutes ${NAME} from the environment', () => {
-    const r = serveWith({ port: '${TAGRELAY_TEST_PORT}' }, { TAGRELAY_TEST_PORT: '1' });
-    // The substituted value is a string, so the port is still checked as a number.
-    expect(r.stderr).toMatch(/port: Invalid input: expected number/);
+  it('a port from the environment ("${PORT}") is a port', async () => {
+    const port = await freePort();
+    const c = await Collector.start({ config: { port: '${TAGRELAY_TEST_PORT}' }, env: { TAGRELAY_TEST_PORT: String(port) } });
+    try {
+      expect(c.url).toBe(`http://127.0.0.1:${port}`);
+      expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe('tagrelay serve says in one line why it cannot start', () => {
+  it('a port in use', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = serveWith({ host: '127.0.0.1', port, store: `sqlite:${join(mkdtempSync(join(tmpdir(), 'tagrelay-cli-')), 't.db')}` });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`tagrelay: cannot listen on 127.0.0.1:${port}: the address is in use\n`);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('a store path that cannot be created', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+    writeFileSync(join(dir, 'a-file'), '');
+    const path = join(dir, 'a-file', 'data', 'tagrelay.db');
+    const r = serveWith({ port: 0, store: `sqlite:${path}` });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^tagrelay: cannot open the SQLite store ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: [^\n]+\n$`));
   });
 
   it('prints usage', () => {
@@ -41,3 +73,13 @@ describe('tagrelay serve refuses a bad config with one clear error naming the ke
     expect(r.stdout).toContain('tagrelay <command>');
   });
 });
+
+function freePort(): Promise<number> {
+  const s = createServer();
+  return new Promise((resolve) =>
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    }),
+  );
+}

@@ -55,7 +55,7 @@ describe('operations', () => {
 
     const status = cli(collector, 'status', '--url', collector.url);
     expect(status.status).toBe(0);
-    expect(status.stdout).toMatch(/chase\s+active\s+0\s+-\s+0\s+0\s+2\s+1/);
+    expect(status.stdout).toMatch(/chase\s+(active|backing-off)\s+0\s+-\s+0\s+0\s+2\s+1/);
 
     chase.override = undefined; // the vendor fixed its side
     const dead = cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
@@ -110,6 +110,23 @@ describe('operations', () => {
     // The one in flight was finished, not sent again: three events, three requests.
     expect(chase.requests).toHaveLength(3);
   });
+
+  it('on SIGTERM stops within 10 s while a vendor never answers; what was in flight stays queued and goes after a restart', async () => {
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 202, body: {}, delayMs: 60_000 }); // never answers in time
+    collector = await Collector.start({ config: { ...config(chase), delivery: { timeoutMs: 15_000 } } });
+    await post(collector, ['evt-hang-00001', 'evt-hang-00002']);
+    await waitFor(() => chase!.requests.length === 2, 10000, 'both requests in flight');
+    const started = Date.now();
+    await collector.stop();
+    const took = Date.now() - started;
+    expect(took).toBeLessThan(10_500);
+    expect(collector.output).toMatch(/"msg":"stopped"/);
+    chase.override = undefined;
+    await collector.restart();
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'delivered after restart');
+    expect(chase.requests).toHaveLength(4); // each sent again once: the first answers never came
+  }, 40_000);
 
   it('dryRun records the exact request it would send, secrets redacted, and sends nothing', async () => {
     const nextdoor = await startNextdoor('nd-dry-token', 'ds-1');

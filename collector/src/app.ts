@@ -28,6 +28,7 @@ export interface Collector {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   engine: DeliveryEngine;
   log: Logger;
+  /** Stops delivery (requests in flight get `deadlineMs`, then are left queued) and closes the store. */
   close(deadlineMs?: number): Promise<void>;
 }
 

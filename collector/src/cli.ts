@@ -1,10 +1,10 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, localUrl } from './config.js';
 import { createCollector } from './app.js';
 import { parseSince, printStatus, replay } from './operator.js';
 import { redactUrl } from './redact.js';
-import type { ReplayableState } from './store/types.js';
+import { StoreError, type ReplayableState } from './store/types.js';
 
 class UsageError extends Error {}
 
@@ -25,13 +25,29 @@ Options:
   -h, --help      this help
 `;
 
+/** How long SIGTERM may take, in all: requests in flight finish or are left queued within it. */
+const STOP_DEADLINE_MS = 10_000;
+
+/** A start-up failure outside the config (the port, the store): printed as one line, exit 2. */
+class StartError extends Error {}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      reject(new StartError(`cannot listen on ${host}:${port}: ${why}`));
+    });
+    server.listen(port, host, resolve);
+  });
+}
+
 async function serve(configPath: string | undefined): Promise<void> {
   const config = loadConfig(configPath);
   const collector = await createCollector(config);
   const { log } = collector;
-  collector.engine.start();
   const server = createServer(collector.handler);
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  await listen(server, config.port, config.host);
+  collector.engine.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = localUrl(config.host, port);
@@ -44,10 +60,19 @@ async function serve(configPath: string | undefined): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const deadline = Date.now() + STOP_DEADLINE_MS;
     log.info('stopping', { signal });
-    server.close();
+    // Whatever happens below, the process is gone by the deadline; what was acknowledged is on disk.
+    setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+    // No new connections; requests in flight finish (until a second before the deadline), idle connections close.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await collector.close(10_000);
+    const lanes = collector.engine.stop(deadline - Date.now() - 1000);
+    await Promise.race([drained, new Promise((r) => setTimeout(r, deadline - Date.now() - 1000))]);
+    server.closeAllConnections();
+    await lanes;
+    await collector.close();
+    log.info('stopped', { ms: STOP_DEADLINE_MS - (deadline - Date.now()) });
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -98,6 +123,10 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`tagrelay: config error: ${e.message}\n`);
+      process.exit(2);
+    }
+    if (e instanceof StoreError || e instanceof StartError) {
+      process.stderr.write(`tagrelay: ${e.message}\n`);
       process.exit(2);
     }
     if (e instanceof UsageError || (e instanceof Error && /^--/.test(e.message))) {

@@ -48,6 +48,8 @@ const topLevel = z
         /** First retry delay, ms; doubles each attempt (with full jitter) up to maxBackoffMs. */
         baseBackoffMs: z.number().int().min(1).max(3_600_000).default(1000),
         maxBackoffMs: z.number().int().min(1).max(86_400_000).default(15 * 60_000),
+        /** The longest wait between probes of a vendor that is failing as a whole (its outage ends within this of its recovery). */
+        maxProbeIntervalMs: z.number().int().min(1).max(3_600_000).default(10_000),
       })
       .strict()
       .prefault({}),

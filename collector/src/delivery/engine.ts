@@ -11,6 +11,7 @@ export class DeliveryEngine {
   private readonly lanes: Lane[];
   private readonly senders: Sender[] = [];
   private maintenance?: NodeJS.Timeout;
+  private stopped?: Promise<void>;
 
   constructor(
     private readonly config: Config,
@@ -37,6 +38,7 @@ export class DeliveryEngine {
           maxAttempts: d.maxAttempts,
           baseBackoffMs: d.baseBackoffMs,
           maxBackoffMs: d.maxBackoffMs,
+          maxProbeIntervalMs: d.maxProbeIntervalMs,
           leaseMs: d.timeoutMs * 2 + 30_000,
         },
         log,
@@ -75,9 +77,13 @@ export class DeliveryEngine {
     return this.lanes.map((l) => l.status());
   }
 
-  async stop(deadlineMs: number): Promise<void> {
-    clearInterval(this.maintenance);
-    await Promise.all(this.lanes.map((l) => l.stop(deadlineMs)));
-    await Promise.all(this.senders.map((s) => s.close()));
+  /** Stops every lane (requests in flight get `deadlineMs`, then are left queued); once, however often called. */
+  stop(deadlineMs: number): Promise<void> {
+    this.stopped ??= (async () => {
+      clearInterval(this.maintenance);
+      await Promise.all(this.lanes.map((l) => l.stop(deadlineMs)));
+      await Promise.all(this.senders.map((s) => s.close()));
+    })();
+    return this.stopped;
   }
 }

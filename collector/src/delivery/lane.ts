@@ -2,7 +2,7 @@ import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import { redactHeaders } from '../redact.js';
 import type { ClaimedDelivery, DeliveryUpdate, Store } from '../store/types.js';
-import { backoffMs } from './backoff.js';
+import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
   BadCredentialsError,
   InvalidEventError,
@@ -19,6 +19,8 @@ export interface LaneOptions {
   maxAttempts: number;
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** The longest wait between probes of a failing vendor (unless it asks for longer with Retry-After). */
+  maxProbeIntervalMs: number;
   /** How long a claimed delivery stays leased to this process. */
   leaseMs: number;
 }
@@ -44,6 +46,12 @@ export interface LaneEvents {
  * slowness never delays another. A lane keeps up to `concurrency` requests in flight; after a
  * retryable failure it backs off and then sends one probe at a time until the vendor answers again;
  * after 401/403 it pauses and probes rarely, its events waiting for a fixed key.
+ *
+ * An outage counts once, not once per request it caught: only the answer to a request sent after the
+ * lane last changed its mind (an "epoch") moves the lane. When a vendor starts failing with a full
+ * window in flight, the first failure counts and the others in flight are the same news. When a probe
+ * succeeds, the deliveries that failed only because of the outage are due again at once, and the
+ * window grows by one request per success (slow start) until the backlog is gone.
  */
 export class Lane {
   private inFlight = 0;
@@ -56,6 +64,13 @@ export class Lane {
   private running = false;
   private wake?: () => void;
   private loop?: Promise<void>;
+  /** Bumped whenever an answer changes the lane's state; answers to requests sent before then are old news. */
+  private epoch = 0;
+  /** Deliveries that failed during the current outage, and those whose failure started it. */
+  private outage = { failed: new Set<number>(), starters: new Set<number>() };
+  /** Requests in flight, to abort at the stop deadline. */
+  private readonly inFlightRequests = new Set<AbortController>();
+  private stopping = false;
 
   constructor(
     private readonly destination: Destination,
@@ -94,12 +109,18 @@ export class Lane {
     this.wake?.();
   }
 
-  /** Stops claiming; waits up to `deadlineMs` for requests in flight. What is left stays queued. */
+  /**
+   * Stops claiming and waits up to `deadlineMs` for the requests in flight; then aborts the rest,
+   * whose deliveries stay pending (due at once, no attempt counted). Resolves once every result is recorded.
+   */
   async stop(deadlineMs: number): Promise<void> {
     this.running = false;
     this.notify();
     const deadline = Date.now() + deadlineMs;
     while (this.inFlight > 0 && Date.now() < deadline) await this.sleep(20);
+    this.stopping = true;
+    for (const abort of this.inFlightRequests) abort.abort(new Error('collector stopping'));
+    while (this.inFlight > 0) await this.sleep(10);
     await this.loop;
   }
 
@@ -164,6 +185,7 @@ export class Lane {
       void this.deliver(
         chunk.map((c) => c.delivery),
         chunk.map((c) => c.payload),
+        this.epoch,
       ).finally(() => {
         this.inFlight--;
         this.notify();
@@ -171,9 +193,11 @@ export class Lane {
     }
   }
 
-  private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[]): Promise<void> {
+  private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number): Promise<void> {
     let request: HttpRequest | undefined;
     let updates: DeliveryUpdate[];
+    const abort = new AbortController();
+    this.inFlightRequests.add(abort);
     try {
       request = this.destination.request(payloads);
       const recorded = this.record(request);
@@ -186,9 +210,9 @@ export class Lane {
           request: recorded,
         }));
       } else {
-        const response = await this.sender.send(request);
+        const response = await this.sender.send(request, abort.signal);
         this.destination.check(response, request);
-        this.succeeded();
+        if (epoch === this.epoch) this.succeeded();
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -200,7 +224,12 @@ export class Lane {
       }
       this.events?.delivered(this.name, deliveries.length);
     } catch (e) {
-      updates = this.failed(deliveries, e, request);
+      updates = abort.signal.aborted
+        ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
+          deliveries.map((d) => ({ id: d.id, state: 'pending', nextAt: Date.now(), detail: 'collector stopped before the vendor answered' }))
+        : this.failed(deliveries, e, request, epoch);
+    } finally {
+      this.inFlightRequests.delete(abort);
     }
     try {
       await this.store.update(updates);
@@ -213,6 +242,18 @@ export class Lane {
   private succeeded(): void {
     if (this.failures > 0 || this.state !== 'active') {
       this.log.info('destination recovered', { destination: this.name, after: this.failures });
+      this.epoch++;
+      // What failed only because of the outage goes again now. After a single failure, the delivery
+      // that failed may be the problem (a vendor that fails on one event only): it keeps its own backoff.
+      const { failed, starters } = this.outage;
+      const due = [...failed].filter((id) => this.failures > 1 || !starters.has(id));
+      this.outage = { failed: new Set(), starters: new Set() };
+      if (due.length) {
+        this.store.retryNow(due, Date.now()).then(
+          () => this.notify(),
+          (e: unknown) => this.log.error('could not make deliveries due after an outage', { destination: this.name, error: e }),
+        );
+      }
     }
     this.window = Math.min(this.opts.concurrency, this.window + 1);
     this.failures = 0;
@@ -228,8 +269,11 @@ export class Lane {
     );
   }
 
-  /** What becomes of deliveries whose mapping or request failed, decided from the error's class alone. */
-  private failed(deliveries: ClaimedDelivery[], e: unknown, request?: HttpRequest): DeliveryUpdate[] {
+  /**
+   * What becomes of deliveries whose mapping or request failed, decided from the error's class alone.
+   * `epoch`: the lane's epoch when the request was sent (undefined: no request, the mapping failed).
+   */
+  private failed(deliveries: ClaimedDelivery[], e: unknown, request?: HttpRequest, epoch?: number): DeliveryUpdate[] {
     const error: DeliveryError = isDeliveryError(e)
       ? e
       : new InvalidEventError(`cannot map event: ${(e as Error)?.message ?? String(e)}`, {
@@ -248,6 +292,7 @@ export class Lane {
     if (error instanceof BadCredentialsError) {
       if (this.state !== 'paused')
         this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
+      if (this.state !== 'paused') this.epoch++;
       this.state = 'paused';
       this.window = 1;
       this.reason = detail;
@@ -256,17 +301,27 @@ export class Lane {
       return deliveries.map((d) => ({ ...base, id: d.id, state: 'pending', nextAt: now, detail, attempted: false }));
     }
     const retry = error as RetryableError;
-    this.failures++;
-    this.window = 1;
-    this.state = 'backing-off';
-    this.reason = detail;
-    this.blockedUntil =
-      now +
-      backoffMs(this.failures - 1, {
-        baseMs: this.opts.baseBackoffMs,
-        maxMs: this.opts.maxBackoffMs,
-        retryAfterMs: retry.retryAfterMs,
-      });
+    // Only news moves the lane: the first failure of an outage, or a failed probe. Requests that were in
+    // flight when the outage began fail with it and tell nothing new (epoch is older).
+    if (epoch === undefined || epoch === this.epoch) {
+      this.epoch++;
+      this.failures++;
+      if (this.failures === 1) for (const d of deliveries) this.outage.starters.add(d.id);
+      this.window = 1;
+      this.state = 'backing-off';
+      this.reason = detail;
+      this.blockedUntil =
+        now +
+        backoffMs(this.failures - 1, {
+          baseMs: this.opts.baseBackoffMs,
+          maxMs: Math.min(this.opts.maxBackoffMs, this.opts.maxProbeIntervalMs),
+          retryAfterMs: retry.retryAfterMs,
+        });
+    } else if (retry.retryAfterMs !== undefined) {
+      // Still, a vendor that says how long to wait is heard.
+      this.blockedUntil = Math.max(this.blockedUntil, now + Math.min(retry.retryAfterMs, MAX_VENDOR_WAIT_MS));
+    }
+    for (const d of deliveries) this.outage.failed.add(d.id);
     return deliveries.map((d) => {
       const attempts = d.attempts + (base.attempted ? 1 : 0);
       if (now - d.createdAt >= this.opts.maxAgeMs || attempts >= this.opts.maxAttempts) {

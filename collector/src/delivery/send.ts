@@ -26,13 +26,15 @@ export class Sender {
   /**
    * Sends a request; network errors and timeouts become RetryableError. The whole exchange, answer
    * included, has `timeoutMs`, and at most 64 KB of the answer is read, so a vendor that trickles
-   * bytes cannot hold a lane's slot.
+   * bytes cannot hold a lane's slot. `stop` aborts it early (the collector is stopping).
    */
-  async send(req: HttpRequest): Promise<HttpResponse> {
+  async send(req: HttpRequest, stop?: AbortSignal): Promise<HttpResponse> {
     // One timer per request, cleared at the answer: AbortSignal.timeout would keep every signal (and
     // what hangs on it) alive for the whole timeout, thousands of them at a steady delivery rate.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const onStop = () => abort.abort(stop!.reason);
+    stop?.addEventListener('abort', onStop, { once: true });
     try {
       const res = await undiciRequest(req.url, {
         method: req.method,
@@ -62,6 +64,7 @@ export class Sender {
       });
     } finally {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
     }
   }
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { SqliteStore } from './sqlite.js';
-import type { Store } from './types.js';
+import { StoreError, type Store } from './types.js';
 
 /**
  * Opens the store named by the config's `store` URL. `server` is for tagrelay serve; operator
@@ -8,5 +8,5 @@ import type { Store } from './types.js';
  */
 export async function openStore(url: string, opts: { server: boolean } = { server: true }): Promise<Store> {
   if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), { thread: opts.server });
-  throw new Error(`store ${url.split(':')[0]}: not supported yet (use sqlite:<path>)`);
+  throw new StoreError(`store ${url.split(':')[0]}: not supported yet (use sqlite:<path>)`);
 }

@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chase } from '../destinations/chase/index.js';
+import { createLogger } from '../log.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { Lane, type LaneOptions } from './lane.js';
+import { Sender } from './send.js';
+
+/** A vendor stand-in: answers after `latencyMs` with what `answer` says for each request body. */
+class Vendor {
+  received: { at: number; body: string }[] = [];
+  answer: (body: string) => number = () => 202;
+  latencyMs = 20;
+  url = '';
+  private server?: Server;
+
+  async start(): Promise<this> {
+    this.server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        this.received.push({ at: Date.now(), body });
+        const status = this.answer(body);
+        setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'), this.latencyMs);
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  close(): Promise<void> {
+    this.server?.closeAllConnections();
+    return new Promise((r) => this.server?.close(() => r()) ?? r());
+  }
+}
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const options: LaneOptions = {
+  concurrency: 64,
+  pollMs: 50,
+  maxAgeMs: 3_600_000,
+  maxAttempts: 1000,
+  baseBackoffMs: 1000,
+  maxBackoffMs: 900_000,
+  maxProbeIntervalMs: 10_000,
+  leaseMs: 60_000,
+};
+
+async function setUp(n: number, opts: Partial<LaneOptions> = {}) {
+  const vendor = await new Vendor().start();
+  cleanup.push(() => vendor.close());
+  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-lane-'));
+  const store = new SqliteStore(join(dir, 't.db'), { thread: false });
+  cleanup.push(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const destination = chase.create(chase.settings.parse({ apiKey: 'lane-key', baseUrl: vendor.url, events: { sign_up: 'sign-up' } }));
+  const sender = new Sender('chase', { connections: 64, timeoutMs: 5000 });
+  cleanup.push(() => sender.close());
+  const lane = new Lane(destination, store, sender, { ...options, ...opts }, createLogger([], () => {}), (t) => t);
+  cleanup.push(() => lane.stop(1000));
+  const now = Date.now();
+  await store.ingest(
+    Array.from({ length: n }, (_, i) => ({
+      event: { id: `evt-lane-${String(i).padStart(5, '0')}`, name: 'sign_up', time: now, properties: { user_data: { email: `p${i}@example.com` } } },
+      context: { receivedAt: now },
+      destinations: ['chase'],
+    })),
+  );
+  const delivered = async () => (await store.stats()).find((s) => s.destination === 'chase')?.delivered ?? 0;
+  return { vendor, store, lane, delivered };
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+describe('Lane', () => {
+  it('counts an outage that caught a full window once, and catches up within seconds of the recovery', async () => {
+    const { vendor, lane, delivered } = await setUp(600);
+    vendor.latencyMs = 100;
+    let down = false;
+    vendor.answer = () => (down ? 503 : 202);
+    lane.start();
+    // The vendor goes down with a full window (64 requests) in flight, for 8 seconds.
+    await until(async () => vendor.received.length >= 64, 5000);
+    down = true;
+    const outageStart = Date.now();
+    await new Promise((r) => setTimeout(r, 8000));
+    down = false;
+    const recovered = Date.now();
+    const requestsDuringOutage = vendor.received.filter((r) => r.at >= outageStart && r.at < recovered).length;
+
+    expect(await until(async () => (await delivered()) === 600, 15_000)).toBe(true);
+    const caughtUpIn = Date.now() - recovered;
+    // Bounded while down: the window in flight, then one probe at a time.
+    expect(requestsDuringOutage).toBeLessThan(64 + 16);
+    expect(caughtUpIn).toBeLessThan(15_000);
+    expect(lane.status()).toMatchObject({ state: 'active', consecutiveFailures: 0 });
+  }, 40_000);
+
+  it('a vendor that fails one event only: that one keeps its own backoff, the others flow', async () => {
+    const { vendor, store, lane, delivered } = await setUp(200, { baseBackoffMs: 400 });
+    vendor.answer = (body) => (body.includes('p7@example.com') ? 500 : 202);
+    lane.start();
+    expect(await until(async () => (await delivered()) === 199, 10_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 3000));
+    const tries = vendor.received.filter((r) => r.body.includes('p7@example.com')).length;
+    // Backoff doubling from 400 ms (full jitter) allows a handful of tries in ~4 s, not one per probe.
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThanOrEqual(8);
+    expect((await store.stats())[0]).toMatchObject({ delivered: 199, pending: 1 });
+  }, 20_000);
+});

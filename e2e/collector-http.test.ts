@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector } from './collector.js';
+import { ADMIN_TOKEN, Collector } from './collector.js';
 
 const event = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -126,9 +126,34 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect(await c.metric('tagrelay_collect_events_total', { result: 'rejected' })).toBe(1);
   });
 
+  it('calls an id that comes back with other content a conflict: counted, answered, shown in /debug, not stored', async () => {
+    const order = { id: 'evt-order-1001', name: 'purchase', time: 1795344440021, properties: { value: 10, currency: 'USD' } };
+    expect(await (await post(JSON.stringify({ v: 1, events: [order] }))).json()).toEqual({ stored: 1, duplicates: 0 });
+    // A repeat (the tag resending after a lost answer) and another order that reused the id.
+    const other = { ...order, properties: { value: 99, currency: 'USD', user_data: { email: 'bo@example.com' } } };
+    const res = await post(JSON.stringify({ v: 1, events: [order, other] }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      stored: 0,
+      duplicates: 1,
+      conflicts: [{ index: 1, id: 'evt-order-1001', error: expect.stringMatching(/stored before with other content/) }],
+    });
+    expect(await c.metric('tagrelay_collect_events_total', { result: 'conflict' })).toBe(1);
+    expect(await c.metric('tagrelay_collect_events_total', { result: 'duplicate' })).toBe(1);
+    const conflicts = await fetch(`${c.url}/debug/api/conflicts`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const [conflict] = ((await conflicts.json()) as { conflicts: { eventId: string; body: string }[] }).conflicts;
+    expect(conflict!.eventId).toBe('evt-order-1001');
+    expect(JSON.parse(conflict!.body)).toEqual({ ...order, properties: { value: 99, currency: 'USD' } });
+    const page = await (await fetch(`${c.url}/debug`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(page).toContain('Id conflicts');
+    expect(page).not.toContain('bo@example.com');
+    const stored = (await c.events()).find((e) => e.id === 'evt-order-1001');
+    expect(stored!.properties).toEqual({ value: 10, currency: 'USD' });
+  });
+
   it('stores nothing from refused requests and keeps what was stored', async () => {
     const ids = (await c.events()).map((e) => e.id).sort();
-    expect(ids).toEqual(['evt-00000009', 'evt-00000010', 'evt-00000012']);
+    expect(ids).toEqual(['evt-00000009', 'evt-00000010', 'evt-00000012', 'evt-order-1001']);
   });
 
   it('serves the tag compressed and cacheable', async () => {

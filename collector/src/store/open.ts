@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import { StoreError, type Store } from './types.js';
 
@@ -8,5 +9,6 @@ import { StoreError, type Store } from './types.js';
  */
 export async function openStore(url: string, opts: { server: boolean } = { server: true }): Promise<Store> {
   if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), { thread: opts.server });
-  throw new StoreError(`store ${url.split(':')[0]}: not supported yet (use sqlite:<path>)`);
+  if (/^postgres(ql)?:\/\//.test(url)) return PostgresStore.open(url, { poolSize: opts.server ? 10 : 2 });
+  throw new StoreError(`store ${url.split(':')[0]}: not supported (use sqlite:<path> or postgres://user:password@host:5432/database)`);
 }

@@ -95,8 +95,62 @@ export interface DeliveryRecord {
   request?: string;
 }
 
+/** A destination's delivery state as the whole fleet sees it (PostgreSQL: the `lanes` table). */
+export interface LaneRecord {
+  /** Moves at every change of mind; a collector changes the record only from the epoch it knows. */
+  epoch: number;
+  state: 'active' | 'backing-off' | 'paused';
+  failures: number;
+  /** No request before this time, ms since epoch (the backoff of a failing or paused destination). */
+  blockedUntil: number;
+  reason?: string;
+  /** The collector that made the last change. */
+  updatedBy?: string;
+}
+
+/** One destination's lane state, shared by the collectors of a fleet through their store. */
+export interface SharedLane {
+  /** The record as stored now. */
+  read(): Promise<LaneRecord>;
+  /**
+   * Stores `next` if the record is still at epoch `from` (nobody else changed it meanwhile) and
+   * resolves with it; otherwise resolves with the record that is stored (another collector's news).
+   */
+  move(from: number, next: LaneRecord): Promise<LaneRecord>;
+  /** Takes the one probe of a failing destination at `epoch` until `until`; false if another collector has it. */
+  takeProbe(epoch: number, now: number, until: number): Promise<boolean>;
+  /** Gives back a probe taken and not used (nothing was due). */
+  releaseProbe(epoch: number): Promise<void>;
+}
+
+/** A collector serving a shared store, as it last reported. */
+export interface CollectorRecord {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: number;
+  seenAt: number;
+}
+
+/** What several collectors on one store share: the lanes and who is serving. Absent on SQLite (one process). */
+export interface Fleet {
+  /** This collector's id in the fleet (host:pid). */
+  readonly id: string;
+  lane(destination: string): SharedLane;
+  /** Registers this collector and keeps reporting it alive until `leave`. */
+  join(version: string): Promise<void>;
+  leave(): Promise<void>;
+  /** The collectors seen within `withinMs`, and every destination's shared lane state. */
+  status(withinMs: number): Promise<{ collectors: CollectorRecord[]; lanes: (LaneRecord & { destination: string })[] }>;
+}
+
 /** Durable storage of events and their deliveries. SQLite is embedded; PostgreSQL lets collectors share a queue. */
 export interface Store {
+  /** Shared lane state and membership, when several collectors may serve this store (PostgreSQL). */
+  readonly fleet?: Fleet;
+  /** The directory on this machine whose disk holds the store (embedded stores), watched for free space. */
+  readonly localDirectory?: string;
   /** Stores events not seen before and their deliveries; resolves once durably committed. */
   ingest(events: NewEvent[]): Promise<IngestResult>;
   /**

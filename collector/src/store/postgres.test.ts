@@ -1,0 +1,171 @@
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testDatabase } from '../../../e2e/postgres.js';
+import { describeStoreContract, newEvent } from './testing.js';
+import { PostgresStore } from './postgres.js';
+import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
+import { StoreError } from './types.js';
+
+describeStoreContract('PostgresStore', async () => {
+  const db = await testDatabase();
+  const store = await PostgresStore.open(db.url);
+  return {
+    store,
+    async close() {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
+
+describe('PostgresStore in a fleet', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  const open: PostgresStore[] = [];
+  const store = async (owner: string) => {
+    const s = await PostgresStore.open(db.url, { owner });
+    open.push(s);
+    return s;
+  };
+  beforeEach(async () => {
+    db = await testDatabase();
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    await db.drop();
+  });
+
+  it('several collectors starting at once migrate once, under the advisory lock', async () => {
+    const stores = await Promise.all(['a', 'b', 'c', 'd'].map((o) => store(o)));
+    expect(stores).toHaveLength(4);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      expect((await c.query('SELECT version FROM tagrelay.schema_version')).rows).toEqual([{ version: POSTGRES_SCHEMA_VERSION }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('refuses a database whose schema is newer than this code, in one line naming it', async () => {
+    await (await store('a')).close();
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('UPDATE tagrelay.schema_version SET version = $1', [POSTGRES_SCHEMA_VERSION + 1]);
+    await c.end();
+    const where = new URL(db.url);
+    where.password = '';
+    where.username = '';
+    await expect(PostgresStore.open(db.url)).rejects.toThrow(
+      new StoreError(
+        `the PostgreSQL store ${where} has schema version ${POSTGRES_SCHEMA_VERSION + 1}, made by a newer tagrelay (this one knows ${POSTGRES_SCHEMA_VERSION}): upgrade tagrelay`,
+      ),
+    );
+  });
+
+  it('says which server it cannot reach, without the password', async () => {
+    const url = 'postgres://someone:hunter2secret@127.0.0.1:1/nothing';
+    const e = await PostgresStore.open(url).catch((x: unknown) => x as Error);
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as Error).message).toMatch(/^cannot connect to the PostgreSQL store postgres:\/\/127\.0\.0\.1:1\/nothing: /);
+    expect((e as Error).message).not.toContain('hunter2secret');
+  });
+
+  it('stores an id once whichever collector receives it, also when both receive it at the same moment', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    const ids = Array.from({ length: 200 }, (_, i) => `evt-same-${String(i).padStart(4, '0')}`);
+    const now = Date.now();
+    // Both collectors get the same 200 ids at once, in opposite orders (a deadlock, were locks taken in arrival order).
+    const batch = (order: string[]) => order.map((id) => ({ ...newEvent(id, ['x'], now), event: { ...newEvent(id, ['x'], now).event, time: now } }));
+    const [ra, rb] = await Promise.all([a.ingest(batch(ids)), b.ingest(batch([...ids].reverse()))]);
+    expect(ra.stored + rb.stored).toBe(200);
+    expect(ra.duplicates + rb.duplicates).toBe(200);
+    expect([...ra.conflicts, ...rb.conflicts]).toEqual([]);
+    expect(await a.queueDepth()).toEqual(new Map([['x', 200]]));
+  });
+
+  it('two collectors claiming at once never get the same delivery', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    await a.ingest(Array.from({ length: 500 }, (_, i) => newEvent(`evt-claim-${String(i).padStart(4, '0')}`, ['x'])));
+    const got: number[][] = [[], []];
+    await Promise.all(
+      [a, b].map(async (s, k) => {
+        for (;;) {
+          const c = await s.claim('x', 7, Date.now(), 60_000);
+          if (!c.length) return;
+          got[k]!.push(...c.map((d) => d.id));
+        }
+      }),
+    );
+    const all = [...got[0]!, ...got[1]!];
+    expect(all).toHaveLength(500);
+    expect(new Set(all).size).toBe(500);
+    expect(got[0]!.length).toBeGreaterThan(0);
+    expect(got[1]!.length).toBeGreaterThan(0);
+  });
+
+  it('a lease that runs out makes the delivery claimable by another collector, and the late result of the first is ignored', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    await a.ingest([newEvent('evt-lease-0001', ['x'])]);
+    const [mine] = await a.claim('x', 1, Date.now(), 300);
+    expect(mine).toBeDefined();
+    expect(await b.claim('x', 1, Date.now(), 60_000)).toEqual([]); // leased to a
+    await new Promise((r) => setTimeout(r, 350));
+    const [taken] = await b.claim('x', 1, Date.now(), 60_000); // a "died": its lease ran out
+    expect(taken?.id).toBe(mine!.id);
+    // a comes back late with a failure: b holds the lease now, so a's result changes nothing.
+    await a.update([{ id: mine!.id, state: 'dead', detail: 'late', attempted: true }]);
+    expect((await b.stats())[0]).toMatchObject({ pending: 1, dead: 0 });
+    await b.update([{ id: taken!.id, state: 'delivered', attempted: true, status: 202 }]);
+    expect((await a.stats())[0]).toMatchObject({ pending: 0, delivered: 1, dead: 0 });
+    expect((await a.recentDeliveries(1))[0]).toMatchObject({ state: 'delivered', attempts: 1 });
+  });
+
+  it('retryNow leaves a delivery another collector is sending alone', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    await a.ingest([newEvent('evt-retry-0001', ['x'])]);
+    const [d] = await a.claim('x', 1, Date.now(), 60_000);
+    await b.retryNow([d!.id], Date.now());
+    expect(await b.claim('x', 1, Date.now(), 60_000)).toEqual([]);
+  });
+
+  it('shares lane state: a change from a stale epoch loses, and one collector at a time holds the probe', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    const la = a.fleet.lane('x');
+    const lb = b.fleet.lane('x');
+    const start = await la.read();
+    expect(start).toMatchObject({ epoch: 0, state: 'active', failures: 0 });
+    const failing = { epoch: 1, state: 'backing-off' as const, failures: 1, blockedUntil: Date.now() + 1000, reason: '503' };
+    expect(await la.move(0, failing)).toMatchObject({ epoch: 1, failures: 1, updatedBy: 'a' });
+    // b saw the same outage from epoch 0: it was counted already; b gets a's record.
+    expect(await lb.move(0, { ...failing, reason: 'b too' })).toMatchObject({ epoch: 1, reason: '503', updatedBy: 'a' });
+    const now = Date.now();
+    expect(await la.takeProbe(1, now, now + 5000)).toBe(true);
+    expect(await lb.takeProbe(1, now, now + 5000)).toBe(false);
+    await la.releaseProbe(1);
+    expect(await lb.takeProbe(1, now, now + 5000)).toBe(true);
+    expect(await la.takeProbe(1, now + 6000, now + 11000)).toBe(true); // b's probe ran out
+    await a.fleet.join('test');
+    await b.fleet.join('test');
+    const status = await a.fleet.status(30_000);
+    expect(status.collectors.map((c) => c.id).sort()).toEqual(['a', 'b']);
+    expect(status.lanes).toEqual([expect.objectContaining({ destination: 'x', epoch: 1, state: 'backing-off' })]);
+  });
+
+  it('purges in batches that walk from the oldest event, and keeps the counts exact', async () => {
+    const a = await store('a');
+    const old = Date.now() - 10 * 86_400_000;
+    const n = 2500;
+    for (let i = 0; i < n; i += 500) {
+      await a.ingest(Array.from({ length: 500 }, (_, k) => newEvent(`evt-purge-${String(i + k).padStart(5, '0')}`, ['x'], old)));
+    }
+    for (;;) {
+      const c = await a.claim('x', 1000, Date.now(), 60_000);
+      if (!c.length) break;
+      await a.update(c.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true })));
+    }
+    await a.ingest([newEvent('evt-purge-new', ['x'])]);
+    expect(await a.purge(Date.now() - 7 * 86_400_000, Date.now() - 30 * 86_400_000)).toBe(n);
+    expect((await a.recentEvents(10)).map((e) => e.id)).toEqual(['evt-purge-new']);
+    expect(await a.stats()).toEqual([expect.objectContaining({ destination: 'x', pending: 1, delivered: 0 })]);
+  });
+});

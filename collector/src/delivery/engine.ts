@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
@@ -5,6 +8,17 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { Lane, type LaneStatus } from './lane.js';
 import { Sender } from './send.js';
+
+/** tagrelay's version, from its package.json. */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** All delivery lanes of this process, one per enabled destination. */
 export class DeliveryEngine {
@@ -39,7 +53,7 @@ export class DeliveryEngine {
           baseBackoffMs: d.baseBackoffMs,
           maxBackoffMs: d.maxBackoffMs,
           maxProbeIntervalMs: d.maxProbeIntervalMs,
-          leaseMs: d.timeoutMs * 2 + 30_000,
+          leaseMs: d.leaseMs,
         },
         log,
         redact,
@@ -52,13 +66,19 @@ export class DeliveryEngine {
   }
 
   start(): void {
+    // In a fleet, this collector reports itself alive (tagrelay status lists the fleet).
+    this.store.fleet?.join(version()).catch((e: unknown) => this.log.error('could not join the fleet', { error: e }));
     for (const lane of this.lanes) lane.start();
     const purge = async () => {
       const day = 86_400_000;
       const now = Date.now();
-      const { deliveredDays, deadLetterDays } = this.config.retention;
+      const { deliveredDays, deadLetterDays, unroutedHours } = this.config.retention;
       try {
-        const n = await this.store.purge(now - deliveredDays * day, now - deadLetterDays * day);
+        const n = await this.store.purge({
+          deliveredBefore: now - deliveredDays * day,
+          deadBefore: now - deadLetterDays * day,
+          unroutedBefore: now - unroutedHours * 3_600_000,
+        });
         if (n) this.log.info('purged old events', { events: n });
       } catch (e) {
         this.log.error('purge failed', { error: e });

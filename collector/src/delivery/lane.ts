@@ -1,7 +1,7 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import { redactHeaders } from '../redact.js';
-import type { ClaimedDelivery, DeliveryUpdate, Store } from '../store/types.js';
+import type { ClaimedDelivery, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
   BadCredentialsError,
@@ -21,7 +21,7 @@ export interface LaneOptions {
   maxBackoffMs: number;
   /** The longest wait between probes of a failing vendor (unless it asks for longer with Retry-After). */
   maxProbeIntervalMs: number;
-  /** How long a claimed delivery stays leased to this process. */
+  /** How long a claimed delivery stays leased to this process (and the probe of a failing destination, in a fleet). */
   leaseMs: number;
 }
 
@@ -52,6 +52,12 @@ export interface LaneEvents {
  * window in flight, the first failure counts and the others in flight are the same news. When a probe
  * succeeds, the deliveries that failed only because of the outage are due again at once, and the
  * window grows by one request per success (slow start) until the backlog is gone.
+ *
+ * In a fleet (a store with `fleet`: PostgreSQL) the lane's state is the destination's, shared by every
+ * collector: a counted failure or recovery is written with compare-and-set on the epoch (the second
+ * collector to see the same outage finds it counted and takes the stored state instead), each lane
+ * reads the shared state before claiming (at most every `pollMs`), and a failing destination is
+ * probed by the one collector that holds its probe in the store. On SQLite none of this runs.
  */
 export class Lane {
   private inFlight = 0;
@@ -71,6 +77,12 @@ export class Lane {
   /** Requests in flight, to abort at the stop deadline. */
   private readonly inFlightRequests = new Set<AbortController>();
   private stopping = false;
+  /** The destination's state shared by a fleet (undefined: this process alone). */
+  private readonly shared?: SharedLane;
+  private readonly fleetId?: string;
+  private sharedReadAt = 0;
+  /** Writes of the shared state, one after the other. */
+  private publishing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly destination: Destination,
@@ -82,6 +94,8 @@ export class Lane {
     private readonly events?: LaneEvents,
   ) {
     this.window = opts.concurrency;
+    this.shared = store.fleet?.lane(destination.name);
+    this.fleetId = store.fleet?.id;
   }
 
   get name(): string {
@@ -138,22 +152,35 @@ export class Lane {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        const now = Date.now();
+        let now = Date.now();
+        if (this.shared && now - this.sharedReadAt >= this.opts.pollMs) {
+          this.sharedReadAt = now;
+          this.adopt(await this.shared.read());
+          now = Date.now();
+        }
         if (now < this.blockedUntil) {
-          await this.sleep(Math.min(this.blockedUntil - now, 1000));
+          await this.sleep(Math.min(this.blockedUntil - now, this.shared ? this.opts.pollMs : 1000));
           continue;
         }
         // A failing vendor is probed with one request at a time, not hammered; a recovered one drains
         // its backlog with a window that grows by one request per success (slow start).
-        const capacity = this.failures > 0 || this.state === 'paused' ? 1 : this.window;
+        const failing = this.failures > 0 || this.state === 'paused';
+        const capacity = failing ? 1 : this.window;
         const free = capacity - this.inFlight;
         // Claim in chunks (an eighth of the window at least) rather than one slot at a time.
         if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity / 8))) {
           await this.sleep(this.opts.pollMs);
           continue;
         }
+        // In a fleet, one collector probes a failing destination: the one that takes this epoch's probe.
+        const probe = failing && this.shared ? this.epoch : undefined;
+        if (probe !== undefined && !(await this.shared!.takeProbe(probe, now, now + this.opts.leaseMs))) {
+          await this.sleep(this.opts.pollMs);
+          continue;
+        }
         const claimed = await this.store.claim(this.name, free * this.destination.maxBatch, now, this.opts.leaseMs);
         if (claimed.length === 0) {
+          if (probe !== undefined) await this.shared!.releaseProbe(probe);
           await this.sleep(this.opts.pollMs);
           continue;
         }
@@ -242,23 +269,75 @@ export class Lane {
   private succeeded(): void {
     if (this.failures > 0 || this.state !== 'active') {
       this.log.info('destination recovered', { destination: this.name, after: this.failures });
-      this.epoch++;
-      // What failed only because of the outage goes again now. After a single failure, the delivery
-      // that failed may be the problem (a vendor that fails on one event only): it keeps its own backoff.
-      const { failed, starters } = this.outage;
-      const due = [...failed].filter((id) => this.failures > 1 || !starters.has(id));
-      this.outage = { failed: new Set(), starters: new Set() };
-      if (due.length) {
-        this.store.retryNow(due, Date.now()).then(
-          () => this.notify(),
-          (e: unknown) => this.log.error('could not make deliveries due after an outage', { destination: this.name, error: e }),
-        );
-      }
+      const from = this.epoch++;
+      this.retryOutage(this.failures);
+      this.failures = 0;
+      this.state = 'active';
+      this.reason = undefined;
+      this.blockedUntil = 0;
+      this.publish(from);
     }
     this.window = Math.min(this.opts.concurrency, this.window + 1);
-    this.failures = 0;
-    this.state = 'active';
-    this.reason = undefined;
+  }
+
+  /**
+   * What failed only because of the outage goes again now. After a single failure, the delivery that
+   * failed may be the problem (a vendor that fails on one event only): it keeps its own backoff.
+   */
+  private retryOutage(failures: number): void {
+    const { failed, starters } = this.outage;
+    const due = [...failed].filter((id) => failures > 1 || !starters.has(id));
+    this.outage = { failed: new Set(), starters: new Set() };
+    if (due.length) {
+      this.store.retryNow(due, Date.now()).then(
+        () => this.notify(),
+        (e: unknown) => this.log.error('could not make deliveries due after an outage', { destination: this.name, error: e }),
+      );
+    }
+  }
+
+  /** Writes the lane's new state (moved from epoch `from`) to the fleet; losing to another collector's news, takes that. */
+  private publish(from: number): void {
+    const shared = this.shared;
+    if (!shared) return;
+    const next: LaneRecord = {
+      epoch: this.epoch,
+      state: this.state,
+      failures: this.failures,
+      blockedUntil: this.blockedUntil,
+      reason: this.reason,
+    };
+    this.publishing = this.publishing.then(async () => {
+      try {
+        const stored = await shared.move(from, next);
+        if (stored.epoch !== next.epoch || stored.updatedBy !== this.fleetId) this.adopt(stored, true);
+      } catch (e) {
+        this.log.error('could not share the destination state', { destination: this.name, error: e });
+      }
+    });
+  }
+
+  /**
+   * Takes the fleet's state of the destination when it is newer than this lane's (or, `sameEpoch`,
+   * when another collector won the change to this epoch). Requests sent before are old news from now on.
+   */
+  private adopt(r: LaneRecord, sameEpoch = false): void {
+    if (r.epoch < this.epoch || (r.epoch === this.epoch && !sameEpoch)) return;
+    const failuresBefore = this.failures;
+    const wasFailing = failuresBefore > 0 || this.state !== 'active';
+    const failing = r.failures > 0 || r.state !== 'active';
+    if (failing && !wasFailing) this.log.info('destination failing, as another collector found', { destination: this.name, reason: r.reason, by: r.updatedBy });
+    if (!failing && wasFailing) {
+      this.log.info('destination recovered, as another collector found', { destination: this.name, by: r.updatedBy });
+      this.retryOutage(Math.max(failuresBefore, 2));
+      this.notify();
+    }
+    this.epoch = r.epoch;
+    this.state = r.state;
+    this.failures = r.failures;
+    this.blockedUntil = r.blockedUntil;
+    this.reason = r.reason;
+    if (failing) this.window = 1;
   }
 
   private record(request: HttpRequest): string {
@@ -292,11 +371,13 @@ export class Lane {
     if (error instanceof BadCredentialsError) {
       if (this.state !== 'paused')
         this.log.error('destination paused: credentials refused', { destination: this.name, status: error.status });
+      const from = this.epoch;
       if (this.state !== 'paused') this.epoch++;
       this.state = 'paused';
       this.window = 1;
       this.reason = detail;
       this.blockedUntil = now + this.opts.maxBackoffMs;
+      if (this.epoch !== from) this.publish(from);
       // Not the event's fault: it waits, without counting toward giving up, and goes first when the key works.
       return deliveries.map((d) => ({ ...base, id: d.id, state: 'pending', nextAt: now, detail, attempted: false }));
     }
@@ -304,7 +385,7 @@ export class Lane {
     // Only news moves the lane: the first failure of an outage, or a failed probe. Requests that were in
     // flight when the outage began fail with it and tell nothing new (epoch is older).
     if (epoch === undefined || epoch === this.epoch) {
-      this.epoch++;
+      const from = this.epoch++;
       this.failures++;
       if (this.failures === 1) for (const d of deliveries) this.outage.starters.add(d.id);
       this.window = 1;
@@ -317,6 +398,7 @@ export class Lane {
           maxMs: Math.min(this.opts.maxBackoffMs, this.opts.maxProbeIntervalMs),
           retryAfterMs: retry.retryAfterMs,
         });
+      this.publish(from);
     } else if (retry.retryAfterMs !== undefined) {
       // Still, a vendor that says how long to wait is heard.
       this.blockedUntil = Math.max(this.blockedUntil, now + Math.min(retry.retryAfterMs, MAX_VENDOR_WAIT_MS));

@@ -3,8 +3,10 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, localUrl } from './config.js';
 import { createCollector } from './app.js';
 import { parseSince, printStatus, replay } from './operator.js';
+import { createLogger } from './log.js';
 import { redactUrl } from './redact.js';
 import { StoreError, type ReplayableState } from './store/types.js';
+import { isWorker, reportListening, runPrimary, workerCount, WorkersError } from './workers.js';
 
 class UsageError extends Error {}
 
@@ -12,6 +14,8 @@ const USAGE = `Usage: tagrelay <command> [options]
 
 Commands:
   serve     run the collector (HTTP endpoints and delivery)
+            --workers N          processes to run (default: one per core on PostgreSQL,
+                                 where they share the store; 1 on SQLite, the only choice)
   status    print queue depth, oldest age and state per destination
             --url URL            the running collector to ask for live state
                                  (default: http://<host>:<port> of the config)
@@ -41,8 +45,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function serve(configPath: string | undefined): Promise<void> {
+async function serve(configPath: string | undefined, workers: string | undefined): Promise<void> {
   const config = loadConfig(configPath);
+  const n = workerCount(workers, config.store);
+  if (n > 1 && !isWorker) return runPrimary(n, config, createLogger(), STOP_DEADLINE_MS);
   const collector = await createCollector(config);
   const { log } = collector;
   const server = createServer(collector.handler);
@@ -51,10 +57,12 @@ async function serve(configPath: string | undefined): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = localUrl(config.host, port);
-  log.info(`tagrelay listening on ${url}`, {
-    store: redactUrl(config.store),
-    destinations: Object.keys(config.destinations),
-  });
+  if (isWorker) reportListening(url);
+  else
+    log.info(`tagrelay listening on ${url}`, {
+      store: redactUrl(config.store),
+      destinations: Object.keys(config.destinations),
+    });
   if (config.demo) log.info(`demo shop: open ${url}/ in a browser`);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -77,6 +85,8 @@ async function serve(configPath: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone stops too.
+  if (isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -91,6 +101,7 @@ export async function main(argv: string[]): Promise<void> {
         since: { type: 'string' },
         url: { type: 'string' },
         rejected: { type: 'boolean' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -107,7 +118,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const configPath = values.config ?? process.env.TAGRELAY_CONFIG;
   try {
-    if (command === 'serve') await serve(configPath);
+    if (command === 'serve') await serve(configPath, values.workers);
     else if (command === 'status') await printStatus(loadConfig(configPath), values.url);
     else if (command === 'replay') {
       if (!values.destination) throw new UsageError('replay needs --destination NAME');
@@ -125,7 +136,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`tagrelay: config error: ${e.message}\n`);
       process.exit(2);
     }
-    if (e instanceof StoreError || e instanceof StartError) {
+    if (e instanceof StoreError || e instanceof StartError || e instanceof WorkersError) {
       process.stderr.write(`tagrelay: ${e.message}\n`);
       process.exit(2);
     }

@@ -21,6 +21,9 @@ function age(ms: number): string {
   return `${Math.round(s / 86400)}d`;
 }
 
+/** A collector of a fleet that has not reported for this long is not listed (they report every 5 s). */
+const FLEET_SEEN_MS = 30_000;
+
 /** The live state of each lane, from the collector at `url` (default: this config's host and port), if it answers. */
 async function liveLanes(config: Config, url?: string): Promise<Map<string, LaneStatus> | undefined> {
   const base = url ?? (config.port ? localUrl(config.host, config.port) : undefined);
@@ -42,7 +45,10 @@ export async function printStatus(
 ): Promise<void> {
   const store = await openStore(config.store, { server: false });
   try {
-    const [stats, live] = await Promise.all([store.stats(), liveLanes(config, url)]);
+    // A fleet (PostgreSQL) keeps each destination's state in the store: no need to reach a collector.
+    const [stats, fleet] = await Promise.all([store.stats(), store.fleet?.status(FLEET_SEEN_MS)]);
+    const shared = fleet && new Map(fleet.lanes.map((l) => [l.destination, l]));
+    const live = shared ? undefined : await liveLanes(config, url);
     const now = Date.now();
     const names = new Set([...Object.keys(config.destinations), ...stats.map((s) => s.destination)]);
     const rows = [['destination', 'state', 'pending', 'oldest', 'delivered', 'skipped', 'rejected', 'dead']];
@@ -50,11 +56,16 @@ export async function printStatus(
       const s = stats.find((x) => x.destination === name);
       const settings = config.destinations[name];
       const lane = live?.get(name);
+      const fleetLane = shared?.get(name);
       const state = !settings
         ? 'not configured'
         : !settings.enabled
           ? 'disabled'
-          : lane
+          : fleetLane
+            ? `${fleetLane.state}${fleetLane.failures ? ` (${fleetLane.failures} failures)` : ''}${settings.dryRun ? ' (dry run)' : ''}`
+            : shared
+              ? `active${settings.dryRun ? ' (dry run)' : ''}`
+              : lane
             ? `${lane.state}${settings.dryRun ? ' (dry run)' : ''}`
             : live
               ? 'unknown'
@@ -78,6 +89,13 @@ export async function printStatus(
           .join('  ')
           .trimEnd(),
       );
+    if (fleet) {
+      out('');
+      out(`collectors serving this store (seen in the last ${FLEET_SEEN_MS / 1000} s): ${fleet.collectors.length}`);
+      for (const c of fleet.collectors) {
+        out(`  ${c.id}  tagrelay ${c.version}  up ${age(now - c.startedAt)}  seen ${age(now - c.seenAt)} ago`);
+      }
+    }
   } finally {
     await store.close();
   }

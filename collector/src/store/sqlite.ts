@@ -1,8 +1,10 @@
 import type Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RequestContext, StoredEvent } from '../event.js';
+import { lockSqliteStore } from './sqliteLock.js';
 import { openDatabase } from './sqliteSchema.js';
 import { GroupCommitter, type IngestRow, type WriteOp, type WriteResult } from './sqliteWrites.js';
 import type {
@@ -16,6 +18,7 @@ import type {
   NewEvent,
   Store,
 } from './types.js';
+import { StoreError } from './types.js';
 
 /** Where writes go: a writer thread (tagrelay serve) or this thread (operator commands, tests). */
 interface Writer {
@@ -100,10 +103,28 @@ export class SqliteStore implements Store {
   /** Deliveries handed to a worker and not yet reported back, per destination. */
   private readonly leased = new Map<string, Set<number>>();
   private readonly stmts;
+  /** Releases the lock that keeps a second collector off this store (tagrelay serve). */
+  private readonly unlock?: () => void;
 
-  /** `thread`: write on a writer thread (tagrelay serve); otherwise on this thread. */
-  constructor(path: string, opts: { thread: boolean } = { thread: true }) {
-    this.db = openDatabase(path);
+  /**
+   * `thread`: write on a writer thread (tagrelay serve); otherwise on this thread. `lock` (default:
+   * with `thread`): hold the store's lock, so a second collector on it stops at once.
+   */
+  constructor(path: string, opts: { thread: boolean; lock?: boolean } = { thread: true }) {
+    if ((opts.lock ?? opts.thread) && path !== ':memory:') {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch (e) {
+        throw new StoreError(`cannot open the SQLite store ${path}: ${(e as Error).message}`);
+      }
+      this.unlock = lockSqliteStore(path);
+    }
+    try {
+      this.db = openDatabase(path);
+    } catch (e) {
+      this.unlock?.();
+      throw e;
+    }
     const script = new URL('./sqliteWriter.worker.js', import.meta.url);
     this.writer =
       opts.thread && path !== ':memory:' && existsSync(fileURLToPath(script))
@@ -275,5 +296,6 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.writer.close();
     this.db.close();
+    this.unlock?.();
   }
 }

@@ -1,0 +1,93 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { redactUrl } from './redact.js';
+import { openStore } from './store/open.js';
+
+/** A --workers value tagrelay cannot run with: printed as one line, exit 2. */
+export class WorkersError extends Error {}
+
+/**
+ * How many processes `tagrelay serve` runs: `--workers N` (or TAGRELAY_WORKERS); by default every core
+ * on PostgreSQL, where the processes share the store, and one on SQLite, which one process serves.
+ */
+export function workerCount(arg: string | undefined, store: string): number {
+  const raw = arg ?? process.env.TAGRELAY_WORKERS;
+  const sqlite = store.startsWith('sqlite:');
+  if (raw === undefined || raw === '') return sqlite ? 1 : availableParallelism();
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 256) {
+    throw new WorkersError(`--workers ${raw}: expected a number of processes from 1 to 256`);
+  }
+  const n = Number(raw);
+  if (sqlite && n > 1) {
+    throw new WorkersError(`--workers ${n}: an SQLite store is served by one process; use a postgres:// store to run several`);
+  }
+  return n;
+}
+
+/** This process is one of several `serve` workers started by a primary. */
+export const isWorker = cluster.isWorker;
+
+/** A worker tells its primary it is listening (the primary announces the collector once all are). */
+export function reportListening(url: string): void {
+  process.send?.({ tagrelay: 'listening', url });
+}
+
+/**
+ * The primary of `tagrelay serve --workers N`: prepares the store once (migrations, and any error
+ * said once), then runs N copies of this command, which share the port (the primary hands out
+ * connections) and the store. A worker that dies is replaced; SIGTERM stops them all (each stops
+ * as a single collector does) and then the primary; a primary that dies takes the workers with it
+ * (they stop when their channel to it closes).
+ */
+export async function runPrimary(n: number, config: Config, log: Logger, stopDeadlineMs: number): Promise<void> {
+  const store = await openStore(config.store, { server: false });
+  await store.close();
+  let announced = false;
+  let stopping = false;
+  const ready = new Set<number>();
+  const start = (): Worker => cluster.fork({ TAGRELAY_WORKERS: String(n) });
+  cluster.on('message', (worker, msg: { tagrelay?: string; url?: string }) => {
+    if (msg?.tagrelay !== 'listening') return;
+    ready.add(worker.id);
+    if (!announced && ready.size >= n) {
+      announced = true;
+      log.info(`tagrelay listening on ${msg.url}`, {
+        workers: n,
+        store: redactUrl(config.store),
+        destinations: Object.keys(config.destinations),
+      });
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    ready.delete(worker.id);
+    if (stopping) {
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
+      return;
+    }
+    if (!announced) {
+      // It could not start (its one-line reason is on stderr): neither can the others.
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      process.exitCode = code || 1;
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(process.exitCode);
+      return;
+    }
+    log.error('worker exited; starting another', { pid: worker.process.pid, code, signal });
+    setTimeout(() => {
+      if (!stopping) start();
+    }, 1000).unref();
+  });
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal: sig, workers: Object.keys(cluster.workers ?? {}).length });
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), stopDeadlineMs + 2000).unref();
+    if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  for (let i = 0; i < n; i++) start();
+}

@@ -24,7 +24,7 @@ describe('tagrelay serve refuses a bad config with one clear error naming the ke
     ['an origin with a path', { allowedOrigins: ['https://shop.example/path'] }, /allowedOrigins\.0: must be an origin/],
     ['an unknown destination', { destinations: { nope: {} } }, /destinations\.nope: unknown destination/],
     ['a destination without its key', { destinations: { chase: { events: {} } } }, /destinations\.chase\.apiKey/],
-    ['a bad base URL', { destinations: { chase: { apiKey: 'k', baseUrl: 'ftp://x' } } }, /destinations\.chase\.baseUrl/],
+    ['a bad base URL', { destinations: { chase: { apiKey: 'k-1234567', baseUrl: 'ftp://x' } } }, /destinations\.chase\.baseUrl/],
     ['an unknown top-level key', { prot: 8080 }, /prot/],
     ['JSON that does not parse', '{"port": ', /is not valid JSON/],
   ])('%s', (_what, config, message) => {

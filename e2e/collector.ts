@@ -17,7 +17,7 @@ function tempDir(): string {
   tempDirs.push(dir);
   return dir;
 }
-export const ADMIN_TOKEN = 'e2e-admin-token';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 
 export interface CollectorOptions {
   /** The config file's content (README, Configuration); `port` defaults to 0 and `store` to a fresh SQLite file. */
@@ -49,6 +49,8 @@ export class Collector {
         store: `sqlite:${join(this.dataDir, 'tagrelay.db')}`,
         ...options.config,
         delivery: { pollMs: 50, baseBackoffMs: 200, maxBackoffMs: 2000, ...(options.config?.delivery as object) },
+        // Every test's browser and load come from 127.0.0.1: the per-address limit is tested on its own.
+        limits: { perIp: { ratePerSecond: 1e6, burst: 1e6 }, global: { ratePerSecond: 1e6, burst: 1e6 }, ...(options.config?.limits as object) },
       }),
     );
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector, waitFor } from './collector.js';
+import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
 import { startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
 
@@ -23,7 +23,7 @@ function config(vendor: VendorServer, extra: Record<string, unknown> = {}) {
 const batch = (id: string) =>
   JSON.stringify({
     v: 1,
-    events: [{ id, name: 'sign_up', time: Date.now(), properties: { method: 'email', user_data: { email: ' Ann@Example.com ' } } }],
+    events: [{ id, name: 'sign_up', time: 1795344440021, properties: { method: 'email', user_data: { email: ' Ann@Example.com ' } } }],
   });
 
 const post = (c: Collector, body: string) =>
@@ -110,7 +110,7 @@ describe('delivery to Chase', () => {
     await waitFor(() => chase!.requests.length >= 1, 10000, 'an attempt');
     // The vendor has answered; the collector records the attempt (its request, redacted) just after.
     await waitFor(async () => (await collector!.deliveries()).some((d) => d.request), 10000, 'the attempt recorded');
-    const debug = await (await fetch(`${collector.url}/debug`, { headers: { authorization: 'Bearer e2e-admin-token' } })).text();
+    const debug = await (await fetch(`${collector.url}/debug`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     const api = JSON.stringify(await collector.deliveries());
     const health = await (await fetch(`${collector.url}/healthz`)).text();
     for (const text of [debug, api, health, collector.output, await collector.metrics()]) expect(text).not.toContain(KEY);

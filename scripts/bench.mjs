@@ -137,9 +137,9 @@ async function fourDestinations() {
   const [nd, imp, ch, cv] = vendors;
   const c = await startCollector({
     destinations: {
-      nextdoor: { token: 'bench', dataSourceId: 'bench-ds', baseUrl: nd.url, events: { purchase: 'purchase' } },
-      impact: { accountSid: 'IRbench', authToken: 'bench', campaignId: '1000', baseUrl: imp.url, events: { purchase: { eventTypeId: '1' } } },
-      chase: { apiKey: 'bench', baseUrl: ch.url, events: { purchase: 'purchase' } },
+      nextdoor: { token: 'bench-secret', dataSourceId: 'bench-ds', baseUrl: nd.url, events: { purchase: 'purchase' } },
+      impact: { accountSid: 'IRbench', authToken: 'bench-secret', campaignId: '1000', baseUrl: imp.url, events: { purchase: { eventTypeId: '1' } } },
+      chase: { apiKey: 'bench-secret', baseUrl: ch.url, events: { purchase: 'purchase' } },
       convert: { accountId: '1', projectId: '2', trackBaseUrl: cv.url, configBaseUrl: cv.url, goals: { purchase: '100' } },
     },
   });

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
+import { Admission, type FreeSpaceReader } from './http/admission.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Metrics } from './metrics.js';
@@ -26,6 +27,8 @@ function packageRoot(): string {
 export interface Collector {
   /** The HTTP handler: `/collect` directly, everything else through Express. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** From now on /collect refuses new events (503) and /readyz says not ready: the collector is stopping. */
+  drain(): void;
   engine: DeliveryEngine;
   log: Logger;
   /** Stops delivery (requests in flight get `deadlineMs`, then are left queued) and closes the store. */
@@ -35,7 +38,7 @@ export interface Collector {
 /** Builds the collector from a parsed config: store, destinations, delivery lanes and HTTP routes. */
 export async function createCollector(
   config: Config,
-  opts: { log?: Logger; tagPath?: string } = {},
+  opts: { log?: Logger; tagPath?: string; freeSpace?: FreeSpaceReader } = {},
 ): Promise<Collector> {
   const destinations: Destination[] = Object.entries(config.destinations)
     .filter(([, s]) => s.enabled)
@@ -50,24 +53,57 @@ export async function createCollector(
   metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', async () =>
     [...(await store.queueDepth())].map(([destination, n]) => [{ destination }, n]),
   );
+  const admission = new Admission(
+    { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
+    async () => [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0),
+    opts.freeSpace,
+    (refusal) =>
+      refusal ? log.error('not taking events', { reason: refusal }) : log.info('taking events again'),
+  );
+  await admission.check();
+  let draining = false;
+  const refusal = () => (draining ? 'the collector is stopping' : admission.refusal);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // answers are small and fresh; /t.js sets its own
   const root = packageRoot();
   app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));
+  // Public: states only, never a vendor's URL or answer (those are behind /debug).
+  app.get('/livez', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await store.check();
+    } catch {
+      res.status(503).json({ status: 'not ready', reason: 'the store does not answer' });
+      return;
+    }
+    const why = refusal();
+    if (why) res.status(503).json({ status: 'not ready', reason: why });
+    else res.json({ status: 'ready' });
+  });
   app.get('/healthz', async (_req, res) => {
     try {
       await store.check();
-      res.json({ status: 'ok', destinations: engine.status() });
-    } catch (e) {
-      res.status(503).json({ status: 'store unavailable', error: (e as Error).message });
+    } catch {
+      res.status(503).json({ status: 'store unavailable' });
+      return;
     }
+    const destinations = engine.status().map(({ destination, state }) => ({ destination, state }));
+    const degraded = destinations.filter((d) => d.state !== 'active');
+    const why = refusal();
+    res.json({
+      status: why ? 'not taking events' : degraded.length ? 'degraded' : 'ok',
+      ...(degraded.length ? { degraded: degraded.map((d) => d.destination) } : {}),
+      destinations,
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await metrics.render());
   });
-  app.use(debugRouter(store, config.adminToken));
+  app.use(debugRouter(store, config.adminToken, config.trustProxy));
   if (config.demo) app.use(express.static(resolve(root, 'demo/public')));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
@@ -78,7 +114,7 @@ export async function createCollector(
     res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
   }) as express.ErrorRequestHandler);
 
-  const collect = collectHandler({ config, store, destinations, metrics, log, onStored: () => engine.notify() });
+  const collect = collectHandler({ config, store, destinations, metrics, log, refusal, onStored: () => engine.notify() });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     if (url === '/collect' || url.startsWith('/collect?')) collect(req, res);
@@ -87,9 +123,13 @@ export async function createCollector(
 
   return {
     handler,
+    drain() {
+      draining = true;
+    },
     engine,
     log,
     async close(deadlineMs = 10_000) {
+      admission.close();
       await engine.stop(deadlineMs);
       await store.close();
     },

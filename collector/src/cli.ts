@@ -51,7 +51,18 @@ async function serve(configPath: string | undefined, workers: string | undefined
   if (n > 1 && !isWorker) return runPrimary(n, config, createLogger(), STOP_DEADLINE_MS);
   const collector = await createCollector(config);
   const { log } = collector;
-  const server = createServer(collector.handler);
+  const server = createServer(
+    // Slow or endless requests cannot hold connections: Node's defaults (300 s) are for other jobs.
+    {
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: config.limits.headersTimeoutMs,
+      keepAliveTimeout: 5000,
+      // How often those timeouts are checked (Node's default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: Math.min(1000, config.limits.headersTimeoutMs),
+    },
+    collector.handler,
+  );
+  server.maxConnections = config.limits.maxConnections;
   await listen(server, config.port, config.host);
   collector.engine.start();
   const address = server.address();
@@ -70,6 +81,7 @@ async function serve(configPath: string | undefined, workers: string | undefined
     stopping = true;
     const deadline = Date.now() + STOP_DEADLINE_MS;
     log.info('stopping', { signal });
+    collector.drain();
     // Whatever happens below, the process is gone by the deadline; what was acknowledged is on disk.
     setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
     // No new connections; requests in flight finish (until a second before the deadline), idle connections close.

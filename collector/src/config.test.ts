@@ -9,9 +9,9 @@ describe('parseConfig', () => {
     expect(Object.isFrozen(c) && Object.isFrozen(c.delivery)).toBe(true);
   });
   it('substitutes ${NAME} from the environment and applies destination defaults', () => {
-    const c = parseConfig({ destinations: { chase: { apiKey: '${KEY}', events: { purchase: 'purchase' } } } }, { KEY: 'k-123' });
+    const c = parseConfig({ destinations: { chase: { apiKey: '${KEY}', events: { purchase: 'purchase' } } } }, { KEY: 'k-1234567' });
     expect(c.destinations.chase).toMatchObject({
-      apiKey: 'k-123',
+      apiKey: 'k-1234567',
       baseUrl: 'https://services.meetchase.ai',
       enabled: true,
       dryRun: false,
@@ -24,7 +24,7 @@ describe('parseConfig', () => {
     );
   });
   it('refuses a Chase conversion_type over 63 characters', () => {
-    expect(() => parseConfig({ destinations: { chase: { apiKey: 'k', events: { purchase: 'x'.repeat(64) } } } }, {})).toThrow(
+    expect(() => parseConfig({ destinations: { chase: { apiKey: 'k-1234567', events: { purchase: 'x'.repeat(64) } } } }, {})).toThrow(
       /destinations\.chase\.events\.purchase/,
     );
   });

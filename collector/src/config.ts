@@ -5,6 +5,9 @@ import { firstIssue } from './firstIssue.js';
 import { countryCode } from './destinations/settings.js';
 import type { CommonSettings } from './destinations/types.js';
 
+/** The shortest admin token /debug accepts. */
+const MIN_ADMIN_TOKEN_LENGTH = 16;
+
 /** A config problem, with the key it is about: printed as the one start-up error. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -13,6 +16,13 @@ export class ConfigError extends Error {
 const origin = z
   .string()
   .refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), 'must be an origin like https://shop.example (no path) or "*"');
+
+const bucket = z
+  .object({
+    ratePerSecond: z.number().positive(),
+    burst: z.number().int().min(1),
+  })
+  .strict();
 
 const topLevel = z
   .object({
@@ -29,6 +39,8 @@ const topLevel = z
     allowedOrigins: z.array(origin).default([]),
     /** Serve the demo shop page at `/` (npm start). */
     demo: z.boolean().default(false),
+    /** Query parameters page URLs keep besides utm_* and ad click ids (everything else is dropped before storing). */
+    keepQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
     /** Country of phone numbers written without a country code, when the event's address has none. */
     defaultCountry: countryCode.default('us'),
     /** Trust X-Forwarded-For from this many proxies in front of the collector (http/collect.ts clientIp). */
@@ -62,12 +74,33 @@ const topLevel = z
         path: ['leaseMs'],
       })
       .prefault({}),
+    /** What /collect takes from whom: abuse and overload (README, Security). */
+    limits: z
+      .object({
+        /** Requests per client address (after trustProxy): a busy office behind one NAT never meets it, a script does. */
+        perIp: bucket.prefault({ ratePerSecond: 20, burst: 100 }),
+        /** Requests in all, guarding the store. */
+        global: bucket.prefault({ ratePerSecond: 5000, burst: 10000 }),
+        /** Free bytes the store's disk keeps; below, /collect answers 503. Default: the larger of 1 GB and 5 % of the disk. */
+        minFreeBytes: z.number().int().min(0).optional(),
+        /** Deliveries waiting in all; above, /collect answers 503. */
+        maxQueueDepth: z.number().int().min(1).default(5_000_000),
+        /** Open connections at most. */
+        maxConnections: z.number().int().min(1).default(10_000),
+        /** A request must be complete within this, headers within headersTimeoutMs. */
+        requestTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+        headersTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+      })
+      .strict()
+      .prefault({}),
     retention: z
       .object({
         /** Events whose deliveries are all done are deleted after this many days. */
         deliveredDays: z.number().positive().max(3650).default(7),
         /** Dead letters (given up or refused) are kept this many days for `tagrelay replay`. */
         deadLetterDays: z.number().positive().max(3650).default(30),
+        /** Events no destination takes (kept without personal data, for /debug) are deleted after this many hours. */
+        unroutedHours: z.number().positive().max(24 * 3650).default(1),
       })
       .strict()
       .prefault({}),
@@ -128,6 +161,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     destinations[name] = parsed.data;
   }
   const adminToken = env.TAGRELAY_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError(`TAGRELAY_ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (it guards /debug)`);
+  }
   return deepFreeze({ ...top.data, destinations, adminToken });
 }
 

@@ -72,9 +72,13 @@ export class DeliveryEngine {
     const purge = async () => {
       const day = 86_400_000;
       const now = Date.now();
-      const { deliveredDays, deadLetterDays } = this.config.retention;
+      const { deliveredDays, deadLetterDays, unroutedHours } = this.config.retention;
       try {
-        const n = await this.store.purge(now - deliveredDays * day, now - deadLetterDays * day);
+        const n = await this.store.purge({
+          deliveredBefore: now - deliveredDays * day,
+          deadBefore: now - deadLetterDays * day,
+          unroutedBefore: now - unroutedHours * 3_600_000,
+        });
         if (n) this.log.info('purged old events', { events: n });
       } catch (e) {
         this.log.error('purge failed', { error: e });

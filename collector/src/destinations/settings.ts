@@ -3,8 +3,13 @@ import { normaliseCountry } from './pii.js';
 
 /** Zod schemas for values several destinations' settings hold. */
 
-/** A credential: never empty (its value is redacted everywhere). */
-export const secret = z.string().min(1, 'must not be empty');
+/** The shortest secret tagrelay takes: a shorter one would also match ordinary text when it is redacted. */
+export const MIN_SECRET_LENGTH = 8;
+
+/** A credential (its value is redacted everywhere). */
+export const secret = z
+  .string()
+  .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters (a shorter secret cannot be redacted safely)`);
 
 /** An http(s) URL without a trailing slash. */
 export const httpUrl = z

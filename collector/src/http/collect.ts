@@ -4,6 +4,9 @@ import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from '../metrics.js';
+import { clientIp } from './clientIp.js';
+import { urlCleaner } from './pageUrl.js';
+import { RateLimiter } from './rateLimit.js';
 import { ClientError, parseCollectBody } from './validate.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -14,6 +17,8 @@ interface CollectDeps {
   destinations: readonly Destination[];
   metrics: Metrics;
   log: Logger;
+  /** Why new events are refused now (the disk, the queue, a stop), or undefined when they are taken. */
+  refusal?: () => string | undefined;
   /** Called after each stored batch so workers start at once. */
   onStored?: () => void;
 }
@@ -24,19 +29,7 @@ function originAllowed(origin: string, host: string | undefined, allowed: readon
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
-/** The visitor's address: the socket's, or with `trustProxy` hops the one that many entries from the right of X-Forwarded-For. */
-function clientIp(req: IncomingMessage, trustProxy: number): string | undefined {
-  const socket = req.socket.remoteAddress;
-  if (!trustProxy) return socket;
-  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const chain = [...forwarded, socket];
-  return chain[Math.max(0, chain.length - 1 - trustProxy)];
-}
-
-/** Reads the body up to `limit` bytes; resolves undefined (and stops reading) past it. */
+/** Reads the body up to `limit` bytes; resolves undefined past it (the caller answers and closes the connection). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -45,7 +38,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
       size += chunk.length;
       if (size > limit) {
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         resolve(undefined);
         return;
       }
@@ -56,14 +49,21 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const json = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
+    ...headers,
   });
   res.end(json);
+}
+
+/** Answers without reading the rest of the body, and closes the connection once the answer is out. */
+function sendAndClose(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, body, { Connection: 'close', ...headers });
+  res.once('finish', () => req.socket.destroy());
 }
 
 /**
@@ -71,7 +71,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
  * no content encoding), its checks, a durable commit, then the answer. Every client mistake is a
  * 4xx with `{error}` that says what is wrong.
  */
-export function collectHandler({ config, store, destinations, metrics, log, onStored }: CollectDeps) {
+export function collectHandler({ config, store, destinations, metrics, log, refusal, onStored }: CollectDeps) {
   const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class');
   const events = metrics.counter(
     'tagrelay_collect_events_total',
@@ -82,21 +82,31 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
     'Size of /collect bodies in bytes',
     [1024, 8192, 16384, 32768, 61440, 65536],
   );
-  const answer = (res: ServerResponse, status: number, body: unknown) => {
+  const limited = metrics.counter('tagrelay_collect_limited_total', 'POST /collect requests refused with 429, by limit (ip, global)');
+  limited({ limit: 'ip' }, 0);
+  limited({ limit: 'global' }, 0);
+  const perIp = new RateLimiter(config.limits.perIp);
+  const global = new RateLimiter(config.limits.global);
+  const answer = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => {
     requests({ status: `${String(status)[0]}xx` });
-    send(res, status, body);
+    send(res, status, body, headers);
   };
+  const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => {
+    requests({ status: `${String(status)[0]}xx` });
+    sendAndClose(req, res, status, body, headers);
+  };
+  const tooLarge = { error: `body is larger than ${MAX_BODY_BYTES} bytes` };
+  const cleanUrl = urlCleaner(config.keepQueryParams);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const origin = req.headers.origin;
     if (origin !== undefined) {
       res.setHeader('Vary', 'Origin');
       if (!originAllowed(origin, req.headers.host, config.allowedOrigins)) {
-        req.resume();
-        return answer(res, 403, { error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
+        return answerAndClose(req, res, 403, { error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
       }
+      // No Access-Control-Allow-Credentials: /collect reads no cookie, so a browser sends it none.
       res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
@@ -112,24 +122,31 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
       res.setHeader('Allow', 'POST, OPTIONS');
       return answer(res, 405, { error: `${req.method} is not allowed: POST a batch of events` });
     }
+    const ip = clientIp(req, config.trustProxy);
+    const ipWait = perIp.take(ip ?? '');
+    const wait = ipWait || global.take('');
+    if (wait) {
+      limited({ limit: ipWait ? 'ip' : 'global' });
+      return answerAndClose(req, res, 429, { error: `too many requests${ipWait ? ' from this address' : ''}: retry in ${wait} s` }, { 'Retry-After': String(wait) });
+    }
+    const refused = refusal?.();
+    if (refused) {
+      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': '30' });
+    }
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding !== 'identity') {
-      req.resume();
-      return answer(res, 415, {
+      return answerAndClose(req, res, 415, {
         error: `content-encoding ${encoding.slice(0, 40)} is not supported: send the JSON as it is`,
       });
     }
-    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
-      req.resume();
-      return answer(res, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
-    }
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return answerAndClose(req, res, 413, tooLarge);
     const raw = await readBody(req, MAX_BODY_BYTES);
-    if (!raw) return answer(res, 413, { error: `body is larger than ${MAX_BODY_BYTES} bytes` });
+    if (!raw) return answerAndClose(req, res, 413, tooLarge);
     bodyBytes(raw.length);
     const batch = parseCollectBody(raw);
     const userAgent = req.headers['user-agent'];
     const context = {
-      ip: clientIp(req, config.trustProxy),
+      ip,
       userAgent: userAgent === undefined ? undefined : userAgent.slice(0, 512),
       receivedAt: Date.now(),
     };
@@ -140,6 +157,11 @@ export function collectHandler({ config, store, destinations, metrics, log, onSt
         to = destinations.filter((d) => d.vendorEvent(event.name) !== undefined).map((d) => d.name);
         routes.set(event.name, to);
       }
+      // Page URLs keep origin, path, campaign tags and click ids only; an event that goes nowhere keeps
+      // no personal data (it is kept an hour, for /debug to say why it went nowhere).
+      if (event.url) event.url = cleanUrl(event.url);
+      if (event.referrer) event.referrer = cleanUrl(event.referrer);
+      if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
       return { event, context, destinations: to };
     });
     const result = await store.ingest(items);

@@ -1,6 +1,8 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/types.js';
+import { clientIp } from './clientIp.js';
+import { RateLimiter } from './rateLimit.js';
 
 function tokenMatches(given: string | undefined, expected: string): boolean {
   if (!given) return false;
@@ -9,11 +11,32 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Bearer token, or HTTP Basic with the token as password (so a browser can open the page). */
-function requireAdmin(token: string | undefined): RequestHandler {
+/** Headers of every /debug answer: nothing loads from elsewhere, nothing frames it, nothing caches it. */
+const DEBUG_HEADERS = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'X-Frame-Options': 'DENY',
+};
+
+/**
+ * Bearer token, or HTTP Basic with the token as password (so a browser can open the page). Wrong
+ * tokens from one address are slowed down: 5 at once, then one a minute (429 with Retry-After), and
+ * while an address waits even the right token is not checked.
+ */
+function requireAdmin(token: string | undefined, trustProxy: number): RequestHandler {
+  const failures = new RateLimiter({ ratePerSecond: 1 / 60, burst: 5 });
   return (req, res, next) => {
+    res.set(DEBUG_HEADERS);
     if (!token) {
       res.status(404).json({ error: 'debug is off: set TAGRELAY_ADMIN_TOKEN to enable it' });
+      return;
+    }
+    const ip = clientIp(req, trustProxy) ?? '';
+    const wait = failures.peek(ip);
+    if (wait) {
+      res.set('Retry-After', String(wait)).status(429).json({ error: `too many wrong admin tokens: retry in ${wait} s` });
       return;
     }
     const auth = req.get('authorization') ?? '';
@@ -22,10 +45,10 @@ function requireAdmin(token: string | undefined): RequestHandler {
     else if (auth.startsWith('Basic '))
       given = Buffer.from(auth.slice(6), 'base64').toString().split(':').slice(1).join(':');
     if (!tokenMatches(given, token)) {
+      if (given) failures.take(ip); // asking without a token (a browser's first try) is no guess
       res.set('WWW-Authenticate', 'Basic realm="tagrelay debug"').status(401).json({ error: 'admin token required' });
       return;
     }
-    res.set('Cache-Control', 'no-store');
     next();
   };
 }
@@ -41,9 +64,9 @@ function limitOf(q: unknown): number {
  * `/debug`: recent events and each destination's request and response. Recorded requests are
  * redacted before they are stored, so no secret reaches this page.
  */
-export function debugRouter(store: Store, token: string | undefined): Router {
+export function debugRouter(store: Store, token: string | undefined, trustProxy = 0): Router {
   const router = express.Router();
-  router.use('/debug', requireAdmin(token));
+  router.use('/debug', requireAdmin(token, trustProxy));
   router.get('/debug/api/events', async (req, res) => {
     res.json({ events: await store.recentEvents(limitOf(req.query.limit)) });
   });

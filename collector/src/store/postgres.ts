@@ -16,6 +16,7 @@ import {
   type IngestResult,
   type LaneRecord,
   type NewEvent,
+  type PurgeCutoffs,
   type ReplayableState,
   type SharedLane,
   type Store,
@@ -367,7 +368,7 @@ export class PostgresStore implements Store {
     return done;
   }
 
-  async purge(deliveredBefore: number, deadBefore: number): Promise<number> {
+  async purge({ deliveredBefore, deadBefore, unroutedBefore }: PurgeCutoffs): Promise<number> {
     // Small batches, each its own short statement, walking events in arrival order from the oldest:
     // no long lock, and ingest never waits for a purge. Stops at the first batch with nothing old.
     let purged = 0;
@@ -380,18 +381,19 @@ export class PostgresStore implements Store {
                    SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
                  ), gone AS (
                    SELECT c.seq FROM cand c
-                    WHERE c.received_at < $1
-                      AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
-                                        AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))
+                    WHERE (c.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq))
+                       OR (c.received_at < $1
+                           AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
+                                             AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2))))
                  ), dd AS (
                    DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq
                  ), de AS (
                    DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
                  )
                  SELECT (SELECT max(seq) FROM cand) AS last,
-                        (SELECT count(*) FROM cand WHERE received_at < $1)::bigint AS old,
+                        (SELECT count(*) FROM cand WHERE received_at < GREATEST($1, $4))::bigint AS old,
                         (SELECT count(*) FROM de)::bigint AS n`,
-          values: [deliveredBefore, deadBefore, after],
+          values: [deliveredBefore, deadBefore, after, unroutedBefore],
         }),
       );
       const r = rows[0]!;

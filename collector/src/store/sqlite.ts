@@ -16,6 +16,7 @@ import type {
   DestinationStats,
   IngestResult,
   NewEvent,
+  PurgeCutoffs,
   Store,
 } from './types.js';
 import { StoreError } from './types.js';
@@ -23,6 +24,8 @@ import { StoreError } from './types.js';
 /** Where writes go: a writer thread (tagrelay serve) or this thread (operator commands, tests). */
 interface Writer {
   write(w: WriteOp): Promise<WriteResult>;
+  /** Why writes fail, when the writer is gone. */
+  readonly failure?: Error;
   close(): Promise<void>;
 }
 
@@ -32,7 +35,7 @@ class ThreadWriter implements Writer {
   private readonly waiting = new Map<number, { resolve: (r: WriteResult) => void; reject: (e: Error) => void }>();
   /** Writes of this turn of the event loop, posted to the writer thread together. */
   private outbox: { seq: number; write: WriteOp }[] = [];
-  private failure?: Error;
+  failure?: Error;
 
   constructor(script: URL, path: string) {
     this.worker = new Worker(script, { workerData: { path } });
@@ -105,6 +108,7 @@ export class SqliteStore implements Store {
   private readonly stmts;
   /** Releases the lock that keeps a second collector off this store (tagrelay serve). */
   private readonly unlock?: () => void;
+  readonly localDirectory?: string;
 
   /**
    * `thread`: write on a writer thread (tagrelay serve); otherwise on this thread. `lock` (default:
@@ -125,6 +129,7 @@ export class SqliteStore implements Store {
       this.unlock?.();
       throw e;
     }
+    if (path !== ':memory:') this.localDirectory = dirname(path);
     const script = new URL('./sqliteWriter.worker.js', import.meta.url);
     this.writer =
       opts.thread && path !== ':memory:' && existsSync(fileURLToPath(script))
@@ -280,16 +285,17 @@ export class SqliteStore implements Store {
     return done;
   }
 
-  async purge(deliveredBefore: number, deadBefore: number): Promise<number> {
+  async purge(cutoffs: PurgeCutoffs): Promise<number> {
     let purged = 0;
     for (;;) {
-      const n = (await this.writer.write({ op: 'purge', deliveredBefore, deadBefore, limit: 1000 })) as number;
+      const n = (await this.writer.write({ op: 'purge', ...cutoffs, limit: 1000 })) as number;
       purged += n;
       if (n < 1000) return purged;
     }
   }
 
   async check(): Promise<void> {
+    if (this.writer.failure) throw this.writer.failure;
     this.db.prepare('SELECT 1').get();
   }
 

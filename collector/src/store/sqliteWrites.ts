@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import type { DeliveryUpdate, IngestResult, ReplayableState } from './types.js';
+import type { DeliveryUpdate, IngestResult, PurgeCutoffs, ReplayableState } from './types.js';
 
 /** An event ready to write: its JSON already made on the thread that received it. */
 export interface IngestRow {
@@ -20,7 +20,7 @@ export type WriteOp =
   | { op: 'update'; updates: DeliveryUpdate[] }
   | { op: 'retryNow'; ids: number[]; now: number }
   | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
-  | { op: 'purge'; deliveredBefore: number; deadBefore: number; limit: number };
+  | ({ op: 'purge'; limit: number } & PurgeCutoffs);
 
 export type WriteResult = IngestResult | number | undefined;
 
@@ -70,10 +70,12 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     ),
     purge: db.prepare(
       `DELETE FROM events WHERE rowid IN (
-         SELECT rowid FROM events e WHERE e.received_at < ?
-            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
-                              AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= ?)))
-          LIMIT ?)`,
+         SELECT rowid FROM events e WHERE e.received_at < MAX(@deliveredBefore, @unroutedBefore)
+            AND ((e.received_at < @unroutedBefore AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq))
+              OR (e.received_at < @deliveredBefore
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
+                                    AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= @deadBefore)))))
+          LIMIT @limit)`,
     ),
   };
 
@@ -127,7 +129,7 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         return s.requeue.run(now, now, now, w.destination, JSON.stringify(w.states), w.since, w.limit).changes;
       case 'purge':
         s.purgeConflicts.run(w.deliveredBefore, w.limit);
-        return s.purge.run(w.deliveredBefore, w.deadBefore, w.limit).changes;
+        return s.purge.run({ deliveredBefore: w.deliveredBefore, deadBefore: w.deadBefore, unroutedBefore: w.unroutedBefore, limit: w.limit }).changes;
     }
   };
 }

@@ -145,20 +145,34 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
 
     it('purges only what retention allows', async () => {
       const old = Date.now() - 10 * 86_400_000;
+      const twoHoursAgo = Date.now() - 2 * 3_600_000;
       await store.ingest([
         newEvent('evt-00000001', ['a'], old),
         newEvent('evt-00000002', ['a'], old),
         newEvent('evt-00000003', ['a'], old),
         newEvent('evt-00000004', ['a']),
+        newEvent('evt-unrouted-1', [], twoHoursAgo),
+        newEvent('evt-unrouted-2', []),
       ]);
       const [d1, d2] = await store.claim('a', 2, Date.now(), 60_000);
       await store.update([
         { id: d1!.id, state: 'delivered', attempted: true },
         { id: d2!.id, state: 'dead', detail: 'gave up' },
       ]);
-      // evt-1 delivered long ago goes; evt-2's dead letter is recent; evt-3 still pending; evt-4 is new.
-      expect(await store.purge(Date.now() - 7 * 86_400_000, Date.now() - 30 * 86_400_000)).toBe(1);
-      expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual(['evt-00000002', 'evt-00000003', 'evt-00000004']);
+      // evt-1 delivered long ago goes; evt-2's dead letter is recent; evt-3 still pending; evt-4 is new;
+      // an event no destination took goes after an hour.
+      const cutoffs = {
+        deliveredBefore: Date.now() - 7 * 86_400_000,
+        deadBefore: Date.now() - 30 * 86_400_000,
+        unroutedBefore: Date.now() - 3_600_000,
+      };
+      expect(await store.purge(cutoffs)).toBe(2);
+      expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual([
+        'evt-00000002',
+        'evt-00000003',
+        'evt-00000004',
+        'evt-unrouted-2',
+      ]);
       expect(await store.queueDepth()).toEqual(new Map([['a', 2]]));
     });
   });

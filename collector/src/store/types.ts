@@ -44,6 +44,16 @@ export interface IdConflict {
   body: string;
 }
 
+/** What `purge` deletes (times in ms since 1970). */
+export interface PurgeCutoffs {
+  /** Events that arrived before this whose deliveries are all done (dead letters: see deadBefore); id conflicts too. */
+  deliveredBefore: number;
+  /** Dead letters (dead or rejected) last updated before this. */
+  deadBefore: number;
+  /** Events no destination took (no delivery at all) that arrived before this. */
+  unroutedBefore: number;
+}
+
 /** States a delivery ends in that `tagrelay replay` can put back in the queue. */
 export type ReplayableState = 'dead' | 'rejected';
 
@@ -185,12 +195,8 @@ export interface Store {
     since: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<number>;
-  /**
-   * Deletes events whose deliveries are all done and that arrived before `deliveredBefore`, and
-   * those whose dead letters are older than `deadBefore` (id conflicts go with `deliveredBefore`);
-   * returns how many events.
-   */
-  purge(deliveredBefore: number, deadBefore: number): Promise<number>;
+  /** Deletes old events in small batches (never a long lock); returns how many events. */
+  purge(cutoffs: PurgeCutoffs): Promise<number>;
   /** Throws when the store cannot be used. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -139,7 +139,7 @@ describe('convert send() against a local Convert', () => {
 
   it('bad credentials: 401 on a wrong SDK key secret', async () => {
     server.override = undefined;
-    const d = create({ sdkKeySecret: 'wrong' });
+    const d = create({ sdkKeySecret: 'wrong-secret' });
     const req = d.request([await mapped(d, lead)]);
     const res = await send(req);
     expect(res.status).toBe(401);

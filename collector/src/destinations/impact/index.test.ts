@@ -147,7 +147,7 @@ describe('impact send() against a local impact.com', () => {
 
   it('bad credentials: 401 on a wrong token', async () => {
     server.override = undefined;
-    const d = create({ authToken: 'wrong' });
+    const d = create({ authToken: 'wrong-secret' });
     const req = d.request([await mapped(d, event)]);
     const res = await send(req);
     expect(res.status).toBe(401);

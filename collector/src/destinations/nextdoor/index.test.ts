@@ -41,7 +41,7 @@ async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
 
 describe('nextdoor settings', () => {
   it('defaults: GA4 events, ad consent, skip GPC opt-outs', () => {
-    const s = nextdoor.settings.parse({ token: 't', dataSourceId: 'ds' });
+    const s = nextdoor.settings.parse({ token: 'token-1234', dataSourceId: 'ds' });
     expect(s.baseUrl).toBe('https://ads.nextdoor.com');
     expect(s.events).toMatchObject({
       purchase: 'purchase',
@@ -52,11 +52,11 @@ describe('nextdoor settings', () => {
     expect(s.restrictedDataUsage).toBe('skip');
   });
   it('refuses event names Nextdoor does not know and bad countries', () => {
-    expect(nextdoor.settings.safeParse({ token: 't', dataSourceId: 'ds', events: { purchase: 'buy' } }).success).toBe(
+    expect(nextdoor.settings.safeParse({ token: 'token-1234', dataSourceId: 'ds', events: { purchase: 'buy' } }).success).toBe(
       false,
     );
-    expect(nextdoor.settings.safeParse({ token: 't', dataSourceId: 'ds', defaultCountry: 'XX' }).success).toBe(false);
-    expect(nextdoor.settings.parse({ token: 't', dataSourceId: 'ds', defaultCountry: 'GB' }).defaultCountry).toBe('gb');
+    expect(nextdoor.settings.safeParse({ token: 'token-1234', dataSourceId: 'ds', defaultCountry: 'XX' }).success).toBe(false);
+    expect(nextdoor.settings.parse({ token: 'token-1234', dataSourceId: 'ds', defaultCountry: 'GB' }).defaultCountry).toBe('gb');
   });
 });
 
@@ -134,7 +134,7 @@ describe('nextdoor send() against a local Nextdoor', () => {
   it('bad credentials: 401 on a wrong token', async () => {
     server.override = undefined;
     const d = nextdoor.create(
-      nextdoor.settings.parse({ token: 'wrong', dataSourceId: DATA_SOURCE, baseUrl: server.url }),
+      nextdoor.settings.parse({ token: 'wrong-secret', dataSourceId: DATA_SOURCE, baseUrl: server.url }),
     );
     const req = d.request([await mapped(d, event)]);
     const res = await send(req);

@@ -1,0 +1,72 @@
+import { statfs } from 'node:fs/promises';
+
+/** Free and total bytes of the filesystem holding `dir`. */
+export type FreeSpaceReader = (dir: string) => Promise<{ free: number; total: number }>;
+
+export const readFreeSpace: FreeSpaceReader = async (dir) => {
+  const s = await statfs(dir);
+  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+};
+
+export interface AdmissionSettings {
+  /** The store's directory (an embedded store), whose filesystem must keep `minFreeBytes` free. */
+  storeDir?: string;
+  /** Below this many free bytes, new events are refused; undefined: the larger of 1 GB and 5 % of the filesystem. */
+  minFreeBytes?: number;
+  /** Above this many deliveries waiting, new events are refused. */
+  maxQueueDepth: number;
+  /** How often the disk and the queue are looked at, ms. */
+  intervalMs?: number;
+}
+
+const GB = 1024 ** 3;
+
+/**
+ * Whether the collector takes new events: not when the store's disk is nearly full or the queue is
+ * deeper than the cap. /collect then answers 503 with Retry-After and /readyz reports not ready, until
+ * the disk has room again or the queue drained: nothing already stored is touched. Looked at every
+ * second, not per request.
+ */
+export class Admission {
+  /** Why new events are refused, or undefined when they are taken. */
+  refusal?: string;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly settings: AdmissionSettings,
+    private readonly queueDepth: () => Promise<number>,
+    private readonly freeSpace: FreeSpaceReader = readFreeSpace,
+    private readonly onChange: (refusal: string | undefined) => void = () => {},
+  ) {
+    this.timer = setInterval(() => void this.check(), settings.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Looks at the disk and the queue now. */
+  async check(): Promise<void> {
+    let refusal: string | undefined;
+    try {
+      if (this.settings.storeDir) {
+        const { free, total } = await this.freeSpace(this.settings.storeDir);
+        const floor = this.settings.minFreeBytes ?? Math.max(GB, total * 0.05);
+        if (free < floor) refusal = `the store's disk has ${mb(free)} free, below the floor of ${mb(floor)}`;
+      }
+      const depth = await this.queueDepth();
+      if (!refusal && depth > this.settings.maxQueueDepth) {
+        refusal = `${depth} deliveries are waiting, above limits.maxQueueDepth (${this.settings.maxQueueDepth})`;
+      }
+    } catch (e) {
+      refusal = `cannot check the store: ${(e as Error).message}`;
+    }
+    if (refusal !== this.refusal) {
+      this.refusal = refusal;
+      this.onChange(refusal);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MB`;

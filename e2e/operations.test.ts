@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
@@ -138,7 +139,13 @@ describe('operations', () => {
           },
         },
       });
-      const event = { id: 'evt-dry-000001', name: 'sign_up', time: Date.now(), url: 'https://shop.example/join' };
+      const event = {
+        id: 'evt-dry-000001',
+        name: 'sign_up',
+        time: Date.now(),
+        url: 'https://shop.example/join',
+        properties: { user_data: { email: ' Dry.Run@Example.com ', phone_number: '(415) 555-2671' } },
+      };
       await fetch(`${collector.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events: [event] }) });
       const d = await waitFor(async () => (await collector!.deliveries()).find((x) => x.state === 'delivered'), 10000, 'dry run');
       expect(d.detail).toBe('dry run: not sent');
@@ -148,6 +155,13 @@ describe('operations', () => {
       expect(JSON.parse(body!)).toMatchObject({ event_name: 'sign_up', event_id: 'evt-dry-000001', test_event: 'TEST123' });
       expect(d.request).not.toContain('nd-dry-token');
       expect(nextdoor.requests).toHaveLength(0);
+      // Scrubbed like real requests: the personal data is in none of its forms (as written, hashed).
+      const customer = JSON.parse(body!).customer;
+      expect(customer).toMatchObject({ email: '[personal data]', phone_number: '[personal data]' });
+      const sha256 = (v: string) => createHash('sha256').update(v).digest('hex');
+      for (const form of ['dry.run@example.com', sha256('dry.run@example.com'), sha256('+14155552671'), '555-2671']) {
+        expect(d.request).not.toContain(form);
+      }
     } finally {
       await nextdoor.close();
     }

@@ -9,7 +9,7 @@ export const REDACTED = '[redacted]';
  * A function that replaces every occurrence of each secret in a text: as written, JSON-escaped (a
  * secret inside a JSON string) and URL-encoded (a secret in a query or a form body).
  */
-export function redactor(secrets: readonly string[]): (text: string) => string {
+export function redactor(secrets: readonly string[], replacement = REDACTED): (text: string) => string {
   const forms = new Set<string>();
   for (const s of secrets) {
     if (s.length < 4) continue;
@@ -20,7 +20,7 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
   if (!forms.size) return (t) => t;
   const needles = [...forms].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   const re = new RegExp(needles.join('|'), 'g');
-  return (text) => text.replace(re, REDACTED);
+  return (text) => text.replace(re, replacement);
 }
 
 /** Headers that carry credentials, whatever their value. */

@@ -53,6 +53,7 @@ export class DeliveryEngine {
           baseBackoffMs: d.baseBackoffMs,
           maxBackoffMs: d.maxBackoffMs,
           maxProbeIntervalMs: d.maxProbeIntervalMs,
+          defaultCountry: config.defaultCountry,
           leaseMs: d.leaseMs,
         },
         log,

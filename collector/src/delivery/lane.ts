@@ -1,6 +1,7 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
-import { redactHeaders } from '../redact.js';
+import { personalDataForms } from '../destinations/pii.js';
+import { redactHeaders, redactor } from '../redact.js';
 import type { ClaimedDelivery, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
@@ -21,6 +22,8 @@ export interface LaneOptions {
   maxBackoffMs: number;
   /** The longest wait between probes of a failing vendor (unless it asks for longer with Retry-After). */
   maxProbeIntervalMs: number;
+  /** The collector's defaultCountry, to find phone numbers in recorded requests. */
+  defaultCountry?: string;
   /** How long a claimed delivery stays leased to this process (and the probe of a failing destination, in a fleet). */
   leaseMs: number;
 }
@@ -227,7 +230,7 @@ export class Lane {
     this.inFlightRequests.add(abort);
     try {
       request = this.destination.request(payloads);
-      const recorded = this.record(request);
+      const recorded = this.record(request, deliveries);
       if (this.destination.dryRun) {
         updates = deliveries.map((d) => ({
           id: d.id,
@@ -340,12 +343,12 @@ export class Lane {
     if (failing) this.window = 1;
   }
 
-  private record(request: HttpRequest): string {
+  /** The request as recorded for /debug: no secret, and none of the events' personal data, in any form. */
+  private record(request: HttpRequest, deliveries: ClaimedDelivery[]): string {
     const headers = redactHeaders(request.headers);
-    return this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`).slice(
-      0,
-      8000,
-    );
+    const personal = deliveries.flatMap((d) => personalDataForms(d.event.properties, this.opts.defaultCountry));
+    const text = this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`);
+    return (personal.length ? redactor(personal, '[personal data]')(text) : text).slice(0, 8000);
   }
 
   /**
@@ -360,7 +363,7 @@ export class Lane {
           cause: e,
         });
     const now = Date.now();
-    const recorded = request ? this.record(request) : undefined;
+    const recorded = request ? this.record(request, deliveries) : undefined;
     const base = { status: error.status, request: recorded, attempted: request !== undefined };
     const detail = this.redact(error.body ? `${error.message}: ${error.body}` : error.message).slice(0, 4000);
     this.events?.failed(this.name, error.name, deliveries.length);

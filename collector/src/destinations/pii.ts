@@ -188,3 +188,25 @@ export function userData(properties: Record<string, unknown> | undefined, defaul
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as UserData;
 }
+
+/**
+ * Every form an event's personal data can take in a vendor request: each string in
+ * `properties.user_data` as written, trimmed and lowercased, its normalised value (the phone in
+ * E.164, …), and the SHA-256 and SHA-1 hex of that. Used to keep recorded requests free of personal data.
+ */
+export function personalDataForms(properties: Record<string, unknown> | undefined, defaultCountry?: string): string[] {
+  const forms = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string' || typeof v === 'number') {
+      const s = String(v);
+      for (const f of [s, s.trim(), s.trim().toLowerCase()]) if (f.length >= 4) forms.add(f);
+    } else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  walk(properties?.user_data);
+  for (const value of Object.values(userData(properties, defaultCountry))) {
+    if (value.length >= 4) forms.add(value);
+    forms.add(sha256Hex(value));
+    forms.add(sha1Hex(value));
+  }
+  return [...forms];
+}

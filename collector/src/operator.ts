@@ -1,7 +1,7 @@
 import { localUrl, type Config } from './config.js';
 import type { LaneStatus } from './delivery/lane.js';
 import { openStore } from './store/open.js';
-import type { ReplayableState } from './store/types.js';
+import type { Forgotten, Person, ReplayableState } from './store/types.js';
 
 /** Parses `--since`: an ISO date/time, or an age like `90m`, `24h`, `7d`. */
 export function parseSince(value: string | undefined, now = Date.now()): number {
@@ -22,7 +22,7 @@ function age(ms: number): string {
 }
 
 /** A collector of a fleet that has not reported for this long is not listed (they report every 5 s). */
-const FLEET_SEEN_MS = 30_000;
+const FLEET_SEEN_MS = 15_000;
 
 /** The live state of each lane, from the collector at `url` (default: this config's host and port), if it answers. */
 async function liveLanes(config: Config, url?: string): Promise<Map<string, LaneStatus> | undefined> {
@@ -138,6 +138,16 @@ export async function replay(
     });
     if (stream.isTTY) stream.write('\n');
     return n;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `tagrelay forget`: erases a person's events, deliveries and recorded requests, on either store. */
+export async function forget(config: Config, person: Person): Promise<Forgotten> {
+  const store = await openStore(config.store, { server: false });
+  try {
+    return await store.forget(person);
   } finally {
     await store.close();
   }

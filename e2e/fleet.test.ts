@@ -1,0 +1,224 @@
+// A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Collector, waitFor } from './collector.js';
+import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep } from './load.js';
+import { testDatabase } from './postgres.js';
+import { chaseRules, startChase } from './vendors/chase.js';
+import type { VendorServer } from './vendors/server.js';
+
+const KEY = 'chase-fleet-key';
+const CONCURRENCY = 8;
+const LEASE_MS = 8000;
+const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
+
+let collectors: Collector[] = [];
+let chase: VendorServer | undefined;
+const drops: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(collectors.map((c) => c.stop()));
+  await chase?.close();
+  for (const d of drops.splice(0)) await d();
+  collectors = [];
+  chase = undefined;
+});
+
+/** A Chase stand-in answering after 20 ms, and `n` collectors (one process each) on a fresh database. */
+async function fleet(n: number, extra: Record<string, unknown> = {}) {
+  const db = await testDatabase();
+  drops.push(() => db.drop());
+  chase = await startChase(KEY);
+  const rules = chaseRules(KEY);
+  chase.override = (req) => ({ ...rules(req), delayMs: 20 });
+  const config = {
+    store: db.url,
+    destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
+    delivery: { concurrency: CONCURRENCY, timeoutMs: 3000, leaseMs: LEASE_MS },
+    ...extra,
+  };
+  // Started one after the other would be the usual way; at once, they race for the migrations (the advisory lock decides).
+  collectors = await Promise.all(
+    Array.from({ length: n }, () => Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } })),
+  );
+  return { db, collectors, chase, config };
+}
+
+/** Posts 20-event batches to the collectors in turn until `stop()`; returns what was posted and acknowledged. */
+function load(targets: () => Collector[], prefix: string) {
+  const posted = new Set<string>();
+  const acked = new Set<string>();
+  const answers = new Map<string, number>();
+  let seq = 0;
+  let running = true;
+  const deadline = Date.now() + 60_000;
+  const poster = async (k: number) => {
+    let turn = k;
+    while (running && Date.now() < deadline) {
+      const live = targets();
+      const c = live[turn++ % live.length]!;
+      const ids = Array.from({ length: 20 }, () => `${prefix}-${String(++seq).padStart(7, '0')}`);
+      ids.forEach((id) => posted.add(id));
+      const r = await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }));
+      const key = 'status' in r ? String(r.status) : r.error;
+      answers.set(key, (answers.get(key) ?? 0) + 1);
+      if ('status' in r && r.status === 200) ids.forEach((id) => acked.add(id));
+      await sleep(50);
+    }
+  };
+  const posters = Array.from({ length: 3 }, (_, k) => poster(k));
+  return {
+    posted,
+    acked,
+    answers,
+    async stop() {
+      running = false;
+      await Promise.all(posters);
+    },
+  };
+}
+
+async function everyAckedDelivered(acked: Set<string>, timeoutMs: number) {
+  await waitFor(
+    () => {
+      const got = countBy(chase!.requests, chaseEventId);
+      return [...acked].every((id) => got.has(id));
+    },
+    timeoutMs,
+    'every acknowledged event at Chase',
+  );
+}
+
+describe('a fleet of collectors on one PostgreSQL', () => {
+  it('SIGKILL of one collector under load loses nothing: the others take over its leases within the lease length', async () => {
+    await fleet(3);
+    const [a, b, c] = collectors as [Collector, Collector, Collector];
+    let live = [a, b, c];
+    const traffic = load(() => live, 'kill');
+    await sleep(2000);
+    // The vendor is kept busy, so the victim dies with requests in flight and deliveries leased.
+    const killedAt = Date.now();
+    await c.kill();
+    live = [a, b];
+    await sleep(3000);
+    await traffic.stop();
+    await everyAckedDelivered(traffic.acked, LEASE_MS + 20_000);
+    const caughtUp = Date.now() - killedAt;
+    await waitFor(async () => (await a.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
+
+    const got = countBy(chase!.requests, chaseEventId);
+    const repeats = [...got.values()].reduce((s, n) => s + n - 1, 0);
+    console.log(
+      `fleet SIGKILL: posted ${traffic.posted.size}, acknowledged ${traffic.acked.size}, delivered ${got.size} distinct ` +
+        `(${chase!.requests.length} requests, ${repeats} repeats), everything delivered ${caughtUp} ms after the kill; answers ${JSON.stringify(Object.fromEntries(traffic.answers))}`,
+    );
+    expect(traffic.acked.size).toBeGreaterThan(300);
+    expect([...traffic.acked].filter((id) => !got.has(id))).toEqual([]);
+    expect([...got.keys()].filter((id) => !traffic.posted.has(id))).toEqual([]);
+    // A repeat needs a request the vendor answered whose result the dead collector never recorded: at most its window.
+    expect(repeats).toBeLessThanOrEqual(CONCURRENCY);
+    expect(chase!.violations).toEqual([]);
+  });
+
+  it('the same ids posted to different collectors at once are stored and delivered once', async () => {
+    await fleet(3);
+    const ids = Array.from({ length: 200 }, (_, i) => `same-${String(i).padStart(5, '0')}`);
+    const now = Date.now();
+    const body = (order: string[]) => JSON.stringify({ v: 1, events: order.map((id) => signUp(id, { time: now })) });
+    const batches = [ids.slice(0, 100), ids.slice(100)];
+    // Every collector gets every id, in its own order, at the same moment.
+    const answers = await Promise.all(
+      collectors.flatMap((c, k) =>
+        batches.map((b) => postCollect(c.url, body(k % 2 ? [...b].reverse() : b))),
+      ),
+    );
+    const parsed = answers.map((r) => {
+      expect(r).toMatchObject({ status: 200 });
+      return JSON.parse((r as { body: string }).body) as { stored: number; duplicates: number; conflicts?: unknown };
+    });
+    expect(parsed.reduce((s, r) => s + r.stored, 0)).toBe(200);
+    expect(parsed.reduce((s, r) => s + r.duplicates, 0)).toBe(400);
+    expect(parsed.filter((r) => r.conflicts)).toEqual([]);
+    await everyAckedDelivered(new Set(ids), 20_000);
+    await sleep(500);
+    const got = countBy(chase!.requests, chaseEventId);
+    expect(ids.map((id) => got.get(id))).toEqual(ids.map(() => 1));
+    // tagrelay status reads the fleet from the store: three collectors, the destination's shared state.
+    const status = spawnSync(process.execPath, [bin, 'status', '--config', collectors[0]!.configPath], { encoding: 'utf8' });
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/^chase\s+active\s+0\s+-\s+200\s+0\s+0\s+0$/m);
+    expect(status.stdout).toContain('collectors serving this store (seen in the last 15 s): 3');
+  });
+
+  it('a rolling restart under load loses nothing and sends nothing twice', async () => {
+    await fleet(3);
+    let live = [...collectors];
+    const traffic = load(() => live, 'roll');
+    await sleep(1000);
+    for (const c of collectors) {
+      live = collectors.filter((x) => x !== c);
+      await sleep(200); // the load balancer takes it out of rotation first
+      await c.stop();
+      await c.restart();
+      live = [...collectors];
+      await sleep(800);
+    }
+    await traffic.stop();
+    await everyAckedDelivered(traffic.acked, 30_000);
+    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
+    const got = countBy(chase!.requests, chaseEventId);
+    const repeats = [...got.values()].reduce((s, n) => s + n - 1, 0);
+    console.log(`rolling restart: acknowledged ${traffic.acked.size}, delivered ${got.size}, repeats ${repeats}, answers ${JSON.stringify(Object.fromEntries(traffic.answers))}`);
+    expect(traffic.acked.size).toBeGreaterThan(300);
+    expect([...traffic.posted].filter((id) => !traffic.acked.has(id))).toEqual([]); // every post went to a live collector
+    expect([...traffic.acked].filter((id) => !got.has(id))).toEqual([]);
+    expect(repeats).toBe(0);
+  });
+
+  it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', async () => {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    chase = await startChase(KEY);
+    const c = await Collector.start({
+      config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
+      env: { TAGRELAY_WORKERS: '2' },
+    });
+    collectors = [c];
+    expect(c.output).toMatch(/"msg":"tagrelay listening on http:\/\/127\.0\.0\.1:\d+","workers":2/);
+    const status = () => spawnSync(process.execPath, [bin, 'status', '--config', c.configPath], { encoding: 'utf8' }).stdout;
+    await waitFor(() => status().includes('collectors serving this store (seen in the last 15 s): 2'), 10_000, 'two workers');
+    const ids = Array.from({ length: 50 }, (_, i) => `wrk-${String(i).padStart(5, '0')}`);
+    expect(await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
+    await everyAckedDelivered(new Set(ids), 10_000);
+    // Kill one worker: the primary starts another.
+    const pids = () => [...status().matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+    const before = pids();
+    expect(before).toHaveLength(2);
+    process.kill(before[0]!, 'SIGKILL');
+    await waitFor(() => c.output.includes('worker exited; starting another'), 10_000, 'a replaced worker');
+    await waitFor(() => pids().some((p) => !before.includes(p)), 15_000, 'a new worker in the fleet');
+    const more = Array.from({ length: 50 }, (_, i) => `wrk-after-${String(i).padStart(5, '0')}`);
+    expect(await postCollect(c.url, JSON.stringify({ v: 1, events: more.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
+    await everyAckedDelivered(new Set(more), 10_000);
+  });
+});
+
+describe('an SQLite store serves one process', () => {
+  it('a second collector on the same file exits at once naming the file and the pid that holds it; after a SIGKILL the store opens again', async () => {
+    const first = await Collector.start();
+    collectors = [first];
+    const second = spawnSync(process.execPath, [bin, 'serve', '--config', first.configPath], { encoding: 'utf8', timeout: 10_000 });
+    const pid = collectorPid(first.configPath);
+    expect(second.status).toBe(2);
+    expect(second.stderr).toMatch(
+      new RegExp(`^tagrelay: the SQLite store ${first.dataDir}/tagrelay.db is in use by another process \\(pid ${pid}\\): [^\\n]+\\n$`),
+    );
+    const workers = spawnSync(process.execPath, [bin, 'serve', '--config', first.configPath, '--workers', '2'], { encoding: 'utf8' });
+    expect(workers.status).toBe(2);
+    expect(workers.stderr).toBe('tagrelay: --workers 2: an SQLite store is served by one process; use a postgres:// store to run several\n');
+    await first.kill();
+    await first.restart(); // no stale lock: the OS dropped it with the process
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+  });
+});

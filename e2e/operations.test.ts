@@ -74,6 +74,25 @@ describe('operations', () => {
     expect(chase.requests).toHaveLength(6);
   });
 
+  it('tagrelay forget erases a person: their events, deliveries and recorded requests, and says how many', async () => {
+    chase = await startChase(KEY);
+    collector = await Collector.start({ config: config(chase) });
+    const time = Date.now();
+    const events = [
+      { id: 'evt-forget-0001', name: 'sign_up', time, anonymousId: 'v-forget', properties: { user_data: { email: 'Forget.Me@example.com' } } },
+      { id: 'evt-forget-0002', name: 'page_view', time, anonymousId: 'v-forget' },
+      { id: 'evt-keep-00001', name: 'sign_up', time, anonymousId: 'v-keep', properties: { user_data: { email: 'keep@example.com' } } },
+    ];
+    expect((await fetch(`${collector.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
+    await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'delivered');
+    const r = cli(collector, 'forget', '--email', 'forget.me@EXAMPLE.com');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('forgot 2 events, 1 delivery with their recorded requests, and 0 id conflicts\n');
+    expect((await collector.events()).map((e) => e.id)).toEqual(['evt-keep-00001']);
+    expect((await collector.deliveries()).map((d) => d.eventId)).toEqual(['evt-keep-00001']);
+    expect(cli(collector, 'forget').stderr).toMatch(/forget needs --anonymous-id ID, --user-id ID or --email ADDRESS/);
+  });
+
   it('replay refuses a destination that is not configured', async () => {
     chase = await startChase(KEY);
     collector = await Collector.start({ config: config(chase) });

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, localUrl } from './config.js';
 import { createCollector } from './app.js';
-import { parseSince, printStatus, replay } from './operator.js';
+import { forget, parseSince, printStatus, replay } from './operator.js';
 import { createLogger } from './log.js';
 import { redactUrl } from './redact.js';
 import { StoreError, type ReplayableState } from './store/types.js';
@@ -23,6 +23,10 @@ Commands:
             --destination NAME   which destination (required)
             --since TIME         only those from TIME on: an ISO date or an age (24h, 7d)
             --rejected           also the deliveries the vendor refused (4xx) or that could not be mapped
+  forget    erase a person's events, deliveries and recorded requests (GDPR Art. 17, CCPA)
+            --anonymous-id ID    the tag's visitor id
+            --user-id ID         the site's user_id
+            --email ADDRESS      events that carry it, and every event of the visitors it was seen with
 
 Options:
   --config FILE   the JSON config (default: $TAGRELAY_CONFIG; none: embedded default, no destinations)
@@ -113,6 +117,9 @@ export async function main(argv: string[]): Promise<void> {
         since: { type: 'string' },
         url: { type: 'string' },
         rejected: { type: 'boolean' },
+        'anonymous-id': { type: 'string' },
+        'user-id': { type: 'string' },
+        email: { type: 'string' },
         workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -132,7 +139,16 @@ export async function main(argv: string[]): Promise<void> {
   try {
     if (command === 'serve') await serve(configPath, values.workers);
     else if (command === 'status') await printStatus(loadConfig(configPath), values.url);
-    else if (command === 'replay') {
+    else if (command === 'forget') {
+      const person = { anonymousId: values['anonymous-id'], userId: values['user-id'], email: values.email };
+      if (!person.anonymousId && !person.userId && !person.email) {
+        throw new UsageError('forget needs --anonymous-id ID, --user-id ID or --email ADDRESS');
+      }
+      const gone = await forget(loadConfig(configPath), person);
+      console.log(
+        `forgot ${gone.events} event${gone.events === 1 ? '' : 's'}, ${gone.deliveries} deliver${gone.deliveries === 1 ? 'y' : 'ies'} with their recorded requests, and ${gone.conflicts} id conflict${gone.conflicts === 1 ? '' : 's'}`,
+      );
+    } else if (command === 'replay') {
       if (!values.destination) throw new UsageError('replay needs --destination NAME');
       const config = loadConfig(configPath);
       const states: ReplayableState[] = values.rejected ? ['dead', 'rejected'] : ['dead'];

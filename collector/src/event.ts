@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -91,7 +92,15 @@ export interface RequestContext {
   ip?: string;
   userAgent?: string;
   receivedAt: number;
+  /**
+   * SHA-256 hex of the email address the event carried (trimmed, lowercased): kept after the
+   * event's personal data is removed, so `tagrelay forget --email` still finds the event.
+   */
+  emailKey?: string;
 }
+
+/** The `emailKey` of an address: SHA-256 hex of it trimmed and lowercased. */
+export const emailKey = (email: string): string => createHash('sha256').update(email.trim().toLowerCase(), 'utf8').digest('hex');
 
 /** An event as stored: the tag's event plus the request context. */
 export interface StoredEvent extends TrackedEvent {

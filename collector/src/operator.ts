@@ -1,7 +1,7 @@
 import { localUrl, type Config } from './config.js';
 import type { LaneStatus } from './delivery/lane.js';
 import { openStore } from './store/open.js';
-import type { ReplayableState } from './store/types.js';
+import type { Forgotten, Person, ReplayableState } from './store/types.js';
 
 /** Parses `--since`: an ISO date/time, or an age like `90m`, `24h`, `7d`. */
 export function parseSince(value: string | undefined, now = Date.now()): number {
@@ -138,6 +138,16 @@ export async function replay(
     });
     if (stream.isTTY) stream.write('\n');
     return n;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `tagrelay forget`: erases a person's events, deliveries and recorded requests, on either store. */
+export async function forget(config: Config, person: Person): Promise<Forgotten> {
+  const store = await openStore(config.store, { server: false });
+  try {
+    return await store.forget(person);
   } finally {
     await store.close();
   }

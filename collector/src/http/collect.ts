@@ -4,6 +4,8 @@ import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from '../metrics.js';
+import { normaliseEmail } from '../destinations/pii.js';
+import { emailKey } from '../event.js';
 import { clientIp } from './clientIp.js';
 import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
@@ -162,7 +164,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (event.url) event.url = cleanUrl(event.url);
       if (event.referrer) event.referrer = cleanUrl(event.referrer);
       if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
-      return { event, context, destinations: to };
+      const email = normaliseEmail(firstOf((event.properties?.user_data as { email?: unknown } | undefined)?.email));
+      return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
     const result = await store.ingest(items);
     events({ result: 'stored' }, result.stored);
@@ -191,3 +194,5 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     });
   };
 }
+
+const firstOf = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);

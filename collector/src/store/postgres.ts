@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import type { RequestContext, StoredEvent } from '../event.js';
+import { emailKey, type RequestContext, type StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
 import { migrate } from './postgresSchema.js';
 import {
@@ -15,7 +15,9 @@ import {
   type IdConflict,
   type IngestResult,
   type LaneRecord,
+  type Forgotten,
   type NewEvent,
+  type Person,
   type PurgeCutoffs,
   type ReplayableState,
   type SharedLane,
@@ -323,6 +325,48 @@ export class PostgresStore implements Store {
   async recentEvents(limit: number): Promise<StoredEvent[]> {
     const { rows } = await this.pool.query<{ body: string }>('SELECT body FROM tagrelay.events ORDER BY seq DESC LIMIT $1', [limit]);
     return rows.map((r) => JSON.parse(r.body) as StoredEvent);
+  }
+
+  async forget(person: Person): Promise<Forgotten> {
+    const key = person.email?.trim() ? emailKey(person.email) : null;
+    const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ events: string; deliveries: string; conflicts: string }>(
+        `WITH visitors AS (
+           SELECT $1::text AS id WHERE $1::text IS NOT NULL
+           UNION SELECT body::jsonb ->> 'anonymousId' FROM tagrelay.events
+            WHERE $3::text IS NOT NULL AND body::jsonb ->> 'anonymousId' IS NOT NULL AND ${hasEmail('body::jsonb')}
+         ), gone AS (
+           SELECT seq, id FROM tagrelay.events e
+            WHERE body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)
+               OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2)
+               OR ($3::text IS NOT NULL AND ${hasEmail('e.body::jsonb')})
+            FOR UPDATE
+         ), dd AS (
+           DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq RETURNING 1
+         ), de AS (
+           DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
+         ), dc AS (
+           DELETE FROM tagrelay.id_conflicts c
+            WHERE c.event_id IN (SELECT id FROM gone)
+               OR c.body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)
+               OR ($2::text IS NOT NULL AND c.body::jsonb #>> '{properties,user_id}' = $2)
+            RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) AS deliveries, (SELECT count(*) FROM dc) AS conflicts`,
+        [person.anonymousId ?? null, person.userId ?? null, key],
+      );
+      await client.query('COMMIT');
+      const r = rows[0]!;
+      return { events: Number(r.events), deliveries: Number(r.deliveries), conflicts: Number(r.conflicts) };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async recentConflicts(limit: number): Promise<IdConflict[]> {

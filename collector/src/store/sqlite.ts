@@ -16,6 +16,8 @@ import type {
   DestinationStats,
   IngestResult,
   NewEvent,
+  Forgotten,
+  Person,
   PurgeCutoffs,
   Store,
 } from './types.js';
@@ -283,6 +285,10 @@ export class SqliteStore implements Store {
       onProgress?.(done, total);
     }
     return done;
+  }
+
+  async forget(person: Person): Promise<Forgotten> {
+    return (await this.writer.write({ op: 'forget', person })) as Forgotten;
   }
 
   async purge(cutoffs: PurgeCutoffs): Promise<number> {

@@ -91,6 +91,8 @@ export function openDatabase(path: string): Database.Database {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  // Deleted and rewritten rows (erasure, personal data removed after delivery) are overwritten on disk.
+  db.pragma('secure_delete = ON');
   try {
     db.exec('BEGIN IMMEDIATE');
     const version = db.pragma('user_version', { simple: true }) as number;

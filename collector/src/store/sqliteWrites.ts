@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import type { DeliveryUpdate, IngestResult, PurgeCutoffs, ReplayableState } from './types.js';
+import { emailKey } from '../event.js';
+import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState } from './types.js';
 
 /** An event ready to write: its JSON already made on the thread that received it. */
 export interface IngestRow {
@@ -20,9 +21,10 @@ export type WriteOp =
   | { op: 'update'; updates: DeliveryUpdate[] }
   | { op: 'retryNow'; ids: number[]; now: number }
   | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
-  | ({ op: 'purge'; limit: number } & PurgeCutoffs);
+  | ({ op: 'purge'; limit: number } & PurgeCutoffs)
+  | { op: 'forget'; person: Person };
 
-export type WriteResult = IngestResult | number | undefined;
+export type WriteResult = IngestResult | Forgotten | number | undefined;
 
 /** The write statements of the SQLite store; each call runs inside the caller's transaction. */
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
@@ -65,6 +67,30 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN (SELECT value FROM json_each(?))
                        AND updated_at >= ? ORDER BY id LIMIT ?)`,
     ),
+    // Erasure: the visitors an email was seen with, then every event of the person.
+    visitorsWithEmail: db
+      .prepare(
+        `SELECT DISTINCT json_extract(body, '$.anonymousId') FROM events
+          WHERE json_extract(body, '$.anonymousId') IS NOT NULL AND json_extract(body, '$.context.emailKey') = @emailKey`,
+      )
+      .pluck(),
+    personEvents: db
+      .prepare(
+        `SELECT seq FROM events
+          WHERE json_extract(body, '$.anonymousId') IN (SELECT value FROM json_each(@anonymousIds))
+             OR (@userId IS NOT NULL AND CAST(json_extract(body, '$.properties.user_id') AS TEXT) = @userId)
+             OR (@emailKey IS NOT NULL AND json_extract(body, '$.context.emailKey') = @emailKey)`,
+      )
+      .pluck(),
+    deleteDeliveriesOf: db.prepare(`DELETE FROM deliveries WHERE event_seq IN (SELECT value FROM json_each(?))`),
+    deleteEvents: db.prepare(`DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))`),
+    deleteConflictsOf: db.prepare(
+      `DELETE FROM id_conflicts
+        WHERE json_extract(body, '$.anonymousId') IN (SELECT value FROM json_each(@anonymousIds))
+           OR (@userId IS NOT NULL AND CAST(json_extract(body, '$.properties.user_id') AS TEXT) = @userId)
+           OR event_id IN (SELECT value FROM json_each(@eventIds))`,
+    ),
+    eventIdsOf: db.prepare(`SELECT id FROM events WHERE seq IN (SELECT value FROM json_each(?))`).pluck(),
     purgeConflicts: db.prepare(
       `DELETE FROM id_conflicts WHERE seq IN (SELECT seq FROM id_conflicts WHERE received_at < ? LIMIT ?)`,
     ),
@@ -127,6 +153,20 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         return undefined;
       case 'requeue':
         return s.requeue.run(now, now, now, w.destination, JSON.stringify(w.states), w.since, w.limit).changes;
+      case 'forget': {
+        const key = w.person.email?.trim() ? emailKey(w.person.email) : null;
+        const anonymousIds = [
+          ...(w.person.anonymousId ? [w.person.anonymousId] : []),
+          ...(key ? (s.visitorsWithEmail.all({ emailKey: key }) as string[]) : []),
+        ];
+        const params = { anonymousIds: JSON.stringify(anonymousIds), userId: w.person.userId ?? null, emailKey: key };
+        const seqs = JSON.stringify(s.personEvents.all(params));
+        const eventIds = JSON.stringify(s.eventIdsOf.all(seqs));
+        const deliveries = s.deleteDeliveriesOf.run(seqs).changes;
+        const events = s.deleteEvents.run(seqs).changes;
+        const conflicts = s.deleteConflictsOf.run({ anonymousIds: params.anonymousIds, userId: params.userId, eventIds }).changes;
+        return { events, deliveries, conflicts };
+      }
       case 'purge':
         s.purgeConflicts.run(w.deliveredBefore, w.limit);
         return s.purge.run({ deliveredBefore: w.deliveredBefore, deadBefore: w.deadBefore, unroutedBefore: w.unroutedBefore, limit: w.limit }).changes;

@@ -1,6 +1,6 @@
 // The behaviour every Store must have, as one test suite each store runs (sqlite.test.ts, postgres.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RequestContext, TrackedEvent } from '../event.js';
+import { emailKey, type RequestContext, type TrackedEvent } from '../event.js';
 import type { NewEvent, Store } from './types.js';
 
 /** A store for one test, fresh and empty; `close` closes and removes it. */
@@ -141,6 +141,41 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.requeue('a', ['dead', 'rejected'], 0)).toBe(1);
       expect((await store.stats())[0]).toMatchObject({ pending: 2, rejected: 0, dead: 0, delivered: 1 });
       expect(await store.requeue('a', ['dead', 'rejected'], Date.now() + 60_000)).toBe(0);
+    });
+
+    it('forgets a person: by email (and the visitor it was seen with), by user id, by anonymous id', async () => {
+      const time = Date.now();
+      // /collect keeps a key of the event's email in its context (http/collect.ts), which outlives user_data.
+      const person = (id: string, anonymousId: string, properties: Record<string, unknown>, destinations = ['a']): NewEvent => {
+        const email = (properties.user_data as { email?: string | string[] } | undefined)?.email;
+        const first = Array.isArray(email) ? email[0] : email;
+        return {
+          event: { id, name: 'purchase', time, anonymousId, properties },
+          context: first ? { ...contextOf(time), emailKey: emailKey(first) } : contextOf(time),
+          destinations,
+        };
+      };
+      await store.ingest([
+        person('evt-ann-00001', 'v-ann', { user_data: { email: 'Ann@Example.com' } }),
+        person('evt-ann-00002', 'v-ann', { value: 1 }, ['a', 'b']), // no email: found by its visitor
+        person('evt-bob-00001', 'v-bob', { user_id: 'u-9' }),
+        person('evt-cy-000001', 'v-cy', { user_data: { email: ['cy@example.com'] } }),
+      ]);
+      // A conflict on Ann's id (kept for /debug) goes with her.
+      await store.ingest([person('evt-ann-00001', 'v-ann', { value: 2 })]);
+      expect(await store.recentConflicts(10)).toHaveLength(1);
+
+      // Ann's first event was delivered: its personal data is gone, the key to it is not.
+      const [delivered] = await store.claim('a', 1, Date.now(), 60_000);
+      await store.update([{ id: delivered!.id, state: 'delivered', attempted: true, status: 200 }]);
+      expect((await store.recentEvents(10)).find((e) => e.id === 'evt-ann-00001')!.properties).toEqual({});
+      expect(await store.forget({ email: ' ANN@example.com ' })).toEqual({ events: 2, deliveries: 3, conflicts: 1 });
+      expect(await store.forget({ userId: 'u-9' })).toEqual({ events: 1, deliveries: 1, conflicts: 0 });
+      expect(await store.forget({ email: 'cy@example.com' })).toEqual({ events: 1, deliveries: 1, conflicts: 0 });
+      expect(await store.forget({ anonymousId: 'v-nobody' })).toEqual({ events: 0, deliveries: 0, conflicts: 0 });
+      expect(await store.recentEvents(10)).toEqual([]);
+      expect(await store.recentConflicts(10)).toEqual([]);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 0]]));
     });
 
     it('purges only what retention allows', async () => {

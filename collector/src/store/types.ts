@@ -54,6 +54,21 @@ export interface PurgeCutoffs {
   unroutedBefore: number;
 }
 
+/** Whose data `forget` removes: any of these identifies the person. */
+export interface Person {
+  anonymousId?: string;
+  userId?: string;
+  /** Matched trimmed and lowercased. */
+  email?: string;
+}
+
+/** What `forget` removed. */
+export interface Forgotten {
+  events: number;
+  deliveries: number;
+  conflicts: number;
+}
+
 /** States a delivery ends in that `tagrelay replay` can put back in the queue. */
 export type ReplayableState = 'dead' | 'rejected';
 
@@ -195,6 +210,12 @@ export interface Store {
     since: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<number>;
+  /**
+   * Erasure (GDPR Art. 17, CCPA): deletes the person's events, with their deliveries (and the requests
+   * recorded for them) and id conflicts. An email finds the events that still carry it, and then every
+   * event of the same visitors (anonymous ids), since personal data leaves an event once it is delivered.
+   */
+  forget(person: Person): Promise<Forgotten>;
   /** Deletes old events in small batches (never a long lock); returns how many events. */
   purge(cutoffs: PurgeCutoffs): Promise<number>;
   /** Throws when the store cannot be used. */

@@ -199,4 +199,38 @@ describe('operations', () => {
     expect(event!.properties).toEqual({});
     expect(JSON.stringify(await collector.deliveries())).not.toContain('evt-pii-000001@example.com');
   });
+
+  it('keeps only origin, path, utm_* and click ids of page URLs, stored and forwarded; an event no destination takes keeps no personal data', async () => {
+    const nextdoor = await startNextdoor('nd-url-token', 'ds-url');
+    try {
+      collector = await Collector.start({
+        config: {
+          keepQueryParams: ['variant'],
+          destinations: { nextdoor: { token: 'nd-url-token', dataSourceId: 'ds-url', baseUrl: nextdoor.url } },
+        },
+      });
+      const url =
+        'https://shop.example/account/reset?token=reset-s3cret&email=ann%40example.com&utm_source=mail&ndclid=nd-1&variant=b#access_token=oauth-s3cret';
+      const events = [
+        { id: 'evt-url-000001', name: 'sign_up', time: Date.now(), url, referrer: 'https://mail.example/inbox?session=abc#msg' },
+        { id: 'evt-url-000002', name: 'page_view', time: Date.now(), url, properties: { user_data: { email: 'ann@example.com' } } },
+      ];
+      expect((await fetch(`${collector.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
+      await waitFor(() => nextdoor.requests.length === 1, 10000, 'the sign_up at Nextdoor');
+      const clean = 'https://shop.example/account/reset?utm_source=mail&ndclid=nd-1&variant=b';
+      expect(JSON.parse(nextdoor.requests[0]!.body).action_source_url).toBe(clean);
+      const stored = await collector.events();
+      expect(stored.map((e) => e.url)).toEqual([clean, clean]);
+      expect(stored.find((e) => e.id === 'evt-url-000001')!.referrer).toBe('https://mail.example/inbox');
+      const pageView = stored.find((e) => e.id === 'evt-url-000002')!; // no destination takes page_view
+      expect(pageView.properties).toEqual({});
+      expect(pageView.context.emailKey).toBeUndefined();
+      const everything = JSON.stringify(stored) + JSON.stringify(await collector.deliveries()) + nextdoor.requests[0]!.body;
+      for (const secret of ['reset-s3cret', 'oauth-s3cret', 'ann%40example.com', 'ann@example.com', 'session=abc']) {
+        expect(everything).not.toContain(secret);
+      }
+    } finally {
+      await nextdoor.close();
+    }
+  });
 });

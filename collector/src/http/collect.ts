@@ -164,7 +164,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (event.url) event.url = cleanUrl(event.url);
       if (event.referrer) event.referrer = cleanUrl(event.referrer);
       if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
-      const email = normaliseEmail(firstOf((event.properties?.user_data as { email?: unknown } | undefined)?.email));
+      // An email is kept as a key, to find the event for erasure after its personal data is removed.
+      const email = to.length ? normaliseEmail(firstOf((event.properties?.user_data as { email?: unknown } | undefined)?.email)) : undefined;
       return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
     const result = await store.ingest(items);

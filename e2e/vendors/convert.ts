@@ -3,8 +3,15 @@ import { VendorServer, type ReceivedRequest, type VendorAnswer } from './server.
 export interface ConvertProject {
   accountId: string;
   projectId: string;
-  /** When set, the SDK key has a secret: tracking needs `Authorization: Bearer <secret>`. */
+  /** The project's SDK key, for `/v1/track/{sdkKey}` and `/api/v1/config/{sdkKey}` (default `{accountId}/k{projectId}`). */
+  sdkKey?: string;
+  /**
+   * When set, the SDK key has a secret: its endpoints need `Authorization: Bearer <secret>`. Without
+   * one, they need an empty Authorization header. The default endpoints need none either way.
+   */
   sdkKeySecret?: string;
+  /** Convert's `settings.disable_default_config`: only the SDK key endpoints work. */
+  disableDefaultConfig?: boolean;
   /** The project's goals, as the config API lists them; tests may change it while the server runs. */
   goals: { id: string; key: string; name: string; type: string }[];
 }
@@ -30,21 +37,37 @@ function personalDataIn(value: unknown, path = ''): string | undefined {
 }
 
 /**
- * Convert's documented rules (https://api.convert.com/doc/serving):
- * `POST /v1/track/{accountId}/{projectId}` JSON `{accountId, projectId, enrichData?, visitors:
- * [{visitorId, events: [{eventType, data}]}]}` with Bearer auth when the SDK key has a secret, goal
- * ids the project has, goalData keys from Convert's list; no personal data. Also serves the config
- * API `GET /api/v1/config/{accountId}/{projectId}`. Errors come back as `{code, message}`.
+ * Convert's documented rules (https://api.convert.com/doc/serving): tracking at
+ * `POST /v1/track/{sdkKey}` (SDK key authentication: `Authorization: Bearer <secret>` when the key
+ * has a secret, an empty header when it has none) or at the default `POST /v1/track/{accountId}/{projectId}`
+ * (no authentication; refused when the project disabled its default endpoints), JSON `{accountId,
+ * projectId, enrichData?, visitors: [{visitorId, events: [{eventType, data}]}]}`, goal ids the project
+ * has, goalData keys from Convert's list, bucketingData as experience id → variation id; no personal
+ * data. Also serves the config API at `GET /api/v1/config/{sdkKey}` and `…/{accountId}/{projectId}`
+ * with the same authentication. Errors come back as `{code, message}`.
  */
 export function convertRules(project: ConvertProject) {
   const { accountId, projectId } = project;
+  const sdkKey = project.sdkKey ?? `${accountId}/k${projectId}`;
   return (req: ReceivedRequest): VendorAnswer => {
     const error = (status: number, message: string, violation = true): VendorAnswer => ({
       status,
       body: { code: status, message },
       violation: violation ? message : undefined,
     });
-    if (req.method === 'GET' && req.path.split('?')[0] === `/api/v1/config/${accountId}/${projectId}`) {
+    const path = req.path.split('?')[0]!;
+    const route =
+      path === `/v1/track/${sdkKey}` || path === `/api/v1/config/${sdkKey}` ? 'sdk-key'
+      : path === `/v1/track/${accountId}/${projectId}` || path === `/api/v1/config/${accountId}/${projectId}` ? 'default'
+      : undefined;
+    if (route === 'sdk-key') {
+      const auth = req.headers.authorization ?? '';
+      if (project.sdkKeySecret ? auth !== `Bearer ${project.sdkKeySecret}` : auth !== '') return error(401, 'Invalid SDK key secret', false);
+    } else if (route === 'default' && project.disableDefaultConfig) {
+      return error(403, 'Default endpoints are disabled for this project: use SDK key authentication', false);
+    }
+    const isConfig = path.startsWith('/api/v1/config/');
+    if (req.method === 'GET' && route && isConfig) {
       return {
         status: 200,
         body: {
@@ -61,9 +84,8 @@ export function convertRules(project: ConvertProject) {
         },
       };
     }
-    if (req.method === 'GET' && req.path.startsWith('/api/v1/config/')) return error(404, 'Project not found', false);
-    if (req.method !== 'POST' || req.path !== `/v1/track/${accountId}/${projectId}`) return error(404, `${req.method} ${req.path}: Not Found`);
-    if (project.sdkKeySecret && req.headers.authorization !== `Bearer ${project.sdkKeySecret}`) return error(401, 'Invalid SDK key secret', false);
+    if (req.method === 'GET' && isConfig) return error(404, 'Project not found', false);
+    if (req.method !== 'POST' || !route || isConfig) return error(404, `${req.method} ${req.path}: Not Found`);
     if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return error(400, 'Content-Type must be application/json');
     let b: any;
     try {
@@ -89,6 +111,15 @@ export function convertRules(project: ConvertProject) {
           if (typeof e.data?.experienceId !== 'string' || typeof e.data?.variationId !== 'string') problems.push(`${eat}.data needs experienceId and variationId`);
         } else if (e?.eventType === 'conversion') {
           if (!goalIds.has(String(e.data?.goalId))) problems.push(`${eat}.data.goalId ${e.data?.goalId} is not a goal of the project`);
+          if (e.data?.bucketingData !== undefined) {
+            const b = e.data.bucketingData;
+            if (!b || typeof b !== 'object' || Array.isArray(b)) problems.push(`${eat}.data.bucketingData must be an object of experience id → variation id`);
+            else for (const [experienceId, variationId] of Object.entries(b)) {
+              if (!/^\d+$/.test(experienceId) || (typeof variationId !== 'string' && typeof variationId !== 'number') || !/^\d+$/.test(String(variationId))) {
+                problems.push(`${eat}.data.bucketingData ${experienceId}: ${JSON.stringify(variationId)} is not experience id → variation id`);
+              }
+            }
+          }
           if (e.data?.goalData !== undefined) {
             if (!Array.isArray(e.data.goalData)) problems.push(`${eat}.data.goalData must be an array`);
             else e.data.goalData.forEach((d: any, k: number) => {

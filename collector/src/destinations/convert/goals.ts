@@ -3,8 +3,10 @@ import { retryAfterMs } from '../classify.js';
 import type { ConvertGoal } from './types.js';
 
 export interface GoalResolverOptions {
-  /** `GET {configBaseUrl}/api/v1/config/{accountId}/{projectId}`. */
+  /** `GET {configBaseUrl}/api/v1/config/{sdkKey}`, or `…/{accountId}/{projectId}` without an SDK key. */
   configUrl: string;
+  /** Sent with every config request (the SDK key's secret as `Authorization: Bearer`). */
+  headers?: Record<string, string>;
   /** How long a fetched goal list is used before it is fetched again, ms. */
   ttlMs: number;
   /** An unknown key fetches the list again at most this often, ms. */
@@ -24,7 +26,7 @@ export class GoalResolver {
   private goals?: Map<string, string>;
   private fetchedAt = 0;
   private inflight?: Promise<Map<string, string>>;
-  private readonly o: Required<Omit<GoalResolverOptions, 'fetch' | 'now'>> & Pick<GoalResolverOptions, 'fetch' | 'now'>;
+  private readonly o: Required<Omit<GoalResolverOptions, 'fetch' | 'now' | 'headers'>> & Pick<GoalResolverOptions, 'fetch' | 'now' | 'headers'>;
 
   constructor(options: GoalResolverOptions) {
     this.o = { minRefreshMs: 30_000, timeoutMs: 10_000, ...options };
@@ -67,7 +69,7 @@ export class GoalResolver {
     let res: Response;
     let text: string;
     try {
-      res = await (this.o.fetch ?? fetch)(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.o.timeoutMs) });
+      res = await (this.o.fetch ?? fetch)(url, { headers: { accept: 'application/json', ...this.o.headers }, signal: AbortSignal.timeout(this.o.timeoutMs) });
       text = await res.text();
     } catch (cause) {
       throw new RetryableError('config API unreachable', { ...details, cause });

@@ -7,6 +7,7 @@ import { expectRetryable, send, thrownBy } from '../testing.js';
 import { convert } from './index.js';
 
 const SECRET = 'convert-sdk-secret';
+const SDK_KEY = '10012/k10034';
 
 const purchase: StoredEvent = {
   id: 'evt-0002-abcdef',
@@ -57,15 +58,33 @@ async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
 }
 
 describe('convert settings and consent', () => {
-  it('defaults: Convert hosts from the project id, analytics_storage consent, enrichData', () => {
+  it('defaults: Convert hosts from the project id, analytics_storage consent, enrichData off (only some plans have it)', () => {
     const s = convert.settings.parse({ accountId: '10012', projectId: '10034' });
     const request = convert.create(s).request([{ visitorId: 'v-1', events: [] }]);
     expect(request.url).toBe('https://10034.metrics.convertexperiments.com/v1/track/10012/10034');
+    expect(request.headers).not.toHaveProperty('authorization');
+    expect(JSON.parse(request.body!)).not.toHaveProperty('enrichData');
     expect(s.configBaseUrl).toBe('https://cdn-4.convertexperiments.com');
     expect(s.consent).toEqual(['analytics_storage']);
-    expect(s.enrichData).toBe(true);
+    expect(s.enrichData).toBe(false);
     expect(s.goals).toEqual({});
     expect(convert.settings.safeParse({ accountId: 'abc', projectId: '1' }).success).toBe(false);
+  });
+  it('enrichData: true is sent when the plan has it', () => {
+    const s = convert.settings.parse({ accountId: '10012', projectId: '10034', enrichData: true });
+    expect(JSON.parse(convert.create(s).request([{ visitorId: 'v-1', events: [] }]).body!).enrichData).toBe(true);
+  });
+  it('sdkKey: tracking at /v1/track/{sdkKey} with the secret as Bearer; keys are checked', () => {
+    const s = convert.settings.parse({ accountId: '10012', projectId: '10034', sdkKey: '10035569/10034190', sdkKeySecret: SECRET });
+    const request = convert.create(s).request([{ visitorId: 'v-1', events: [] }]);
+    expect(request.url).toBe('https://10034.metrics.convertexperiments.com/v1/track/10035569/10034190');
+    expect(request.headers.authorization).toBe(`Bearer ${SECRET}`);
+    const bad = (sdkKey: unknown) => convert.settings.safeParse({ accountId: '1', projectId: '2', sdkKey }).success;
+    expect(bad('a/b/c')).toBe(false);
+    expect(bad('../x')).toBe(false);
+    expect(bad('key?x=1')).toBe(false);
+    expect(bad('')).toBe(false);
+    expect(bad('sk_live-1')).toBe(true);
   });
   it('needs analytics_storage only (ad denial does not matter)', async () => {
     const d = create();
@@ -111,6 +130,79 @@ describe('convert send() against a local Convert', () => {
     expect(d.request([await mapped(d, lead)]).headers).not.toHaveProperty('authorization');
   });
 
+  it('SDK key authentication: goals read at /api/v1/config/{sdkKey} and tracked at /v1/track/{sdkKey}, both with the secret', async () => {
+    const project = await startConvert({ sdkKey: SDK_KEY, sdkKeySecret: SECRET, disableDefaultConfig: true });
+    try {
+      const d = convert.create(
+        convert.settings.parse({
+          accountId: '10012', projectId: '10034', sdkKey: SDK_KEY, sdkKeySecret: SECRET,
+          trackBaseUrl: project.url, configBaseUrl: project.url, goals: { purchase: 'checkout-complete' },
+        }),
+      );
+      const req = d.request([await mapped(d, purchase)]);
+      expect(req.url).toBe(`${project.url}/v1/track/${SDK_KEY}`);
+      const res = await send(req);
+      expect(res.status).toBe(200);
+      expect(() => d.check(res, req)).not.toThrow();
+      const config = project.requests.find((r) => r.method === 'GET')!;
+      expect(config.path).toBe(`/api/v1/config/${SDK_KEY}`);
+      expect(config.headers.authorization).toBe(`Bearer ${SECRET}`);
+      expect(project.violations).toEqual([]);
+    } finally {
+      await project.close();
+    }
+  });
+
+  it('an SDK key without a secret sends no Authorization header, to tracking or config', async () => {
+    const project = await startConvert({ sdkKey: SDK_KEY });
+    try {
+      const d = convert.create(
+        convert.settings.parse({ accountId: '10012', projectId: '10034', sdkKey: SDK_KEY, trackBaseUrl: project.url, configBaseUrl: project.url, goals: { purchase: 'checkout-complete' } }),
+      );
+      const req = d.request([await mapped(d, purchase)]);
+      expect(req.headers).not.toHaveProperty('authorization');
+      expect((await send(req)).status).toBe(200);
+      expect(project.requests.find((r) => r.method === 'GET')!.headers).not.toHaveProperty('authorization');
+      expect(project.violations).toEqual([]);
+    } finally {
+      await project.close();
+    }
+  });
+
+  it('without an SDK key: the default endpoints, which need no secret; refused (paused) when the project disabled them', async () => {
+    const open = await startConvert({ sdkKeySecret: SECRET });
+    const closed = await startConvert({ sdkKeySecret: SECRET, disableDefaultConfig: true });
+    try {
+      const settings = (url: string) =>
+        convert.settings.parse({ accountId: '10012', projectId: '10034', trackBaseUrl: url, configBaseUrl: url, goals: { generate_lead: 100132287 } });
+      const d = convert.create(settings(open.url));
+      const req = d.request([await mapped(d, lead)]);
+      expect(req.url).toBe(`${open.url}/v1/track/10012/10034`);
+      expect((await send(req)).status).toBe(200);
+      const refused = convert.create(settings(closed.url));
+      const refusedReq = refused.request([await mapped(refused, lead)]);
+      const res = await send(refusedReq);
+      expect(res.status).toBe(403);
+      expect(() => refused.check(res, refusedReq)).toThrow(BadCredentialsError);
+      expect(open.violations).toEqual([]);
+    } finally {
+      await open.close();
+      await closed.close();
+    }
+  });
+
+  it('bucketingData from the _conv_v cookie is accepted by Convert', async () => {
+    server.override = undefined;
+    const d = create();
+    const withCookie = { ...purchase, properties: { ...purchase.properties, cookies: { _conv_v: 'vi:1731-0.5*exp:{100.{v.200}-101.{v.202}}' } } };
+    const req = d.request([await mapped(d, withCookie)]);
+    const body = JSON.parse(req.body!);
+    expect(body.visitors[0].visitorId).toBe('1731-0.5');
+    expect(body.visitors[0].events[0].data.bucketingData).toEqual({ '100': '200', '101': '202' });
+    expect((await send(req)).status).toBe(200);
+    expect(server.violations).toEqual([]);
+  });
+
   it('retryable: 429 with Retry-After, 503 with X-RateLimit-Reset, 500, 408', async () => {
     const d = create();
     const req = d.request([await mapped(d, lead)]);
@@ -139,8 +231,9 @@ describe('convert send() against a local Convert', () => {
 
   it('bad credentials: 401 on a wrong SDK key secret', async () => {
     server.override = undefined;
-    const d = create({ sdkKeySecret: 'wrong-secret' });
+    const d = create({ sdkKey: SDK_KEY, sdkKeySecret: 'wrong-secret' });
     const req = d.request([await mapped(d, lead)]);
+    expect(req.url).toBe(`${server.url}/v1/track/${SDK_KEY}`);
     const res = await send(req);
     expect(res.status).toBe(401);
     expect(() => d.check(res, req)).toThrow(BadCredentialsError);

@@ -62,6 +62,37 @@ describe('convertVisitor', () => {
     expect(convertVisitor({ ...base, name: 'purchase' }, '1').events).toHaveLength(1);
   });
 
+  it("_conv_v cookie: Convert's visitor id (vi) and the visitor's variations as bucketingData on the plain conversion", () => {
+    const event = {
+      ...purchase,
+      properties: { ...purchase.properties, convert_visitor_id: undefined, cookies: { _conv_v: 'vi:1731-0.5*pv:3*exp:{100.{v.200-g.{9.1}}-101.{v.202}}', _fbp: 'fb.1.2.3' } },
+    };
+    const v = convertVisitor(event, '100136097');
+    expect(v.visitorId).toBe('1731-0.5');
+    expect(v.events[0]).toEqual({ eventType: 'conversion', data: { goalId: '100136097', bucketingData: { '100': '200', '101': '202' } } });
+    expect(v.events[1]!.data).not.toHaveProperty('bucketingData');
+    expect(JSON.stringify(v)).not.toContain('fb.1.2.3'); // other cookies never go to Convert
+  });
+
+  it('visitor id: properties.convert_visitor_id, else the cookie vi, else the anonymous id', () => {
+    const withCookie = (cookie: string, extra: Record<string, unknown> = {}) =>
+      convertVisitor({ ...base, properties: { cookies: { _conv_v: cookie }, ...extra } }, '1');
+    expect(withCookie('vi:cv-1', { convert_visitor_id: 'page-id' }).visitorId).toBe('page-id');
+    expect(withCookie('vi:cv-1').visitorId).toBe('cv-1');
+    expect(withCookie('vi:1*exp:{100.{v.200}}')).toEqual({
+      visitorId: 'anon-1234', // vi:1 means Convert keeps no id
+      events: [{ eventType: 'conversion', data: { goalId: '1', bucketingData: { '100': '200' } } }],
+    });
+  });
+
+  it('an unreadable _conv_v is ignored, never a rejection', () => {
+    for (const cookie of ['{{{', 'exp:{1.', '%E0%A4%A', 'vi:a@b.example*exp:nope']) {
+      expect(convertVisitor({ ...base, properties: { cookies: { _conv_v: cookie } } }, '1')).toEqual(convertVisitor(base, '1'));
+    }
+    expect(convertVisitor({ ...base, properties: { cookies: 'x' } }, '1')).toEqual(convertVisitor(base, '1'));
+    expect(convertVisitor({ ...base, properties: { cookies: { _conv_v: 7 } } }, '1')).toEqual(convertVisitor(base, '1'));
+  });
+
   it('rejects events without a visitor id, and email-like ids', () => {
     expect(() => convertVisitor({ ...base, anonymousId: undefined }, '1')).toThrow(InvalidEventError);
     expect(() => convertVisitor({ ...base, anonymousId: 'a@b.example' }, '1')).toThrow(/email/);

@@ -1,7 +1,8 @@
 /**
- * Convert Experiences tracking API `POST /v1/track/{accountId}/{projectId}` body and the parts of
- * the config API `GET /api/v1/config/{accountId}/{projectId}` tagrelay reads
- * (https://api.convert.com/doc/serving).
+ * Convert Experiences tracking API body and the parts of the config API tagrelay reads
+ * (https://api.convert.com/doc/serving): with SDK key authentication `POST /v1/track/{sdkKey}` and
+ * `GET /api/v1/config/{sdkKey}` (the SDK key's secret as `Authorization: Bearer`), otherwise the
+ * default endpoints `POST /v1/track/{accountId}/{projectId}` and `GET /api/v1/config/{accountId}/{projectId}`.
  */
 
 export const convertGoalDataKeys = [
@@ -19,6 +20,7 @@ export interface ConvertConversionEvent {
   data: {
     goalId: string;
     goalData?: ConvertGoalData[];
+    /** Experience id → variation id the visitor was bucketed into (from the `_conv_v` cookie). */
     bucketingData?: Record<string, string>;
   };
 }
@@ -33,7 +35,7 @@ export interface ConvertVisitor {
 export interface ConvertTrackBody {
   accountId: string;
   projectId: string;
-  /** Convert fills in the visitor's stored bucketing and segments (plan dependent). */
+  /** Convert fills in the visitor's stored bucketing and segments ("only available for some plans"). */
   enrichData?: boolean;
   visitors: ConvertVisitor[];
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { emailKey, type RequestContext, type StoredEvent } from '../event.js';
@@ -181,7 +181,7 @@ export class PostgresStore implements Store {
       item.names.push(e.event.name);
       item.received.push(e.context.receivedAt);
       item.bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
-      item.digests.push(createHash('sha1').update(json.slice(0, -1)).digest('hex'));
+      item.digests.push(hash('sha1', json.slice(0, -1), 'hex'));
       item.dests.push(e.destinations.join(','));
     }
     if (!events.length) return { stored: 0, duplicates: 0, conflicts: [] };

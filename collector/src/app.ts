@@ -1,8 +1,6 @@
 import express from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
@@ -13,16 +11,10 @@ import { debugRouter } from './http/debug.js';
 import { Metrics } from './metrics.js';
 import { tagScript } from './http/tagScript.js';
 import { createLogger, type Logger } from './log.js';
+import { packageRoot, version } from './packageInfo.js';
 import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
-
-/** The package root, both from `collector/src` (tests) and from `dist/collector` (built). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 
 export interface Collector {
   /** The HTTP handler: `/collect` directly, everything else through Express. */
@@ -45,14 +37,28 @@ export async function createCollector(
     .map(([name, s]) => destinationDefinitions[name]!.create(s, { defaultCountry: config.defaultCountry }));
   const secrets = [...destinations.flatMap((d) => d.secrets), ...(config.adminToken ? [config.adminToken] : [])];
   const redact = redactor(secrets);
-  const log = opts.log ?? createLogger(secrets);
+  const log = opts.log ?? createLogger(secrets, undefined, { level: config.logLevel, pretty: process.stdout.isTTY });
   const store = await openStore(config.store);
   await store.check();
   const metrics = new Metrics();
   const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);
-  metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', async () =>
-    [...(await store.queueDepth())].map(([destination, n]) => [{ destination }, n]),
-  );
+  const names = destinations.map((d) => d.name);
+  metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', ['destination'], async () => {
+    const depth = await store.queueDepth();
+    return names.map((destination) => [{ destination }, depth.get(destination) ?? 0]);
+  });
+  // The oldest waiting delivery costs a scan of the waiting ones: read at most every 15 s.
+  let oldest: { at: number; value: Map<string, number | undefined> } | undefined;
+  metrics.gauge('tagrelay_oldest_pending_age_seconds', 'Age of the oldest delivery still waiting, per destination (0: none)', ['destination'], async () => {
+    if (!oldest || Date.now() - oldest.at > 15_000) {
+      oldest = { at: Date.now(), value: new Map((await store.stats()).map((s) => [s.destination, s.oldestPendingAt])) };
+    }
+    return names.map((destination) => {
+      const at = oldest!.value.get(destination);
+      return [{ destination }, at ? Math.max(0, (Date.now() - at) / 1000) : 0];
+    });
+  });
+  metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
   const admission = new Admission(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
     async () => [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0),
@@ -101,7 +107,7 @@ export async function createCollector(
     });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await metrics.render());
+    res.type(metrics.contentType).send(await metrics.render());
   });
   app.use(debugRouter(store, config.adminToken, config.trustProxy));
   if (config.demo) app.use(express.static(resolve(root, 'demo/public')));

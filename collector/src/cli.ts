@@ -52,7 +52,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 async function serve(configPath: string | undefined, workers: string | undefined): Promise<void> {
   const config = loadConfig(configPath);
   const n = workerCount(workers, config.store);
-  if (n > 1 && !isWorker) return runPrimary(n, config, createLogger(), STOP_DEADLINE_MS);
+  if (n > 1 && !isWorker) return runPrimary(n, config, createLogger([], undefined, { level: config.logLevel, pretty: process.stdout.isTTY }), STOP_DEADLINE_MS);
   const collector = await createCollector(config);
   const { log } = collector;
   const server = createServer(

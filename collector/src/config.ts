@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { destinationDefinitions } from './destinations/index.js';
 import { firstIssue } from './firstIssue.js';
+import type { LogLevel } from './log.js';
 import { countryCode } from './destinations/settings.js';
 import type { CommonSettings } from './destinations/types.js';
+
+const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** The shortest admin token /debug accepts. */
 const MIN_ADMIN_TOKEN_LENGTH = 16;
@@ -114,6 +117,8 @@ export type Config = Readonly<
     destinations: Readonly<Record<string, CommonSettings & Record<string, unknown>>>;
     /** Token for /debug; from TAGRELAY_ADMIN_TOKEN. */
     adminToken?: string;
+    /** The lowest log level written; from LOG_LEVEL. */
+    logLevel: LogLevel;
   }
 >;
 
@@ -164,7 +169,11 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new ConfigError(`TAGRELAY_ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (it guards /debug)`);
   }
-  return deepFreeze({ ...top.data, destinations, adminToken });
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new ConfigError(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')} (is ${env.LOG_LEVEL})`);
+  }
+  return deepFreeze({ ...top.data, destinations, adminToken, logLevel: logLevel as LogLevel });
 }
 
 /** Reads a config file; a missing path means the embedded default (no destinations). */

@@ -1,59 +1,60 @@
-/** A small Prometheus registry: counters, gauges read on scrape, and one kind of histogram. */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 type Labels = Record<string, string>;
 
-function key(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
+/**
+ * The collector's Prometheus metrics (prom-client), named as Prometheus asks (`_total`, `_seconds`,
+ * `_bytes`), with the default process metrics. Every series a metric will have is created at zero when
+ * it is declared (`zero`), so alerts work before the first failure.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A counter; `zero` lists the label sets that exist from the start. */
+  counter(name: string, help: string, labelNames: string[] = [], zero: Labels[] = []): (labels?: Labels, by?: number) => void {
+    const c = new Counter({ name, help, labelNames, registers: [this.registry] });
+    for (const labels of labelNames.length ? zero : [{}]) c.inc(labels, 0);
+    return (labels = {}, by = 1) => c.inc(labels, by);
+  }
+
+  /** A gauge read when /metrics is scraped. */
+  gauge(name: string, help: string, labelNames: string[], read: () => Promise<[Labels, number][]> | [Labels, number][]): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [labels, value] of await read()) this.set(labels, value);
+      },
+    });
+  }
+
+  /** A histogram; `zero` lists the label sets that exist from the start. */
+  histogram(name: string, help: string, buckets: number[], labelNames: string[] = [], zero: Labels[] = []): (value: number, labels?: Labels) => void {
+    const h = new Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
+    for (const labels of labelNames.length ? zero : [{}]) h.zero(labels);
+    return (value, labels = {}) => h.observe(labels, value);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 }
 
-export class Metrics {
-  private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private readonly gauges = new Map<string, { help: string; read: () => Promise<[Labels, number][]> }>();
-  private readonly histograms = new Map<
-    string,
-    { help: string; buckets: number[]; counts: number[]; sum: number; n: number }
-  >();
-
-  counter(name: string, help: string): (labels?: Labels, by?: number) => void {
-    const c = { help, values: new Map<string, number>() };
-    this.counters.set(name, c);
-    return (labels = {}, by = 1) => {
-      const k = key(labels);
-      c.values.set(k, (c.values.get(k) ?? 0) + by);
-    };
-  }
-
-  gauge(name: string, help: string, read: () => Promise<[Labels, number][]>): void {
-    this.gauges.set(name, { help, read });
-  }
-
-  histogram(name: string, help: string, buckets: number[]): (value: number) => void {
-    const h = { help, buckets, counts: buckets.map(() => 0), sum: 0, n: 0 };
-    this.histograms.set(name, h);
-    return (value) => {
-      h.sum += value;
-      h.n++;
-      buckets.forEach((b, i) => {
-        if (value <= b) h.counts[i]!++;
-      });
-    };
-  }
-
-  async render(): Promise<string> {
-    const out: string[] = [];
-    for (const [name, c] of this.counters) {
-      out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
-      for (const [k, v] of c.values) out.push(`${name}${k} ${v}`);
-    }
-    for (const [name, g] of this.gauges) {
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`);
-      for (const [labels, v] of await g.read()) out.push(`${name}${key(labels)} ${v}`);
-    }
-    for (const [name, h] of this.histograms) {
-      out.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
-      h.buckets.forEach((b, i) => out.push(`${name}_bucket{le="${b}"} ${h.counts[i]}`));
-      out.push(`${name}_bucket{le="+Inf"} ${h.n}`, `${name}_sum ${h.sum}`, `${name}_count ${h.n}`);
-    }
-    return out.join('\n') + '\n';
-  }
+/** Every combination of the values of each label, as label sets. */
+export function combinations(values: Record<string, readonly string[]>): Labels[] {
+  return Object.entries(values).reduce<Labels[]>(
+    (sets, [name, options]) => sets.flatMap((set) => options.map((v) => ({ ...set, [name]: v }))),
+    [{}],
+  );
 }

@@ -7,14 +7,16 @@ export const REDACTED = '[redacted]';
 
 /**
  * A function that replaces every occurrence of each secret in a text: as written, JSON-escaped (a
- * secret inside a JSON string) and URL-encoded (a secret in a query or a form body).
+ * secret inside a JSON string, once or twice) and URL-encoded (a secret in a query or a form body).
  */
 export function redactor(secrets: readonly string[], replacement = REDACTED): (text: string) => string {
   const forms = new Set<string>();
   for (const s of secrets) {
     if (s.length < 4) continue;
+    const escaped = JSON.stringify(s).slice(1, -1);
     forms.add(s);
-    forms.add(JSON.stringify(s).slice(1, -1));
+    forms.add(escaped);
+    forms.add(JSON.stringify(escaped).slice(1, -1)); // JSON inside a JSON string (a body in a log line)
     forms.add(encodeURIComponent(s));
   }
   if (!forms.size) return (t) => t;

@@ -1,24 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { combinations, type Metrics } from '../metrics.js';
+import { version } from '../packageInfo.js';
 import type { Store } from '../store/types.js';
 import { Lane, type LaneStatus } from './lane.js';
 import { Sender } from './send.js';
-
-/** tagrelay's version, from its package.json. */
-function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  try {
-    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** All delivery lanes of this process, one per enabled destination. */
 export class DeliveryEngine {
@@ -36,8 +23,35 @@ export class DeliveryEngine {
     metrics: Metrics,
   ) {
     const d = config.delivery;
-    const delivered = metrics.counter('tagrelay_deliveries_total', 'Deliveries accepted by the vendor (or recorded in dry run)');
-    const failed = metrics.counter('tagrelay_delivery_failures_total', 'Failed delivery attempts by kind of error');
+    const names = destinations.map((dest) => dest.name);
+    const dryRun = (name: string) => String(destinations.find((dest) => dest.name === name)?.dryRun ?? false);
+    const outcomes = metrics.counter(
+      'tagrelay_deliveries_total',
+      'Deliveries that reached an end, by destination and outcome (delivered, skipped, rejected, dead); dry_run="true" for recorded, not sent',
+      ['destination', 'outcome', 'dry_run'],
+      combinations({ destination: names, outcome: ['delivered', 'skipped', 'rejected', 'dead'] }).map((l) => ({ ...l, dry_run: dryRun(l.destination!) })),
+    );
+    const failed = metrics.counter(
+      'tagrelay_delivery_failures_total',
+      'Failed delivery attempts by destination and kind of error',
+      ['destination', 'kind'],
+      combinations({ destination: names, kind: ['InvalidEventError', 'BadCredentialsError', 'RetryableError'] }),
+    );
+    const requests = metrics.histogram(
+      'tagrelay_vendor_request_duration_seconds',
+      'Vendor requests and how long their answers took, by destination and status class (network: no answer)',
+      [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      ['destination', 'status_class'],
+      combinations({ destination: names, status_class: ['2xx', '4xx', '5xx', 'network'] }),
+    );
+    metrics.gauge('tagrelay_lane_state', 'Each destination\'s delivery state: 1 for the state it is in', ['destination', 'state'], () =>
+      this.status().flatMap((l) =>
+        (['active', 'backing-off', 'paused'] as const).map((state): [Record<string, string>, number] => [
+          { destination: l.destination, state },
+          l.state === state ? 1 : 0,
+        ]),
+      ),
+    );
     this.lanes = destinations.map((dest) => {
       const sender = new Sender(dest.name, { connections: d.concurrency, timeoutMs: d.timeoutMs });
       this.senders.push(sender);
@@ -59,8 +73,9 @@ export class DeliveryEngine {
         log,
         redact,
         {
-          delivered: (destination, n) => delivered({ destination }, n),
+          outcome: (destination, outcome, n) => outcomes({ destination, outcome, dry_run: dryRun(destination) }, n),
           failed: (destination, kind, n) => failed({ destination, kind }, n),
+          request: (destination, statusClass, seconds) => requests(seconds, { destination, status_class: statusClass }),
         },
       );
     });

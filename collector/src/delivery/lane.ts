@@ -2,7 +2,7 @@ import type { Destination, HttpRequest } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import { personalDataForms } from '../destinations/pii.js';
 import { redactHeaders, redactor } from '../redact.js';
-import type { ClaimedDelivery, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
+import type { ClaimedDelivery, DeliveryState, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
   BadCredentialsError,
@@ -40,8 +40,11 @@ export interface LaneStatus {
 }
 
 export interface LaneEvents {
-  delivered(destination: string, n: number): void;
+  /** Deliveries that reached an end: delivered, skipped, rejected or dead. */
+  outcome(destination: string, state: DeliveryState, n: number): void;
   failed(destination: string, kind: string, n: number): void;
+  /** One vendor request and how long it took; `statusClass` is `2xx`…`5xx` or `network`. */
+  request(destination: string, statusClass: string, seconds: number): void;
 }
 
 /**
@@ -202,10 +205,15 @@ export class Lane {
     for (const delivery of claimed) {
       try {
         const mapped = await this.destination.map(delivery.event);
-        if ('skip' in mapped) updates.push({ id: delivery.id, state: 'skipped', detail: mapped.skip });
-        else ready.push({ delivery, payload: mapped.payload });
+        if ('skip' in mapped) {
+          const skipped: DeliveryUpdate = { id: delivery.id, state: 'skipped', detail: mapped.skip };
+          this.logOutcomes([delivery], [skipped]);
+          updates.push(skipped);
+        } else ready.push({ delivery, payload: mapped.payload });
       } catch (e) {
-        updates.push(...this.failed([delivery], e));
+        const failed = this.failed([delivery], e);
+        this.logOutcomes([delivery], failed);
+        updates.push(...failed);
       }
     }
     if (updates.length) await this.store.update(updates);
@@ -240,7 +248,12 @@ export class Lane {
           request: recorded,
         }));
       } else {
-        const response = await this.sender.send(request, abort.signal);
+        const sent = performance.now();
+        const response = await this.sender.send(request, abort.signal).catch((e: unknown) => {
+          if (!abort.signal.aborted) this.events?.request(this.name, 'network', (performance.now() - sent) / 1000);
+          throw e;
+        });
+        this.events?.request(this.name, `${String(response.status)[0]}xx`, (performance.now() - sent) / 1000);
         this.destination.check(response, request);
         if (epoch === this.epoch) this.succeeded();
         updates = deliveries.map((d) => ({
@@ -252,7 +265,6 @@ export class Lane {
           request: recorded,
         }));
       }
-      this.events?.delivered(this.name, deliveries.length);
     } catch (e) {
       updates = abort.signal.aborted
         ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
@@ -261,6 +273,7 @@ export class Lane {
     } finally {
       this.inFlightRequests.delete(abort);
     }
+    this.logOutcomes(deliveries, updates);
     try {
       await this.store.update(updates);
     } catch (e) {
@@ -269,9 +282,20 @@ export class Lane {
     }
   }
 
+  /** At info: every refusal and dead letter, with the vendor's status and message; at debug: every attempt. */
+  private logOutcomes(deliveries: ClaimedDelivery[], updates: DeliveryUpdate[]): void {
+    updates.forEach((u, i) => {
+      if (u.state !== 'pending') this.events?.outcome(this.name, u.state, 1);
+      const fields = { destination: this.name, event: deliveries[i]?.event.id, status: u.status };
+      if (u.state === 'rejected') this.log.info('delivery rejected', { ...fields, message: u.detail });
+      else if (u.state === 'dead') this.log.info('dead letter', { ...fields, message: u.detail });
+      else this.log.debug('delivery attempt', { ...fields, state: u.state, detail: u.detail?.slice(0, 200) });
+    });
+  }
+
   private succeeded(): void {
     if (this.failures > 0 || this.state !== 'active') {
-      this.log.info('destination recovered', { destination: this.name, after: this.failures });
+      this.log.info(this.state === 'paused' ? 'destination resumed' : 'destination recovered', { destination: this.name, after: this.failures });
       const from = this.epoch++;
       this.retryOutage(this.failures);
       this.failures = 0;
@@ -392,6 +416,7 @@ export class Lane {
       this.failures++;
       if (this.failures === 1) for (const d of deliveries) this.outage.starters.add(d.id);
       this.window = 1;
+      if (this.state !== 'backing-off') this.log.info('destination backing off', { destination: this.name, reason: detail.slice(0, 500) });
       this.state = 'backing-off';
       this.reason = detail;
       this.blockedUntil =

@@ -3,12 +3,13 @@ import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { Metrics } from '../metrics.js';
+import { combinations, type Metrics } from '../metrics.js';
 import { normaliseEmail } from '../destinations/pii.js';
 import { emailKey } from '../event.js';
 import { clientIp } from './clientIp.js';
 import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
+import { Refusals } from './refusals.js';
 import { ClientError, parseCollectBody } from './validate.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -21,6 +22,8 @@ interface CollectDeps {
   log: Logger;
   /** Why new events are refused now (the disk, the queue, a stop), or undefined when they are taken. */
   refusal?: () => string | undefined;
+  /** What /collect refused lately, for /debug and the log. */
+  refusals?: Refusals;
   /** Called after each stored batch so workers start at once. */
   onStored?: () => void;
 }
@@ -73,28 +76,38 @@ function sendAndClose(req: IncomingMessage, res: ServerResponse, status: number,
  * no content encoding), its checks, a durable commit, then the answer. Every client mistake is a
  * 4xx with `{error}` that says what is wrong.
  */
-export function collectHandler({ config, store, destinations, metrics, log, refusal, onStored }: CollectDeps) {
-  const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class');
+export function collectHandler({ config, store, destinations, metrics, log, refusal, refusals = new Refusals(log), onStored }: CollectDeps) {
+  const requests = metrics.counter('tagrelay_collect_requests_total', 'POST /collect requests by answer status class', ['status'], combinations({ status: ['2xx', '4xx', '5xx'] }));
   const events = metrics.counter(
     'tagrelay_collect_events_total',
     'Events received, by result (stored, duplicate, conflict, rejected)',
+    ['result'],
+    combinations({ result: ['stored', 'duplicate', 'conflict', 'rejected'] }),
   );
-  const bodyBytes = metrics.histogram(
-    'tagrelay_collect_body_bytes',
-    'Size of /collect bodies in bytes',
-    [1024, 8192, 16384, 32768, 61440, 65536],
+  const bodyBytes = metrics.histogram('tagrelay_collect_body_bytes', 'Size of /collect bodies in bytes', [1024, 8192, 16384, 32768, 61440, 65536]);
+  const duration = metrics.histogram(
+    'tagrelay_collect_duration_seconds',
+    'Time from a /collect request to its answer (stored durably), by status class',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ['status'],
+    combinations({ status: ['2xx', '4xx', '5xx'] }),
   );
-  const limited = metrics.counter('tagrelay_collect_limited_total', 'POST /collect requests refused with 429, by limit (ip, global)');
-  limited({ limit: 'ip' }, 0);
-  limited({ limit: 'global' }, 0);
+  const limited = metrics.counter('tagrelay_collect_limited_total', 'POST /collect requests refused with 429, by limit (ip, global)', ['limit'], combinations({ limit: ['ip', 'global'] }));
   const perIp = new RateLimiter(config.limits.perIp);
   const global = new RateLimiter(config.limits.global);
-  const answer = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => {
+  const counted = (status: number, body: unknown, event?: { id?: string; name?: string }) => {
     requests({ status: `${String(status)[0]}xx` });
+    if (status >= 400) {
+      const reason = (body as { error?: string }).error ?? String(status);
+      refusals.record({ status, reason, eventId: event?.id, eventName: event?.name }, kindOf(status, reason));
+    }
+  };
+  const answer = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, event?: { id?: string; name?: string }) => {
+    counted(status, body, event);
     send(res, status, body, headers);
   };
   const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => {
-    requests({ status: `${String(status)[0]}xx` });
+    counted(status, body);
     sendAndClose(req, res, status, body, headers);
   };
   const tooLarge = { error: `body is larger than ${MAX_BODY_BYTES} bytes` };
@@ -181,14 +194,22 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
         error: 'this id was stored before with other content: this event is not stored (give each event its own id)',
       }));
     }
-    if (batch.rejected.length) body.rejected = batch.rejected;
+    if (batch.rejected.length) {
+      body.rejected = batch.rejected;
+      for (const r of batch.rejected) {
+        const e = batch.refusedEvents?.get(r.index);
+        refusals.record({ status: 422, reason: r.error, eventId: e?.id, eventName: e?.name }, 'invalid event');
+      }
+    }
     answer(res, 200, body);
     if (result.stored) onStored?.();
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => duration(Number(process.hrtime.bigint() - started) / 1e9, { status: `${String(res.statusCode)[0]}xx` }));
     handle(req, res).catch((err: unknown) => {
-      if (err instanceof ClientError) return answer(res, err.status, { error: err.message });
+      if (err instanceof ClientError) return answer(res, err.status, { error: err.message }, undefined, err.event);
       if (res.destroyed || req.destroyed) return; // the client went away
       log.error('collect failed', { error: err });
       answer(res, 500, { error: 'internal error' });
@@ -197,3 +218,10 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
 }
 
 const firstOf = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
+
+/** The kind a refusal is logged under: its status, with the limit or the cause where that says more. */
+function kindOf(status: number, reason: string): string {
+  if (status === 429) return reason.includes('this address') ? 'rate limit (address)' : 'rate limit (global)';
+  if (status === 503) return 'not taking events';
+  return String(status);
+}

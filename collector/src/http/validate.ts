@@ -7,6 +7,8 @@ export class ClientError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The refused event, when the body held one event that could be read. */
+    readonly event?: { id?: string; name?: string },
   ) {
     super(message);
   }
@@ -69,6 +71,15 @@ export interface CheckedBatch {
   /** Where each of `events` stood in the body's `events`. */
   positions: number[];
   rejected: { index: number; error: string }[];
+  /** The id and name of each refused event, by position, where they could be read (for /debug). */
+  refusedEvents?: Map<number, { id?: string; name?: string }>;
+}
+
+/** An event's id and name, when they are short strings, to show what was refused. */
+function idAndName(candidate: unknown): { id?: string; name?: string } {
+  const c = (candidate && typeof candidate === 'object' ? candidate : {}) as { id?: unknown; name?: unknown };
+  const short = (v: unknown) => (typeof v === 'string' ? v.slice(0, 64) : undefined);
+  return { id: short(c.id), name: short(c.name) };
 }
 
 /**
@@ -95,6 +106,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
   const batch: CheckedBatch = { events: [], positions: [], rejected: [] };
+  const refusedIds = new Map<number, { id?: string; name?: string }>();
   envelope.data.events.forEach((candidate, index) => {
     const event = eventSchema.safeParse(candidate);
     // The schema is strict and transforms nothing, so a valid event is the parsed value itself; keeping
@@ -103,7 +115,9 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
       batch.events.push(candidate as TrackedEvent);
       batch.positions.push(index);
     } else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]).slice(0, 500) });
+    if (!event.success) refusedIds.set(index, idAndName(candidate));
   });
-  if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error);
+  if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error, refusedIds.get(0));
+  batch.refusedEvents = refusedIds;
   return batch;
 }

@@ -10,7 +10,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * impact.com's documented rules for POST /Advertisers/{AccountSID}/Conversions
  * (https://integrations.impact.com/impact-brand/reference/submit-a-conversion): HTTP Basic
  * `AccountSID:AuthToken`, form-urlencoded, required fields, lengths, hashed email, currency with
- * money, 2-decimal amounts, items numbered from 1. Answers as impact does: 200
+ * money, 2-decimal amounts, items numbered from 1, each with the fields "required if passing
+ * item-level details" (ItemSku, ItemCategory, ItemQuantity) and a price or subtotal. Answers as impact does: 200
  * `{Status: "QUEUED", QueuedUri}` or 400 `{Status: "ERROR", errors: [{field, level, message}]}`.
  */
 export function impactRules(accountSid: string, authToken: string, campaignId = '1000') {
@@ -59,6 +60,7 @@ export function impactRules(accountSid: string, authToken: string, campaignId = 
     sorted.forEach((n, i) => {
       if (n !== i + 1) bad(`ItemSku${n}`, 'items must be numbered from 1 without gaps');
       if (!f[`ItemSku${n}`]) bad(`ItemSku${n}`, 'required with item-level details');
+      if (!f[`ItemCategory${n}`]) bad(`ItemCategory${n}`, 'required with item-level details');
       if (!/^\d+$/.test(f[`ItemQuantity${n}`] ?? '')) bad(`ItemQuantity${n}`, 'must be a whole number');
       if (f[`ItemPrice${n}`] !== undefined && f[`ItemSubTotal${n}`] !== undefined) bad(`ItemPrice${n}`, 'send ItemPrice or ItemSubTotal, not both');
       if (f[`ItemPrice${n}`] === undefined && f[`ItemSubTotal${n}`] === undefined) bad(`ItemPrice${n}`, 'ItemPrice or ItemSubTotal required');

@@ -38,7 +38,7 @@ const AMOUNT = '^[0-9]{1,12}\\.[0-9]{2}$';
 /** Indexed item fields: ItemSku1, ItemSku2, … (https://integrations.impact.com/impact-brand/reference/the-conversion-object). */
 const INDEX = '[1-9][0-9]*';
 /** Every field that carries money; any of them makes CurrencyCode required (see `allOf` below). */
-const MONEY_FIELDS = `^(OrderSubTotalPostDiscount|OrderTax|OrderShipping|ItemPrice${INDEX})$`;
+const MONEY_FIELDS = `^(OrderSubTotalPostDiscount|OrderTax|OrderShipping|OrderDiscount|ItemPrice${INDEX}|ItemDiscount${INDEX})$`;
 /** What looks like an email address (a CustomerId must never be one). */
 const EMAIL = '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$';
 
@@ -77,6 +77,13 @@ const properties = {
   OrderTax: { type: 'string', pattern: AMOUNT },
   // "DECIMAL (14,2)". https://integrations.impact.com/impact-brand/docs/order-level-data
   OrderShipping: { type: 'string', pattern: AMOUNT },
+  // The discount on the whole order, a decimal; impact subtracts it from the order total ("If item amounts are
+  // used, this discount will be subtracted proportionally from each item amount").
+  // https://integrations.impact.com/impact-brand/reference/submit-a-conversion
+  OrderDiscount: { type: 'string', pattern: AMOUNT },
+  // "Status of the customer, such as NEW or EXISTING"; values other than those must be mapped at impact first, so
+  // tagrelay sends only these two. https://integrations.impact.com/impact-brand/reference/submit-a-conversion
+  CustomerStatus: { type: 'string', enum: ['NEW', 'EXISTING'] },
   // Whether the visitor consented to tracking: a boolean. https://integrations.impact.com/impact-brand/reference/submit-a-conversion
   TrackingConsent: { type: 'string', enum: ['true', 'false'] },
   // The customer's IP address (fraud detection). https://integrations.impact.com/impact-brand/reference/submit-a-conversion
@@ -101,6 +108,8 @@ const patternProperties = {
   [`^ItemQuantity${INDEX}$`]: { type: 'string', pattern: '^[1-9][0-9]*$' },
   // Unit price: "DECIMAL", sent with 2 decimals. ItemSubTotal is the alternative and is never sent.
   [`^ItemPrice${INDEX}$`]: { type: 'string', pattern: AMOUNT },
+  // "Discount applied to each item purchased of this type (not to the entire line item)": a decimal.
+  [`^ItemDiscount${INDEX}$`]: { type: 'string', pattern: AMOUNT },
 } satisfies Record<string, FieldRule>;
 
 export const impactConversionSchema = {
@@ -131,11 +140,10 @@ export const impactConversionSchema = {
 
 /**
  * The item rules JSON Schema cannot express: items are numbered 1, 2, … without gaps, and every item
- * has ItemSku{n} and ItemQuantity{n} ("required if passing item-level details") and ItemPrice{n}
- * ("required if ItemSubtotal can't be reported"; tagrelay never sends ItemSubTotal).
+ * has ItemSku{n}, ItemCategory{n} and ItemQuantity{n} ("required if passing item-level details") and
+ * ItemPrice{n} ("required if ItemSubtotal can't be reported"; tagrelay never sends ItemSubTotal).
  * https://integrations.impact.com/impact-brand/reference/submit-a-conversion
- * ItemCategory{n} is documented as required too, but impact can take it from the product catalog,
- * so the tag may leave it out. Returns one message per problem; empty when the items conform.
+ * Returns one message per problem; empty when the items conform.
  */
 export function itemProblems(form: Readonly<Record<string, string>>): string[] {
   const indexes = new Set<number>();
@@ -147,7 +155,7 @@ export function itemProblems(form: Readonly<Record<string, string>>): string[] {
   const count = indexes.size;
   for (const n of indexes) if (n > count) out.push(`item ${n}: items must be numbered 1 to ${count} without gaps`);
   for (const n of indexes) {
-    for (const field of ['ItemSku', 'ItemQuantity', 'ItemPrice']) {
+    for (const field of ['ItemSku', 'ItemCategory', 'ItemQuantity', 'ItemPrice']) {
       if (!(`${field}${n}` in form)) out.push(`item ${n}: ${field}${n} missing`);
     }
   }

@@ -77,6 +77,15 @@ describe('impact settings and consent', () => {
     const p = await mapped(create({ consent: [] }), { ...event, consent: { ad_storage: 'denied' } });
     expect(p.TrackingConsent).toBe('false');
   });
+  it('defaultItemCategory: "default" unless set; sent for items without item_category', async () => {
+    expect(settings().defaultItemCategory).toBe('default');
+    expect(impact.settings.safeParse({ accountSid: SID, authToken: TOKEN, campaignId: '1000', defaultItemCategory: '' }).success).toBe(false);
+    const p = await mapped(create({ defaultItemCategory: 'Hardware' }), {
+      ...event,
+      properties: { ...event.properties, items: [{ item_id: 'SKU9', price: 4, discount: 1 }] },
+    });
+    expect(p).toMatchObject({ ItemCategory1: 'Hardware', ItemPrice1: '5.00', ItemDiscount1: '1.00' });
+  });
   it('keeps the Basic credentials out of logs', () => {
     const d = create();
     expect(d.secrets).toContain(TOKEN);
@@ -97,6 +106,33 @@ describe('impact send() against a local impact.com', () => {
     expect(JSON.parse(res.body)).toMatchObject({ Status: 'QUEUED' });
     expect(() => d.check(res, req)).not.toThrow();
     expect(server.violations).toEqual([]);
+  });
+
+  it('impact takes item categories, discounts, customer status, and an event whose click id was too long', async () => {
+    server.override = undefined;
+    const d = create();
+    const e: StoredEvent = {
+      ...event,
+      clickIds: { clickid: 'c'.repeat(80) },
+      properties: { ...event.properties, discount: 2, new_customer: true, items: [{ item_id: 'SKU1', price: 20, discount: 1.25, quantity: 2 }] },
+    };
+    const req = d.request([await mapped(d, e)]);
+    const form = Object.fromEntries(new URLSearchParams(req.body));
+    expect(form).toMatchObject({ ItemCategory1: 'default', ItemPrice1: '21.25', ItemDiscount1: '1.25', OrderDiscount: '2.00', CustomerStatus: 'NEW' });
+    expect(form).not.toHaveProperty('ClickId');
+    const res = await send(req);
+    expect(res.status).toBe(200);
+    expect(server.violations).toEqual([]);
+  });
+
+  it('the stand-in refuses items without ItemCategory, as impact documents', async () => {
+    server.override = undefined;
+    const d = create();
+    const { ItemCategory1: _category, ...payload } = await mapped(d, event);
+    const res = await send(d.request([payload as never]));
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('ItemCategory1');
+    server.violations.length = 0;
   });
 
   it('retryable: 429 with X-RateLimit-Reset, 503 with Retry-After, 500, 408', async () => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { classifyResponse } from '../classify.js';
 import { defineDestination } from '../define.js';
 import { baseUrl, secret, wholeNumberId } from '../settings.js';
-import { impactConversion } from './mapping.js';
+import { DEFAULT_ITEM_CATEGORY, impactConversion } from './mapping.js';
 import type { ImpactConversion, ImpactEventType } from './types.js';
 
 const eventType: z.ZodType<ImpactEventType> = z.union([
@@ -19,6 +19,8 @@ export const impact = defineDestination({
     baseUrl: baseUrl('https://api.impact.com'),
     /** Tag event → the impact event type (action tracker) it is sent as. */
     events: z.record(z.string(), eventType).default({}),
+    /** `ItemCategory{n}` for an item without `item_category`: impact requires a category with item-level details. */
+    defaultItemCategory: z.string().trim().min(1).max(255).default(DEFAULT_ITEM_CATEGORY),
   },
   defaultConsent: ['ad_storage', 'ad_user_data'],
   secrets: (s) => [s.authToken, basicCredential(s)],
@@ -29,7 +31,7 @@ export const impact = defineDestination({
     const authorization = `Basic ${basicCredential(s)}`;
     return {
       map: (event, eventType: ImpactEventType) => ({
-        payload: impactConversion(event, { campaignId: s.campaignId, eventType }),
+        payload: impactConversion(event, { campaignId: s.campaignId, eventType, defaultItemCategory: s.defaultItemCategory }),
       }),
       request: ([payload]: ImpactConversion[]) => ({
         method: 'POST',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
-import { impactConversion, trackingConsent } from './mapping.js';
+import { customerStatus, impactConversion, trackingConsent } from './mapping.js';
 
 const base: StoredEvent = {
   id: 'evt-0001-abcdef',
@@ -67,6 +67,7 @@ describe('impactConversion', () => {
       ItemQuantity1: '2',
       ItemPrice1: '21.25',
       ItemSku2: 'SKU2',
+      ItemCategory2: 'default', // impact requires a category with item-level details
       ItemQuantity2: '1',
       ItemPrice2: '0.10',
       OrderTax: '3.40',
@@ -90,6 +91,56 @@ describe('impactConversion', () => {
     expect(impactConversion({ ...base, clickIds: { im_ref: 'c' } }, options).ClickId).toBe('c');
   });
 
+  it('an over-long click id is left out, not the event; the next click id is used', () => {
+    const long = 'x'.repeat(65);
+    const c = impactConversion({ ...base, anonymousId: 'anon-1', clickIds: { clickid: long } }, options);
+    expect(c).not.toHaveProperty('ClickId');
+    expect(c.CustomProfileId).toBe('anon-1');
+    expect(impactConversion({ ...base, clickIds: { clickid: long, im_ref: 'im-1' } }, options).ClickId).toBe('im-1');
+    expect(impactConversion({ ...base, clickIds: { clickid: 'x'.repeat(64) } }, options).ClickId).toHaveLength(64);
+  });
+
+  it('ItemCategory: the item\'s, else defaultItemCategory, else "default"', () => {
+    const items = [{ item_id: 'A', price: 1, item_category: 'Tools' }, { item_id: 'B', price: 2 }, { item_id: 'C', price: 3, item_category: 'x'.repeat(256) }];
+    const event = { ...base, properties: { currency: 'USD', items } };
+    expect(impactConversion(event, options)).toMatchObject({ ItemCategory1: 'Tools', ItemCategory2: 'default', ItemCategory3: 'default' });
+    expect(impactConversion(event, { ...options, defaultItemCategory: 'General' })).toMatchObject({ ItemCategory1: 'Tools', ItemCategory2: 'General' });
+  });
+
+  it("discounts: GA4's unit discount as ItemDiscount added back to ItemPrice, the order's as OrderDiscount", () => {
+    const c = impactConversion(
+      {
+        ...base,
+        properties: {
+          currency: 'USD',
+          discount: 5,
+          items: [{ item_id: 'A', price: 8.9, discount: 1.1, quantity: 2 }, { item_id: 'B', price: 3, discount: 0 }, { item_id: 'C', price: 4, discount: -2 }],
+        },
+      },
+      options,
+    );
+    expect(c).toMatchObject({ ItemPrice1: '10.00', ItemDiscount1: '1.10', ItemPrice2: '3.00', ItemPrice3: '4.00', OrderDiscount: '5.00', CurrencyCode: 'USD' });
+    expect(c).not.toHaveProperty('ItemDiscount2');
+    expect(c).not.toHaveProperty('ItemDiscount3');
+  });
+
+  it('no OrderDiscount at order level: value is already the subtotal after discounts', () => {
+    const c = impactConversion({ ...base, properties: { value: 20, discount: 5, currency: 'USD' } }, options);
+    expect(c).toMatchObject({ OrderSubTotalPostDiscount: '20.00' });
+    expect(c).not.toHaveProperty('OrderDiscount');
+  });
+
+  it('CustomerStatus when the event says new or returning', () => {
+    expect(customerStatus({ customer_type: 'new' })).toBe('NEW');
+    expect(customerStatus({ customer_type: ' Returning ' })).toBe('EXISTING');
+    expect(customerStatus({ new_customer: true })).toBe('NEW');
+    expect(customerStatus({ new_customer: false })).toBe('EXISTING');
+    expect(customerStatus({ customer_type: 'vip', new_customer: 'yes' })).toBeUndefined();
+    expect(customerStatus({})).toBeUndefined();
+    expect(impactConversion({ ...base, properties: { customer_type: 'returning' } }, options).CustomerStatus).toBe('EXISTING');
+    expect(impactConversion(base, options)).not.toHaveProperty('CustomerStatus');
+  });
+
   it('never sends an email as CustomerId', () => {
     const c = impactConversion({ ...base, properties: { user_id: 'a@b.example' } }, options);
     expect(c).not.toHaveProperty('CustomerId');
@@ -97,7 +148,7 @@ describe('impactConversion', () => {
 
   it.each([
     ['a too long transaction_id', { ...base, properties: { transaction_id: 'x'.repeat(65) } }, /OrderId/],
-    ['a too long click id', { ...base, clickIds: { clickid: 'x'.repeat(65) } }, /ClickId/],
+    ['a too long click id as the only attribution key', { ...base, clickIds: { clickid: 'x'.repeat(65) } }, /clickid left out: longer than 64/],
     ['no attribution key', { ...base, clickIds: {} }, /attribution key/],
     ['money without currency', { ...base, properties: { value: 4 } }, /CurrencyCode/],
     ['a fractional quantity', { ...base, properties: { currency: 'USD', items: [{ item_id: 'A', price: 1, quantity: 1.5 }] } }, /ItemQuantity/],

@@ -68,8 +68,10 @@ const allFields: StoredEvent = {
     shipping: 5,
     currency: 'usd',
     coupon: 'SPRING',
+    discount: 2,
+    customer_type: 'new',
     items: [
-      { item_id: 'SKU1', item_name: 'Anvil', item_category: 'Tools', price: 21.25, quantity: 2 },
+      { item_id: 'SKU1', item_name: 'Anvil', item_category: 'Tools', price: 21.25, quantity: 2, discount: 1.5 },
       { item_id: 'SKU2', item_name: 'Tennis Balls', price: 3.14, quantity: 3 },
     ],
     user_id: 'cust-77',
@@ -80,10 +82,11 @@ const allFields: StoredEvent = {
 
 const cases: [string, StoredEvent, Record<string, unknown>][] = [
   ['required fields only (EventTypeId, ClickId, event id as OrderId)', base, { eventTypeId: '12345' }],
-  ['all fields (items, tax, shipping, hashed email, consent, ip, user agent)', allFields, { eventTypeId: '12345' }],
+  ['all fields (items, discounts, tax, shipping, customer status, hashed email, consent, ip, user agent)', allFields, { eventTypeId: '12345' }],
   ['EventTypeCode variant', allFields, { eventTypeCode: 'ACME_SALE' }],
   ['order level amount (no items)', { ...base, properties: { value: 10, currency: 'EUR', transaction_id: 'O-2' } }, { eventTypeId: '1' }],
-  ['items without a category or name', { ...base, properties: { currency: 'GBP', items: [{ item_id: 'A', price: 1 }] } }, { eventTypeId: '1' }],
+  ['items without a category (the default one) or name', { ...base, properties: { currency: 'GBP', items: [{ item_id: 'A', price: 1 }] } }, { eventTypeId: '1' }],
+  ['an over-long click id left out', { ...base, anonymousId: 'anon-1', clickIds: { clickid: 'c'.repeat(65) }, properties: { new_customer: false } }, { eventTypeId: '1' }],
   ['CustomProfileId as the only attribution key', { ...base, clickIds: {}, anonymousId: 'a'.repeat(70) }, { eventTypeId: '1' }],
   ['CustomerId as the only attribution key', { ...base, clickIds: {}, properties: { user_id: 'cust-1' } }, { eventTypeId: '1' }],
   ['OrderPromoCode as the only attribution key', { ...base, clickIds: {}, properties: { coupon: 'PARTNER10' } }, { eventTypeId: '1' }],
@@ -109,7 +112,11 @@ describe('impact requests conform to the in-repo Conversions schema (conversionS
     };
     expect(broken(() => undefined)).toEqual([]);
     expect(broken((p) => { p.Unknown = 'x'; })).not.toEqual([]);
-    expect(broken((p) => { p.OrderDiscount = '5.00'; })).not.toEqual([]); // documented by impact, but not a field tagrelay sends
+    expect(broken((p) => { p.Margin = '5.00'; })).not.toEqual([]); // documented by impact, but not a field tagrelay sends
+    expect(broken((p) => { p.OrderDiscount = '-5.00'; })).not.toEqual([]);
+    expect(broken((p) => { p.ItemDiscount1 = '1.5'; })).not.toEqual([]);
+    expect(broken((p) => { p.CustomerStatus = 'VIP'; })).not.toEqual([]); // not mapped at impact by default
+    expect(broken((p) => delete p.ItemCategory1)).not.toEqual([]); // required with item-level details
     expect(broken((p) => { p.ItemSubTotal1 = '42.50'; })).not.toEqual([]);
     expect(broken((p) => delete p.OrderId)).not.toEqual([]);
     expect(broken((p) => delete p.CampaignId)).not.toEqual([]);

@@ -27,13 +27,17 @@ export interface ImpactConversionFields {
   OrderSubTotalPostDiscount?: string;
   OrderTax?: string;
   OrderShipping?: string;
+  /** Discount on the whole order (2 decimals), only with item-level details. */
+  OrderDiscount?: string;
+  /** `NEW` or `EXISTING`, when the event says whether the customer is new. */
+  CustomerStatus?: string;
   /** `true` / `false`. */
   TrackingConsent?: string;
   IpAddress?: string;
   UserAgent?: string;
 }
 
-/** The known fields plus numbered item fields: ItemSku1, ItemName1, ItemCategory1, ItemQuantity1, ItemPrice1, … */
+/** The known fields plus numbered item fields: ItemSku1, ItemName1, ItemCategory1, ItemQuantity1, ItemPrice1, ItemDiscount1, … */
 export type ImpactConversion = ImpactConversionFields & Record<string, string>;
 
 /** The event type a tag event is sent as: an id or a code configured at impact. */

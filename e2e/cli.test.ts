@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:http';
@@ -71,6 +72,56 @@ describe('tagrelay serve says in one line why it cannot start', () => {
   it('prints usage', () => {
     const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(r.stdout).toContain('tagrelay <command>');
+  });
+});
+
+describe('the other commands', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 15000 });
+
+  it('--version, and --help per command', () => {
+    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string };
+    expect(run('--version').stdout).toBe(`tagrelay ${pkg.version}\n`);
+    for (const command of ['serve', 'status', 'replay', 'forget', 'check', 'backup']) {
+      const help = run(command, '--help');
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: tagrelay ${command} \\[options\\]`));
+    }
+    expect(run('replay', '--help').stdout).toContain('--rejected');
+    expect(run('--help').stdout).toMatch(/backup\s+copy the SQLite store/);
+  });
+
+  it('backup copies the store while the collector serves, into a file SQLite opens with everything in it', async () => {
+    const c = await Collector.start();
+    try {
+      const events = Array.from({ length: 20 }, (_, i) => ({ id: `evt-backup-${1000 + i}`, name: 'page_view', time: Date.now() }));
+      expect((await fetch(`${c.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
+      const to = join(mkdtempSync(join(tmpdir(), 'tagrelay-backup-')), 'copy.db');
+      const r = run('backup', '--config', c.configPath, '--to', to);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(new RegExp(`^backed up the store to ${to.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+ KB\\)\n$`));
+      const db = new Database(to, { readonly: true });
+      try {
+        expect(db.prepare('SELECT COUNT(*) FROM events').pluck().get()).toBe(20);
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        db.close();
+      }
+      expect((await fetch(`${c.url}/healthz`)).status).toBe(200); // still serving
+      expect(run('backup', '--config', c.configPath).stderr).toBe('tagrelay: backup needs --to FILE\n');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('check says the config is fine and, per destination, whether its credentials work or that the vendor offers no check', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+    const path = join(dir, 'c.json');
+    writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: { chase: { apiKey: 'chase-check-key', events: {} } } }));
+    const r = run('check', '--config', path);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^config ok: 1 destination\(s\)/);
+    expect(r.stdout).toContain('chase: the vendor offers no harmless call to check credentials; the first conversion will');
+    expect(r.stdout).not.toContain('chase-check-key');
   });
 });
 

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, localUrl } from './config.js';
 import { createCollector } from './app.js';
-import { forget, parseSince, printStatus, replay } from './operator.js';
+import { backup, check, forget, parseSince, printStatus, replay } from './operator.js';
+import { version } from './packageInfo.js';
 import { createLogger } from './log.js';
 import { redactUrl } from './redact.js';
 import { StoreError, type ReplayableState } from './store/types.js';
@@ -10,27 +11,62 @@ import { isWorker, reportListening, runPrimary, workerCount, WorkersError } from
 
 class UsageError extends Error {}
 
+/** Each command: one line for the overview, and its own help. */
+const COMMANDS: Record<string, { summary: string; help: string }> = {
+  serve: {
+    summary: 'run the collector (HTTP endpoints and delivery)',
+    help: `  --workers N          processes to run (default: one per core on PostgreSQL,
+                       where they share the store; 1 on SQLite, the only choice)`,
+  },
+  status: {
+    summary: 'print queue depth, oldest age and state per destination',
+    help: `  --url URL            the running collector to ask for live state
+                       (default: http://<host>:<port> of the config)`,
+  },
+  replay: {
+    summary: "put a destination's dead letters (given up after retrying) back in its queue",
+    help: `  --destination NAME   which destination (required)
+  --since TIME         only those from TIME on: an ISO date or an age (24h, 7d)
+  --rejected           also the deliveries the vendor refused (4xx) or that could not be mapped`,
+  },
+  forget: {
+    summary: "erase a person's events, deliveries and recorded requests (GDPR Art. 17, CCPA)",
+    help: `  --anonymous-id ID    the tag's visitor id
+  --user-id ID         the site's user_id
+  --email ADDRESS      events that carry it, and every event of the visitors it was seen with`,
+  },
+  check: {
+    summary: 'check the config, and each destination\'s credentials with the harmless call its vendor offers',
+    help: `  prints one line per destination; exits 1 if any check fails`,
+  },
+  backup: {
+    summary: 'copy the SQLite store to a file, consistently, while the collector serves',
+    help: `  --to FILE            where the copy goes (required; PostgreSQL: use pg_dump)`,
+  },
+};
+
+const OPTIONS = `Options:
+  --config FILE   the JSON config (default: $TAGRELAY_CONFIG; none: embedded default, no destinations)
+  -h, --help      help (tagrelay <command> --help: that command's)
+  --version       the version`;
+
 const USAGE = `Usage: tagrelay <command> [options]
 
 Commands:
-  serve     run the collector (HTTP endpoints and delivery)
-            --workers N          processes to run (default: one per core on PostgreSQL,
-                                 where they share the store; 1 on SQLite, the only choice)
-  status    print queue depth, oldest age and state per destination
-            --url URL            the running collector to ask for live state
-                                 (default: http://<host>:<port> of the config)
-  replay    put a destination's dead letters (given up after retrying) back in its queue
-            --destination NAME   which destination (required)
-            --since TIME         only those from TIME on: an ISO date or an age (24h, 7d)
-            --rejected           also the deliveries the vendor refused (4xx) or that could not be mapped
-  forget    erase a person's events, deliveries and recorded requests (GDPR Art. 17, CCPA)
-            --anonymous-id ID    the tag's visitor id
-            --user-id ID         the site's user_id
-            --email ADDRESS      events that carry it, and every event of the visitors it was seen with
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)}  ${c.summary}`)
+  .join('\n')}
 
-Options:
-  --config FILE   the JSON config (default: $TAGRELAY_CONFIG; none: embedded default, no destinations)
-  -h, --help      this help
+${OPTIONS}
+`;
+
+const commandUsage = (name: string) => `Usage: tagrelay ${name} [options]
+
+${COMMANDS[name]!.summary[0]!.toUpperCase()}${COMMANDS[name]!.summary.slice(1)}.
+
+${COMMANDS[name]!.help}
+
+${OPTIONS}
 `;
 
 /** How long SIGTERM may take, in all: requests in flight finish or are left queued within it. */
@@ -121,7 +157,9 @@ export async function main(argv: string[]): Promise<void> {
         'user-id': { type: 'string' },
         email: { type: 'string' },
         workers: { type: 'string' },
+        to: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -131,8 +169,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   const { values, positionals } = parsed;
   const command = positionals[0];
+  if (values.version) {
+    process.stdout.write(`tagrelay ${version()}\n`);
+    return;
+  }
   if (values.help || !command) {
-    process.stdout.write(USAGE);
+    process.stdout.write(command && COMMANDS[command] ? commandUsage(command) : USAGE);
     return;
   }
   const configPath = values.config ?? process.env.TAGRELAY_CONFIG;
@@ -148,6 +190,13 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `forgot ${gone.events} event${gone.events === 1 ? '' : 's'}, ${gone.deliveries} deliver${gone.deliveries === 1 ? 'y' : 'ies'} with their recorded requests, and ${gone.conflicts} id conflict${gone.conflicts === 1 ? '' : 's'}`,
       );
+    } else if (command === 'check') {
+      const ok = await check(loadConfig(configPath), (line) => console.log(line));
+      if (!ok) process.exitCode = 1;
+    } else if (command === 'backup') {
+      if (!values.to) throw new UsageError('backup needs --to FILE');
+      const { bytes, path } = await backup(loadConfig(configPath), values.to);
+      console.log(`backed up the store to ${path} (${Math.round(bytes / 1024)} KB)`);
     } else if (command === 'replay') {
       if (!values.destination) throw new UsageError('replay needs --destination NAME');
       const config = loadConfig(configPath);

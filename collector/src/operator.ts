@@ -1,7 +1,12 @@
 import { localUrl, type Config } from './config.js';
 import type { LaneStatus } from './delivery/lane.js';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Sender } from './delivery/send.js';
+import { destinationDefinitions } from './destinations/index.js';
+import { redactor, redactUrl } from './redact.js';
 import { openStore } from './store/open.js';
-import type { Forgotten, Person, ReplayableState } from './store/types.js';
+import { StoreError, type Forgotten, type Person, type ReplayableState } from './store/types.js';
 
 /** Parses `--since`: an ISO date/time, or an age like `90m`, `24h`, `7d`. */
 export function parseSince(value: string | undefined, now = Date.now()): number {
@@ -148,6 +153,57 @@ export async function forget(config: Config, person: Person): Promise<Forgotten>
   const store = await openStore(config.store, { server: false });
   try {
     return await store.forget(person);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `tagrelay check`: the config is valid (loading it checked that), and each enabled destination's
+ * credentials work, by the harmless request its vendor offers. One line per destination; false if any failed.
+ */
+export async function check(config: Config, out: (line: string) => void): Promise<boolean> {
+  let ok = true;
+  out(`config ok: ${Object.keys(config.destinations).length} destination(s), store ${redactUrl(config.store)}`);
+  for (const [name, settings] of Object.entries(config.destinations)) {
+    if (!settings.enabled) {
+      out(`${name}: disabled, not checked`);
+      continue;
+    }
+    const destination = destinationDefinitions[name]!.create(settings, { defaultCountry: config.defaultCountry });
+    const request = destination.credentialCheck();
+    if (!request) {
+      out(`${name}: the vendor offers no harmless call to check credentials; the first conversion will`);
+      continue;
+    }
+    const sender = new Sender(name, { connections: 1, timeoutMs: 10_000 });
+    const where = `${request.method} ${redactUrl(request.url)}`;
+    try {
+      const res = await sender.send(request);
+      if (res.status >= 200 && res.status < 300) out(`${name}: ok (${where} answered ${res.status})`);
+      else {
+        ok = false;
+        const why = res.status === 401 || res.status === 403 ? 'credentials refused' : 'unexpected answer';
+        out(`${name}: ${why} (${where} answered ${res.status}: ${redactor(destination.secrets)(res.body).slice(0, 200)})`);
+      }
+    } catch (e) {
+      ok = false;
+      out(`${name}: could not check (${(e as Error).message})`);
+    } finally {
+      await sender.close();
+    }
+  }
+  return ok;
+}
+
+/** `tagrelay backup --to FILE`: a consistent copy of the SQLite store, while the collector runs. */
+export async function backup(config: Config, to: string): Promise<{ path: string; bytes: number }> {
+  const store = await openStore(config.store, { server: false });
+  try {
+    if (!store.backup) throw new StoreError('backup copies SQLite stores; for PostgreSQL use pg_dump (README, Deploying)');
+    const path = resolve(to);
+    await store.backup(path);
+    return { path, bytes: statSync(path).size };
   } finally {
     await store.close();
   }

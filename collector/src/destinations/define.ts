@@ -46,6 +46,8 @@ export interface VendorSpec<Shape extends z.ZodRawShape, Route, Payload> {
   /** The consent an event is judged by (default: the event's own). */
   consentOf?(event: StoredEvent, settings: SettingsOf<Shape>): Consent | undefined;
   create(settings: SettingsOf<Shape>, context: DestinationContext): VendorClient<Route, Payload>;
+  /** A harmless request that succeeds only with working credentials (`tagrelay check`), when the vendor has one. */
+  credentialCheck?(settings: SettingsOf<Shape>): HttpRequest;
 }
 
 export const defaultContext: DestinationContext = { defaultCountry: 'us' };
@@ -81,6 +83,7 @@ export function defineDestination<Shape extends z.ZodRawShape, Route, Payload>(
         },
         request: (payloads) => client.request(payloads),
         check: (response, request) => client.check(response, request),
+        credentialCheck: () => spec.credentialCheck?.(s),
       };
     },
   };

@@ -39,6 +39,8 @@ export interface Destination<P = unknown> {
   request(payloads: P[]): HttpRequest;
   /** Throws a DeliveryError (errors.ts) for any answer that is not a success. */
   check(response: HttpResponse, request: HttpRequest): void;
+  /** The harmless request the vendor offers to prove the credentials (tagrelay check), if it offers one. */
+  credentialCheck(): HttpRequest | undefined;
 }
 
 /** Collector-wide settings a destination may use. */

@@ -300,6 +300,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** SQLite's online backup: a consistent copy while the collector writes. */
+  async backup(path: string): Promise<void> {
+    await this.db.backup(path);
+  }
+
   async check(): Promise<void> {
     if (this.writer.failure) throw this.writer.failure;
     this.db.prepare('SELECT 1').get();

@@ -218,6 +218,8 @@ export interface Store {
   forget(person: Person): Promise<Forgotten>;
   /** Deletes old events in small batches (never a long lock); returns how many events. */
   purge(cutoffs: PurgeCutoffs): Promise<number>;
+  /** Copies the store to `path`, consistently while it is in use (embedded stores; PostgreSQL has pg_dump). */
+  backup?(path: string): Promise<void>;
   /** Throws when the store cannot be used. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -39,6 +39,8 @@ export interface VendorSpec<Shape extends z.ZodRawShape, Route, Payload> {
   secrets(settings: SettingsOf<Shape>): (string | undefined)[];
   /** Tag event name → what the vendor calls it (event name, event type, goal). */
   routes(settings: SettingsOf<Shape>): Readonly<Record<string, Route>>;
+  /** The setting that holds `routes`, for operators: what to add an event to (default `events`). */
+  routeSetting?: string;
   /** The vendor's name for a route, for operators (default: the route itself). */
   label?(route: Route): string;
   /** How many events one request may carry (default 1). */
@@ -75,6 +77,8 @@ export function defineDestination<Shape extends z.ZodRawShape, Route, Payload>(
         maxBatch: spec.maxBatch ?? 1,
         dryRun: s.dryRun,
         secrets: spec.secrets(s).filter((v): v is string => !!v),
+        routeSetting: spec.routeSetting ?? 'events',
+        routedEvents: Object.keys(routes),
         vendorEvent: (name) => (Object.hasOwn(routes, name) ? label(routes[name]!) : undefined),
         map(event) {
           const missing = missingConsent(spec.consentOf?.(event, s) ?? event.consent, s.consent);

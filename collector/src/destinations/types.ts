@@ -31,6 +31,10 @@ export interface Destination<P = unknown> {
   readonly secrets: readonly string[];
   /** Record each request without sending it. */
   readonly dryRun: boolean;
+  /** The setting under `destinations.<name>` that routes events here (`events`; Convert: `goals`). */
+  readonly routeSetting: string;
+  /** The tag event names the config sends here, in the config's order. */
+  readonly routedEvents: readonly string[];
   /** The vendor's name for events of this name, or undefined when the config does not send them here. */
   vendorEvent(name: string): string | undefined;
   /** Maps one event to the vendor's payload; throws InvalidEventError when the event cannot meet the vendor's rules. */

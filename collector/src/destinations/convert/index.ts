@@ -47,6 +47,7 @@ export const convert = defineDestination({
   defaultConsent: ['analytics_storage'],
   secrets: (s) => [s.sdkKeySecret],
   routes: (s) => s.goals,
+  routeSetting: 'goals',
   maxBatch: 100,
   create(s) {
     const trackBaseUrl = s.trackBaseUrl ?? `https://${s.projectId}.metrics.convertexperiments.com`;

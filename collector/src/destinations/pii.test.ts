@@ -8,6 +8,7 @@ import {
   normaliseState,
   normaliseZip,
   sha1Hex,
+  personalDataForms,
   sha256Hex,
   userData,
 } from './pii.js';
@@ -89,10 +90,14 @@ describe('normalising', () => {
     expect(normaliseDateOfBirth('02/01/1990')).toBeUndefined();
   });
 
-  it('gender: m or f', () => {
+  it('gender: m or f; o (other) only for a vendor that takes it', () => {
     expect(normaliseGender('Female')).toBe('f');
     expect(normaliseGender(' M ')).toBe('m');
     expect(normaliseGender('x')).toBeUndefined();
+    expect(normaliseGender('O')).toBeUndefined();
+    expect(normaliseGender('O', true)).toBe('o');
+    expect(normaliseGender(' other ', true)).toBe('o');
+    expect(normaliseGender('x', true)).toBeUndefined();
   });
 });
 
@@ -125,6 +130,12 @@ describe('userData', () => {
   it('uses defaultCountry for a national phone number when the address has none', () => {
     expect(userData({ user_data: { phone_number: '020 7946 0018' } }, 'GB')).toEqual({ phone: '+442079460018' });
     expect(userData({ user_data: { phone_number: '020 7946 0018' } })).toEqual({});
+  });
+
+  it('gender o (other) only with otherGender; recorded requests mask its hash either way', () => {
+    expect(userData({ user_data: { gender: 'O' } })).toEqual({});
+    expect(userData({ user_data: { gender: 'O' } }, undefined, { otherGender: true })).toEqual({ gender: 'o' });
+    expect(personalDataForms({ user_data: { gender: 'O' } })).toContain(sha256Hex('o'));
   });
 
   it('takes the first of GA4 arrays and ignores missing user_data', () => {

@@ -119,11 +119,15 @@ export function normaliseDateOfBirth(value: unknown): string | undefined {
   return `${y}${mo}${d}`;
 }
 
-/** `m` or `f` (from m/male/f/female in any case); anything else is dropped. */
-export function normaliseGender(value: unknown): string | undefined {
+/**
+ * `m` or `f` (from m/male/f/female in any case), and `o` (from o/other) for a vendor that documents it
+ * (`other`: Nextdoor); anything else is dropped.
+ */
+export function normaliseGender(value: unknown, other = false): string | undefined {
   const v = normaliseText(value);
   if (v === 'm' || v === 'male') return 'm';
   if (v === 'f' || v === 'female') return 'f';
+  if (other && (v === 'o' || v === 'other')) return 'o';
   return undefined;
 }
 
@@ -162,13 +166,19 @@ const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 const asRecord = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
+/** What a vendor takes beyond the common normalisation. */
+export interface UserDataOptions {
+  /** Gender `o` (other) is kept (Nextdoor); otherwise only `m` and `f`. */
+  otherGender?: boolean;
+}
+
 /**
  * Reads `properties.user_data` (GA4's shape: `email`, `phone_number`, `address {first_name,
  * last_name, street, city, region, postal_code, country}`; GA4 arrays take their first entry; also
  * `date_of_birth` and `gender`) and normalises every field. The phone number uses the address
  * country, else `defaultCountry`.
  */
-export function userData(properties: Record<string, unknown> | undefined, defaultCountry?: string): UserData {
+export function userData(properties: Record<string, unknown> | undefined, defaultCountry?: string, options: UserDataOptions = {}): UserData {
   const ud = asRecord(properties?.user_data);
   if (!ud) return {};
   const address = asRecord(first(ud.address)) ?? {};
@@ -184,7 +194,7 @@ export function userData(properties: Record<string, unknown> | undefined, defaul
     zip: normaliseZip(address.postal_code, country),
     country,
     dateOfBirth: normaliseDateOfBirth(ud.date_of_birth),
-    gender: normaliseGender(ud.gender),
+    gender: normaliseGender(ud.gender, options.otherGender),
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as UserData;
 }
@@ -203,7 +213,8 @@ export function personalDataForms(properties: Record<string, unknown> | undefine
     } else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
   };
   walk(properties?.user_data);
-  for (const value of Object.values(userData(properties, defaultCountry))) {
+  // Every vendor's normalisation: the widest (gender `o` too) includes the others' values.
+  for (const value of Object.values(userData(properties, defaultCountry, { otherGender: true }))) {
     if (value.length >= 4) forms.add(value);
     forms.add(sha256Hex(value));
     forms.add(sha1Hex(value));

@@ -92,7 +92,8 @@ function itemsOf(value: unknown, fail: (why: string) => Error): Item[] | undefin
  * out: impact would refuse the whole conversion); `CustomProfileId` the anonymous id; `CustomerId` the
  * site's `user_id` (left out if it is an email); `CustomerEmail` SHA-1 hex. Items carry
  * `ItemCategory{n}` (the item's, else `defaultItemCategory`) and GA4's unit `discount` as
- * `ItemDiscount{n}`, added back to `ItemPrice{n}` (GA4's price is after it, impact's before it);
+ * `ItemDiscount{n}`, added back to `ItemPrice{n}` (GA4's price is after it,
+ * https://developers.google.com/analytics/devguides/collection/ga4/apply-discount; impact's before it);
  * `discount` on the order is `OrderDiscount`, with items only (at order level `value` is already
  * the subtotal after discounts). Throws InvalidEventError when impact's rules cannot be met
  * (lengths, no attribution key, money without a currency).

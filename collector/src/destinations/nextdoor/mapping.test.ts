@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../errors.js';
 import type { StoredEvent } from '../../event.js';
+import { sha256Hex } from '../pii.js';
 import { nextdoorConversion } from './mapping.js';
 
 const base: StoredEvent = {
@@ -94,9 +95,24 @@ describe('nextdoorConversion', () => {
     expect(JSON.stringify(c)).not.toContain('example.com');
   });
 
-  it('click_id falls back to the generic click_id', () => {
-    const c = nextdoorConversion({ ...base, clickIds: { click_id: 'generic' } }, options);
-    expect(c.customer.click_id).toBe('generic');
+  it("click_id is Nextdoor's ndclid only, never another network's generic click_id", () => {
+    expect(nextdoorConversion({ ...base, clickIds: { click_id: 'generic', clickid: 'impact' } }, options).customer).not.toHaveProperty('click_id');
+    expect(nextdoorConversion({ ...base, clickIds: { click_id: 'generic', ndclid: 'nd-1' } }, options).customer.click_id).toBe('nd-1');
+  });
+
+  it('another event with a value but no currency is sent without order_value, not refused', () => {
+    expect(nextdoorConversion({ ...base, properties: { value: 10 } }, options)).not.toHaveProperty('custom');
+    expect(nextdoorConversion({ ...base, properties: { value: -1, currency: 'USD' } }, options)).not.toHaveProperty('custom');
+    expect(nextdoorConversion({ ...base, properties: { value: 10, currency: 'eur' } }, options).custom).toEqual({ order_value: 'EUR10.00' });
+    expect(nextdoorConversion({ ...base, properties: { value: 10, transaction_id: 'L-1' } }, options).custom).toEqual({ order_id: 'L-1' });
+  });
+
+  it('gender: o (other) is kept, hashed like m and f', () => {
+    const gender = (g: string) => nextdoorConversion({ ...base, properties: { user_data: { gender: g } } }, options).customer.gender;
+    expect(gender('O')).toBe(sha256Hex('o'));
+    expect(gender('other')).toBe(sha256Hex('o'));
+    expect(gender('Female')).toBe(sha256Hex('f'));
+    expect(gender('x')).toBeUndefined();
   });
 
   it('restricted data usage: flag, country and state from the address', () => {

@@ -40,7 +40,8 @@ function isHttpUrl(url: string | undefined): url is string {
 }
 
 function hashedCustomer(event: StoredEvent, defaultCountry: string | undefined): NextdoorCustomer {
-  const ud = userData(event.properties, defaultCountry);
+  // Nextdoor takes gender `o` (other) as well as `m` and `f`.
+  const ud = userData(event.properties, defaultCountry, { otherGender: true });
   const externalId = normaliseText(event.properties?.user_id);
   const h = (v: string | undefined) => (v === undefined ? undefined : sha256Hex(v));
   const customer: NextdoorCustomer = {
@@ -56,7 +57,8 @@ function hashedCustomer(event: StoredEvent, defaultCountry: string | undefined):
     zip_code: h(ud.zip),
     country: h(ud.country),
     external_id: h(externalId),
-    click_id: event.clickIds?.ndclid || event.clickIds?.click_id || undefined,
+    // Nextdoor's own click id only: a generic `click_id` belongs to some other network.
+    click_id: event.clickIds?.ndclid || undefined,
     client_ip_address: event.context.ip || undefined,
     client_user_agent: event.context.userAgent || undefined,
   };
@@ -85,10 +87,11 @@ function products(items: unknown): NextdoorProduct[] {
 
 /**
  * The tag's event → one Nextdoor conversion. Personal data is normalised and SHA-256 hashed (pii.ts);
- * `click_id`, `client_ip_address` and `client_user_agent` are plain. Throws InvalidEventError when a
- * required field cannot be filled: `action_source_url` (the page URL, http/https) and, for purchase,
- * `custom.order_value` (needs `value` and `currency`). Optional values Nextdoor would not accept
- * (an unknown `delivery_category`, an item without `item_id`) are left out.
+ * `click_id` (from `ndclid` only), `client_ip_address` and `client_user_agent` are plain. Throws
+ * InvalidEventError when a required field cannot be filled: `action_source_url` (the page URL,
+ * http/https) and, for purchase, `custom.order_value` (needs `value` and `currency`). Optional values
+ * Nextdoor would not accept (an `order_value` of another event without a currency or with a negative
+ * value, an unknown `delivery_category`, an item without `item_id`) are left out.
  */
 export function nextdoorConversion(event: StoredEvent, o: NextdoorMappingOptions): NextdoorConversion {
   const fail = (why: string) => new InvalidEventError(why, { destination: 'nextdoor' });
@@ -98,9 +101,12 @@ export function nextdoorConversion(event: StoredEvent, o: NextdoorMappingOptions
   const custom: NextdoorCustom = {};
   const value = finite(props.value);
   const currency = currencyCode(props.currency);
-  if (value !== undefined || o.eventName === 'purchase') {
+  if (o.eventName === 'purchase') {
     if (value === undefined || value < 0) throw fail('custom.order_value: purchase needs properties.value (a number ≥ 0)');
-    if (!currency) throw fail('custom.order_value: properties.currency must be a 3-letter ISO 4217 code');
+    if (!currency) throw fail('custom.order_value: purchase needs properties.currency, a 3-letter ISO 4217 code');
+    custom.order_value = `${currency}${money(value)}`;
+  } else if (value !== undefined && value >= 0 && currency) {
+    // Optional for other events: sent when it can be written, else left out rather than refusing the event.
     custom.order_value = `${currency}${money(value)}`;
   }
   const orderId = text(props.transaction_id);

@@ -5,7 +5,12 @@ import type { ChaseConversion } from './types.js';
 
 const MAX_TYPE = 63;
 
-/** Chase gets the plain email, trimmed: it matches contacts by address and takes no hash. */
+/**
+ * Chase gets the plain email, trimmed: it matches contacts by address and takes no hash.
+ * `conversion_data` is the event's properties without `user_data` (personal) and `cookies` (the
+ * first-party cookies the tag copied for other vendors), plus `event_id`: the tag's event id, the
+ * same for every retry of the event, so Chase can tell a repeat from a new conversion.
+ */
 export function chaseConversion(event: StoredEvent, conversionType: string): ChaseConversion {
   const fail = (why: string) => new InvalidEventError(why, { destination: 'chase' });
   const props = event.properties ?? {};
@@ -14,10 +19,6 @@ export function chaseConversion(event: StoredEvent, conversionType: string): Cha
   const email = trimmedEmail(given);
   if (!email) throw fail('properties.user_data.email is not an email address');
   if (conversionType.length > MAX_TYPE) throw fail(`conversion_type is longer than ${MAX_TYPE} characters`);
-  const { user_data: _personal, ...conversionData } = props;
-  return {
-    email,
-    conversion_type: conversionType,
-    ...(Object.keys(conversionData).length ? { conversion_data: conversionData } : {}),
-  };
+  const { user_data: _personal, cookies: _cookies, ...properties } = props;
+  return { email, conversion_type: conversionType, conversion_data: { ...properties, event_id: event.id } };
 }

@@ -3,5 +3,6 @@ export interface ChaseConversion {
   email: string;
   /** At most 63 characters. */
   conversion_type?: string;
+  /** The event's non-personal properties and its `event_id` (the same for every retry of the event). */
   conversion_data?: Record<string, unknown>;
 }

@@ -11,6 +11,7 @@ import {
   type DeliveryRecord,
   type DeliveryUpdate,
   type DestinationStats,
+  type EventQuery,
   type Fleet,
   type IdConflict,
   type IngestResult,
@@ -375,6 +376,51 @@ export class PostgresStore implements Store {
       [limit],
     );
     return rows;
+  }
+
+  async findEvents(q: EventQuery): Promise<StoredEvent[]> {
+    // An id by its index, however old; the other filters within the newest `window` events.
+    const from =
+      q.id !== undefined
+        ? 'SELECT seq, name, received_at, body FROM tagrelay.events WHERE id = $6'
+        : 'SELECT seq, name, received_at, body FROM tagrelay.events ORDER BY seq DESC LIMIT $6';
+    const { rows } = await this.pool.query<{ body: string }>(
+      `SELECT body FROM (${from}) e
+        WHERE ($1::text IS NULL OR name = $1)
+          AND ($2::bigint IS NULL OR received_at >= $2)
+          AND ($3::bigint IS NULL OR received_at <= $3)
+          AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM jsonb_each_text(body::jsonb -> 'clickIds') c WHERE c.value = $4))
+        ORDER BY seq DESC LIMIT $5`,
+      [q.name ?? null, q.since ?? null, q.until ?? null, q.clickId ?? null, q.limit, q.id ?? q.window ?? 10_000],
+    );
+    return rows.map((r) => JSON.parse(r.body) as StoredEvent);
+  }
+
+  async eventDeliveries(eventIds: readonly string[]): Promise<DeliveryRecord[]> {
+    if (!eventIds.length) return [];
+    const { rows } = await this.pool.query<
+      DeliveryRecord & { status: number | null; detail: string | null; request: string | null; nextAt: number; leased: boolean }
+    >(
+      `SELECT d.id, e.id AS "eventId", e.name AS "eventName", d.destination, d.state, d.attempts,
+              d.created_at AS "createdAt", d.updated_at AS "updatedAt", d.next_at AS "nextAt",
+              (d.lease IS NOT NULL AND d.next_at > $2) AS leased, d.status, d.detail, d.request
+         FROM tagrelay.events e JOIN tagrelay.deliveries d ON d.event_seq = e.seq
+        WHERE e.id = ANY($1::text[])
+        ORDER BY d.id`,
+      [eventIds, Date.now()],
+    );
+    return rows.map(({ leased, ...r }) => {
+      const pending = r.state === 'pending';
+      return {
+        ...r,
+        status: r.status ?? undefined,
+        detail: r.detail ?? undefined,
+        request: r.request ?? undefined,
+        // While leased, next_at is when the lease runs out, not a next attempt.
+        nextAt: pending && !leased ? r.nextAt : undefined,
+        inFlight: pending ? leased : undefined,
+      };
+    });
   }
 
   async requeue(

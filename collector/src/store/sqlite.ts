@@ -14,6 +14,7 @@ import type {
   DeliveryRecord,
   DeliveryUpdate,
   DestinationStats,
+  EventQuery,
   IngestResult,
   NewEvent,
   Forgotten,
@@ -166,6 +167,22 @@ export class SqliteStore implements Store {
       recentConflicts: this.db.prepare(
         `SELECT event_id AS eventId, name, received_at AS receivedAt, body FROM id_conflicts ORDER BY seq DESC LIMIT ?`,
       ),
+      // The debug page's filters: an id by its index, the others within the newest `window` events.
+      findById: this.db.prepare(`SELECT seq, name, received_at, body FROM events WHERE id = @id`),
+      findRecent: this.db.prepare(
+        `SELECT body FROM (SELECT seq, name, received_at, body FROM events ORDER BY seq DESC LIMIT @window)
+          WHERE (@name IS NULL OR name = @name)
+            AND (@since IS NULL OR received_at >= @since)
+            AND (@until IS NULL OR received_at <= @until)
+            AND (@clickId IS NULL OR EXISTS (SELECT 1 FROM json_each(body, '$.clickIds') WHERE value = @clickId))
+          ORDER BY seq DESC LIMIT @limit`,
+      ),
+      eventDeliveries: this.db.prepare(
+        `SELECT d.id, e.id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
+                d.created_at AS createdAt, d.updated_at AS updatedAt, d.next_at AS nextAt, d.status, d.detail, d.request
+           FROM json_each(?) j JOIN events e ON e.id = j.value JOIN deliveries d ON d.event_seq = e.seq
+          ORDER BY d.id`,
+      ),
     };
   }
 
@@ -267,6 +284,49 @@ export class SqliteStore implements Store {
 
   async recentConflicts(limit: number): Promise<IdConflict[]> {
     return this.stmts.recentConflicts.all(limit) as IdConflict[];
+  }
+
+  async findEvents(q: EventQuery): Promise<StoredEvent[]> {
+    const params = {
+      name: q.name ?? null,
+      since: q.since ?? null,
+      until: q.until ?? null,
+      clickId: q.clickId ?? null,
+    };
+    if (q.id !== undefined) {
+      const row = this.stmts.findById.get({ id: q.id }) as { name: string; received_at: number; body: string } | undefined;
+      if (!row) return [];
+      const event = JSON.parse(row.body) as StoredEvent;
+      const matches =
+        (params.name === null || row.name === params.name) &&
+        (params.since === null || row.received_at >= params.since) &&
+        (params.until === null || row.received_at <= params.until) &&
+        (params.clickId === null || Object.values(event.clickIds ?? {}).includes(params.clickId));
+      return matches && q.limit > 0 ? [event] : [];
+    }
+    const rows = this.stmts.findRecent.all({ ...params, window: q.window ?? 10_000, limit: q.limit }) as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as StoredEvent);
+  }
+
+  async eventDeliveries(eventIds: readonly string[]): Promise<DeliveryRecord[]> {
+    if (!eventIds.length) return [];
+    const rows = this.stmts.eventDeliveries.all(JSON.stringify(eventIds)) as (DeliveryRecord & {
+      status: number | null;
+      detail: string | null;
+      request: string | null;
+      nextAt: number;
+    })[];
+    return rows.map((r) => {
+      const inFlight = r.state === 'pending' && !!this.leased.get(r.destination)?.has(r.id);
+      return {
+        ...r,
+        status: r.status ?? undefined,
+        detail: r.detail ?? undefined,
+        request: r.request ?? undefined,
+        nextAt: r.state === 'pending' && !inFlight ? r.nextAt : undefined,
+        inFlight: r.state === 'pending' ? inFlight : undefined,
+      };
+    });
   }
 
   async requeue(

@@ -178,6 +178,54 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 0]]));
     });
 
+    it('finds events for the debug page: by id however old, by name, click id and time among the newest; and their deliveries', async () => {
+      const t = Date.now() - 60_000;
+      const at = (id: string, name: string, receivedAt: number, clickIds?: Record<string, string>): NewEvent => ({
+        event: { ...trackedEvent(id, receivedAt), name, ...(clickIds ? { clickIds } : {}) },
+        context: contextOf(receivedAt),
+        destinations: name === 'page_view' ? [] : ['a', 'b'],
+      });
+      await store.ingest([
+        at('evt-find-0001', 'purchase', t, { clickid: 'imp-1', ndclid: 'nd-1' }),
+        at('evt-find-0002', 'page_view', t + 1000),
+        at('evt-find-0003', 'purchase', t + 2000, { clickid: 'imp-2' }),
+        at('evt-find-0004', 'sign_up', t + 3000),
+      ]);
+      const ids = (events: { id: string }[]) => events.map((e) => e.id);
+      expect(ids(await store.findEvents({ limit: 10 }))).toEqual(['evt-find-0004', 'evt-find-0003', 'evt-find-0002', 'evt-find-0001']);
+      expect(ids(await store.findEvents({ limit: 2 }))).toEqual(['evt-find-0004', 'evt-find-0003']);
+      expect(ids(await store.findEvents({ name: 'purchase', limit: 10 }))).toEqual(['evt-find-0003', 'evt-find-0001']);
+      expect(ids(await store.findEvents({ clickId: 'nd-1', limit: 10 }))).toEqual(['evt-find-0001']);
+      expect(ids(await store.findEvents({ clickId: 'nd', limit: 10 }))).toEqual([]);
+      expect(ids(await store.findEvents({ since: t + 1000, until: t + 2000, limit: 10 }))).toEqual(['evt-find-0003', 'evt-find-0002']);
+      // Within the newest `window` events only, unless by id.
+      expect(ids(await store.findEvents({ name: 'purchase', window: 2, limit: 10 }))).toEqual(['evt-find-0003']);
+      const [found] = await store.findEvents({ id: 'evt-find-0001', window: 1, limit: 10 });
+      expect(found).toMatchObject({ id: 'evt-find-0001', name: 'purchase', clickIds: { clickid: 'imp-1' }, context: { ip: '203.0.113.7' } });
+      expect(await store.findEvents({ id: 'evt-find-0001', name: 'sign_up', limit: 10 })).toEqual([]);
+      expect(await store.findEvents({ id: 'evt-nowhere-1', limit: 10 })).toEqual([]);
+
+      // Deliveries of given events: a waiting one says when it is due next; one being sent says so.
+      const [a1, a3] = await store.claim('a', 2, Date.now(), 60_000);
+      const later = Date.now() + 3_600_000;
+      await store.update([
+        { id: a1!.id, state: 'pending', nextAt: later, attempted: true, status: 503, detail: 'Service Unavailable', request: 'POST x\n{}\n{}' },
+      ]);
+      const deliveries = await store.eventDeliveries(['evt-find-0001', 'evt-find-0003', 'evt-find-0002', 'evt-nowhere-1']);
+      expect(deliveries.map((d) => [d.eventId, d.destination])).toEqual([
+        ['evt-find-0001', 'a'],
+        ['evt-find-0001', 'b'],
+        ['evt-find-0003', 'a'],
+        ['evt-find-0003', 'b'],
+      ]);
+      expect(deliveries[0]).toMatchObject({ eventName: 'purchase', state: 'pending', attempts: 1, status: 503, detail: 'Service Unavailable', nextAt: later, inFlight: false });
+      expect(deliveries[0]!.request).toContain('POST x');
+      expect(deliveries[2]).toMatchObject({ id: a3!.id, state: 'pending', inFlight: true, nextAt: undefined });
+      expect(deliveries[1]).toMatchObject({ state: 'pending', inFlight: false });
+      expect(deliveries[1]!.nextAt).toBeGreaterThan(0);
+      expect(await store.eventDeliveries([])).toEqual([]);
+    });
+
     it('purges only what retention allows', async () => {
       const old = Date.now() - 10 * 86_400_000;
       const twoHoursAgo = Date.now() - 2 * 3_600_000;

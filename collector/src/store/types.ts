@@ -118,6 +118,25 @@ export interface DeliveryRecord {
   status?: number;
   detail?: string;
   request?: string;
+  /** A pending delivery's next attempt, ms since 1970 (`eventDeliveries` only). */
+  nextAt?: number;
+  /** A request for it is in flight now: leased to a collector (`eventDeliveries` only). */
+  inFlight?: boolean;
+}
+
+/** What the debug page looks for: every filter given must match. */
+export interface EventQuery {
+  /** This event id exactly: found however old it is. */
+  id?: string;
+  name?: string;
+  /** One of the event's click id values (any parameter), exactly. */
+  clickId?: string;
+  /** Received at or after / at or before, ms since 1970. */
+  since?: number;
+  until?: number;
+  limit: number;
+  /** Without an id, how many of the newest events the filters look through (default 10,000): a bounded cost. */
+  window?: number;
 }
 
 /** A destination's delivery state as the whole fleet sees it (PostgreSQL: the `lanes` table). */
@@ -200,6 +219,10 @@ export interface Store {
   recentEvents(limit: number): Promise<StoredEvent[]>;
   /** Recent id conflicts, newest first, for the debug page. */
   recentConflicts(limit: number): Promise<IdConflict[]>;
+  /** Events matching the debug page's filters, newest first. */
+  findEvents(query: EventQuery): Promise<StoredEvent[]>;
+  /** Every delivery of these events (with a pending one's next attempt, and whether it is in flight), oldest first. */
+  eventDeliveries(eventIds: readonly string[]): Promise<DeliveryRecord[]>;
   /**
    * Puts one destination's deliveries in `states`, ended since `since`, back in the queue as new
    * deliveries; reports progress; returns how many.

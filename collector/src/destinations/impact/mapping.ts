@@ -22,8 +22,9 @@ const MAX_PROFILE_ID = 70;
 export const impactClickParams = ['clickid', 'irclickid', 'im_ref'] as const;
 
 /**
- * `CustomerStatus` from what the event says: GA4's `customer_type` (`new` / `returning`), else the
- * `new_customer` boolean (Google Ads' new customer acquisition). `NEW` and `EXISTING` are the values
+ * `CustomerStatus` from what the event says, in the Google tag's purchase parameters: `customer_type`
+ * (`new` / `returning`), else the `new_customer` boolean
+ * (https://developers.google.com/tag-platform/gtagjs/reference/shopify-event-parameters#purchase). `NEW` and `EXISTING` are the values
  * impact maps by default (https://help.impact.com/en/support/solutions/articles/48001232653-configure-customer-status-mapping);
  * anything else is left out.
  */

@@ -176,6 +176,28 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(repeats).toBe(0);
   });
 
+  it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', async () => {
+    await fleet(2);
+    const rules = chaseRules(KEY);
+    let refuse = true;
+    chase!.override = (req) => (refuse ? { status: 400, body: { detail: 'refused for the test' } } : { ...rules(req), delayMs: 5 });
+    const ids = Array.from({ length: 30 }, (_, i) => `replay-${String(i).padStart(5, '0')}`);
+    expect(await postCollect(collectors[0]!.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
+    const status = () => spawnSync(process.execPath, [bin, 'status', '--config', collectors[1]!.configPath], { encoding: 'utf8' }).stdout;
+    await waitFor(() => /^chase\s+active\s+0\s+-\s+0\s+0\s+30\s+0$/m.test(status()), 15_000, '30 rejected deliveries');
+    refuse = false;
+    const refused = chase!.requests.length;
+    const replay = spawnSync(process.execPath, [bin, 'replay', '--config', collectors[1]!.configPath, '--destination', 'chase', '--rejected'], { encoding: 'utf8' });
+    expect(replay.status).toBe(0);
+    expect(replay.stdout).toBe('re-queued 30 dead or rejected deliveries for chase\n');
+    expect(replay.stderr).toContain('100% 30/30');
+    await waitFor(() => {
+      const accepted = countBy(chase!.requests.slice(refused), chaseEventId);
+      return ids.every((id) => accepted.has(id));
+    }, 15_000, 'the re-queued deliveries at Chase');
+    await waitFor(() => /^chase\s+active\s+0\s+-\s+30\s+0\s+0\s+0$/m.test(status()), 10_000, '30 delivered');
+  });
+
   it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', async () => {
     const db = await testDatabase();
     drops.push(() => db.drop());

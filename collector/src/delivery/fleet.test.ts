@@ -108,9 +108,10 @@ describe('lanes of a fleet (PostgreSQL)', () => {
     const three = await probesDuringOutage(3, 5000);
     console.log(`probes while down (after the first second): one collector ${one.probes}, three collectors ${three.probes}`);
     // Backoff with full jitter capped at 500 ms, each probe answered after 50 ms: about 12 probes in 4 s for one
-    // collector. Three collectors each probing on their own would send about three times as many.
+    // collector (fewer on a busy machine). Three collectors each probing on their own would send three times as
+    // many; sharing, they send about as many (a little more when a collector reads the new state late).
     expect(one.probes).toBeGreaterThan(2);
-    expect(three.probes).toBeLessThanOrEqual(Math.max(one.probes * 1.6, one.probes + 8));
+    expect(three.probes).toBeLessThanOrEqual(Math.max(one.probes * 2, one.probes + 8));
     for (const lane of three.lanes) expect(lane.status()).toMatchObject({ state: 'active', consecutiveFailures: 0 });
     // Everything delivered; repeats only for the requests in flight as the outage began (none here: the vendor answers every request).
     expect(three.counts.size).toBe(500);

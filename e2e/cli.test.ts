@@ -7,6 +7,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Collector } from './collector.js';
+import { startImpact } from './vendors/impact.js';
+import { startNextdoor } from './vendors/nextdoor.js';
 
 const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
 
@@ -122,6 +124,32 @@ describe('the other commands', () => {
     expect(r.stdout).toMatch(/^config ok: 1 destination\(s\)/);
     expect(r.stdout).toContain('chase: the vendor offers no harmless call to check credentials; the first conversion will');
     expect(r.stdout).not.toContain('chase-check-key');
+  });
+
+  it('check proves Nextdoor, impact and Convert credentials with their harmless calls, and exits 1 when one is refused', async () => {
+    const nextdoor = await startNextdoor('nd-check-token', 'ds-check');
+    const impact = await startImpact('IRcheck1', 'impact-check-token', '1000');
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+      const path = join(dir, 'c.json');
+      const destinations = (ndToken: string) => ({
+        nextdoor: { token: ndToken, dataSourceId: 'ds-check', baseUrl: nextdoor.url },
+        impact: { accountSid: 'IRcheck1', authToken: 'impact-check-token', campaignId: '1000', baseUrl: impact.url },
+      });
+      writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: destinations('nd-check-token') }));
+      const good = run('check', '--config', path);
+      expect(good.stdout).toContain(`nextdoor: ok (GET ${nextdoor.url}/v2/api/me answered 200)`);
+      expect(good.stdout).toContain(`impact: ok (GET ${impact.url}/Advertisers/IRcheck1/Campaigns/1000 answered 200)`);
+      expect(good.status).toBe(0);
+      writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: destinations('nd-wrong-token') }));
+      const bad = run('check', '--config', path);
+      expect(bad.stdout).toMatch(/nextdoor: credentials refused \(GET .*\/v2\/api\/me answered 401/);
+      expect(bad.stdout).not.toContain('nd-wrong-token');
+      expect(bad.status).toBe(1);
+    } finally {
+      await nextdoor.close();
+      await impact.close();
+    }
   });
 });
 

@@ -40,7 +40,7 @@ describe('delivery to Chase', () => {
     chase.override = undefined;
     await collector.restart();
     const delivered = await waitFor(() => chase!.requests.find((r) => r.headers['x-api-key'] === KEY && r.body.includes('Ann@Example.com') && !chase!.override), 10000, 'delivery after restart');
-    expect(JSON.parse(delivered.body)).toEqual({ email: 'Ann@Example.com', conversion_type: 'sign-up', conversion_data: { method: 'email' } });
+    expect(JSON.parse(delivered.body)).toEqual({ email: 'Ann@Example.com', conversion_type: 'sign-up', conversion_data: { method: 'email', event_id: 'evt-kill-0001' } });
     await waitFor(async () => (await collector!.deliveries()).find((d) => d.state === 'delivered'), 5000, 'delivered state');
   });
 

@@ -22,6 +22,10 @@ export function impactRules(accountSid: string, authToken: string, campaignId = 
       body: { Status: 'ERROR', errors: errors.map((e) => ({ ...e, level: 'ERROR' })) },
       violation: status === 400 ? JSON.stringify(errors) : undefined,
     });
+    if (req.method === 'GET' && req.path === `/Advertisers/${accountSid}/Campaigns/${campaignId}`) {
+      const ok = req.headers.authorization === `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
+      return ok ? { status: 200, body: { Id: campaignId, Name: 'Stand-in campaign' } } : { status: 401, body: { Status: 'ERROR', Message: 'Unauthorized' } };
+    }
     if (req.method !== 'POST' || req.path !== `/Advertisers/${accountSid}/Conversions`) {
       return { status: 404, body: { Status: 'ERROR', Message: 'Not Found' }, violation: `${req.method} ${req.path}` };
     }

@@ -28,6 +28,10 @@ function isHttpUrl(v: unknown): boolean {
  */
 export function nextdoorRules(token: string, dataSourceId: string) {
   return (req: ReceivedRequest): VendorAnswer => {
+    if (req.method === 'GET' && req.path === '/v2/api/me') {
+      // Nextdoor's token check: who the token belongs to.
+      return req.headers.authorization === `Bearer ${token}` ? { status: 200, body: { id: 'advertiser-1' } } : { status: 401, body: { message: 'Unauthorized' } };
+    }
     if (req.method !== 'POST' || req.path !== '/v2/api/conversions/track') {
       return { status: 404, body: { message: 'Not Found' }, violation: `${req.method} ${req.path}` };
     }

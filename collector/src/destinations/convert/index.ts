@@ -49,6 +49,12 @@ export const convert = defineDestination({
   routes: (s) => s.goals,
   routeSetting: 'goals',
   maxBatch: 100,
+  // The config API answers only with working credentials when the project uses an SDK key.
+  credentialCheck: (s) => ({
+    method: 'GET',
+    url: `${s.configBaseUrl}/api/v1/config/${s.sdkKey ?? `${s.accountId}/${s.projectId}`}`,
+    headers: { accept: 'application/json', ...(s.sdkKey && s.sdkKeySecret ? { authorization: `Bearer ${s.sdkKeySecret}` } : {}) },
+  }),
   create(s) {
     const trackBaseUrl = s.trackBaseUrl ?? `https://${s.projectId}.metrics.convertexperiments.com`;
     const project = s.sdkKey ?? `${s.accountId}/${s.projectId}`;

@@ -26,6 +26,12 @@ export const impact = defineDestination({
   secrets: (s) => [s.authToken, basicCredential(s)],
   routes: (s) => s.events,
   label: (t) => ('eventTypeId' in t ? t.eventTypeId : t.eventTypeCode),
+  // Reading the campaign conversions go to proves the account SID, the token and the campaign id at once.
+  credentialCheck: (s) => ({
+    method: 'GET',
+    url: `${s.baseUrl}/Advertisers/${encodeURIComponent(s.accountSid)}/Campaigns/${s.campaignId}`,
+    headers: { accept: 'application/json', authorization: `Basic ${basicCredential(s)}` },
+  }),
   create(s) {
     const url = `${s.baseUrl}/Advertisers/${encodeURIComponent(s.accountSid)}/Conversions`;
     const authorization = `Basic ${basicCredential(s)}`;

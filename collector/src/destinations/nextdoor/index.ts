@@ -42,6 +42,8 @@ export const nextdoor = defineDestination({
   routes: (s) => s.events,
   // With `restrict`, a GPC opt-out is sent flagged instead of skipped; explicit denials still skip.
   consentOf: (event, s) => (restricted(event, s) ? { ...event.consent, gpc: false } : event.consent),
+  // GET /v2/api/me answers the token's owner: Nextdoor's way to check a token.
+  credentialCheck: (s) => ({ method: 'GET', url: `${s.baseUrl}/v2/api/me`, headers: { authorization: `Bearer ${s.token}` } }),
   create(s, context) {
     const url = `${s.baseUrl}/v2/api/conversions/track`;
     return {

@@ -8,6 +8,7 @@ import type { Destination } from './destinations/types.js';
 import { Admission, type FreeSpaceReader } from './http/admission.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
+import { Refusals } from './http/refusals.js';
 import { Metrics } from './metrics.js';
 import { tagScript } from './http/tagScript.js';
 import { createLogger, type Logger } from './log.js';
@@ -109,7 +110,8 @@ export async function createCollector(
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.render());
   });
-  app.use(debugRouter(store, config.adminToken, config.trustProxy));
+  const refusals = new Refusals(log);
+  app.use(debugRouter({ config, store, destinations, lanes: () => engine.status(), refusals, redact }));
   if (config.demo) app.use(express.static(resolve(root, 'demo/public')));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
@@ -120,7 +122,7 @@ export async function createCollector(
     res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
   }) as express.ErrorRequestHandler);
 
-  const collect = collectHandler({ config, store, destinations, metrics, log, refusal, onStored: () => engine.notify() });
+  const collect = collectHandler({ config, store, destinations, metrics, log, refusal, refusals, onStored: () => engine.notify() });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     if (url === '/collect' || url.startsWith('/collect?')) collect(req, res);

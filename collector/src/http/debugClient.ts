@@ -239,7 +239,7 @@ function renderDestinations(live: Live): void {
         h('span', { class: `s-${laneState}` }, lane?.state ?? 'not delivering'),
         lane?.inFlight ? h('div', { class: 'muted' }, `${lane.inFlight} in flight`) : null,
         lane?.blockedUntil ? h('div', { class: 'muted' }, `until ${clock(lane.blockedUntil)}`) : null,
-        lane?.reason ? h('div', { class: 'muted' }, lane.reason) : null,
+        lane?.reason ? h('div', { class: 'muted small clamp', title: lane.reason }, lane.reason) : null,
       ),
       h(
         'td',
@@ -254,7 +254,7 @@ function renderDestinations(live: Live): void {
       h('td', { class: 'num' }, d.counts.skipped),
       h('td', { class: 'num' }, d.counts.rejected),
       h('td', { class: 'num' }, d.counts.dead),
-      h('td', {}, button, h('div', { class: 'muted' }, d.try.note)),
+      h('td', {}, button, h('div', { class: 'muted small' }, d.try.note)),
     );
   });
   tbody('destinations').replaceChildren(...(rows.length ? rows : [emptyRow(10, 'No destination is enabled: add one under "destinations" in the config.')]));
@@ -276,8 +276,8 @@ function renderEvents(live: Live): void {
       { 'data-id': e.id, tabindex: '0', class: e.id === state.selected ? 'selected' : undefined },
       timeCell(e.receivedAt),
       h('td', {}, h('strong', {}, e.name), money ? h('div', { class: 'muted' }, money) : null),
-      h('td', { class: 'mono' }, e.id),
-      h('td', { class: 'mono' }, clickIdsText(e.clickIds)),
+      h('td', { class: 'mono nowrap' }, e.id),
+      h('td', { class: 'mono ids' }, clickIdsText(e.clickIds)),
       h('td', {}, ...e.destinations.map((v) => chip(v.verdict, `${v.destination}: ${v.verdict}`, v.reason))),
     );
     return row;
@@ -319,7 +319,7 @@ function renderRequests(live: Live): void {
       h('td', {}, d.state),
       h('td', { class: 'num' }, d.attempts),
       h('td', { class: 'num' }, d.status ?? ''),
-      h('td', {}, d.detail ?? ''),
+      h('td', {}, d.detail ? h('div', { class: 'clamp', title: d.detail }, d.detail) : ''),
       h('td', {}, d.request ? h('pre', {}, d.request) : ''),
     ),
   );
@@ -347,8 +347,9 @@ function render(live: Live): void {
 
 // --------------------------------------------------------------------------------------------- detail
 
-function kv(rows: [string, Child][]): HTMLTableElement {
-  return h('table', { class: 'kv' }, h('tbody', {}, ...rows.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+/** Facts as a compact list of name and value (empty ones left out). */
+function kv(rows: [string, Child][]): HTMLDListElement {
+  return h('dl', { class: 'facts' }, ...rows.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
 function verdictCard(v: DestinationVerdict): HTMLDivElement {

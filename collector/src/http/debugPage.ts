@@ -33,8 +33,14 @@ h3{font-size:13px;margin:.8em 0 .3em}
 p.note{color:var(--muted);margin:.2em 0 .6em}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
+.nowrap{white-space:nowrap}
+.small{font-size:11px}
+.clamp{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;max-width:36em}
 th{font-weight:600;color:var(--muted);font-size:12px;white-space:nowrap}
 td{overflow-wrap:anywhere}
+#events td{overflow-wrap:normal}
+#events td.ids{word-break:break-all;font-size:11px;max-width:16em}
+#requests pre,#conflicts pre{max-height:8em}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 code,pre,.mono{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 pre{margin:.2em 0;white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f4f6;border-radius:4px;padding:6px 8px;max-height:24em;overflow:auto}
@@ -53,7 +59,7 @@ pre{margin:.2em 0;white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f4f6
 #filters button,.try{font:12px system-ui;padding:3px 10px;border:1px solid #cbd5e1;border-radius:4px;background:#fff;cursor:pointer}
 .try{border-color:var(--accent);color:var(--accent)}
 .try:disabled{opacity:.5;cursor:default}
-.split{display:grid;grid-template-columns:minmax(0,1.15fr) minmax(0,1fr);gap:1em}
+.split{display:grid;grid-template-columns:minmax(0,1.3fr) minmax(0,1fr);gap:1em}
 @media (max-width:1100px){.split{grid-template-columns:1fr}}
 #events tbody tr{cursor:pointer}
 #events tbody tr:hover{background:#f8fafc}
@@ -64,6 +70,10 @@ pre{margin:.2em 0;white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f4f6
 .verdict .head{display:flex;gap:.6em;align-items:center}
 .verdict .head strong{font-size:13px}
 .reason{margin:.3em 0}
+.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:1px .8em;margin:.3em 0;font-size:12px}
+.facts dt{color:var(--muted)}
+.facts dd{margin:0;overflow-wrap:anywhere}
+#detail pre{max-height:14em}
 .muted{color:var(--muted)}
 .empty{color:var(--muted);font-style:italic}
 #try-result{margin-top:.8em}

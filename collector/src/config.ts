@@ -44,6 +44,8 @@ const topLevel = z
     demo: z.boolean().default(false),
     /** Query parameters page URLs keep besides utm_* and ad click ids (everything else is dropped before storing). */
     keepQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
+    /** How long the collector remembers a visitor's click ids (and attaches them to later events), days. */
+    attributionDays: z.number().positive().max(3650).default(30),
     /** Country of phone numbers written without a country code, when the event's address has none. */
     defaultCountry: countryCode.default('us'),
     /** Trust X-Forwarded-For from this many proxies in front of the collector (http/collect.ts clientIp). */

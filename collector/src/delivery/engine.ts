@@ -94,6 +94,7 @@ export class DeliveryEngine {
           deliveredBefore: now - deliveredDays * day,
           deadBefore: now - deadLetterDays * day,
           unroutedBefore: now - unroutedHours * 3_600_000,
+          visitorsBefore: now - this.config.attributionDays * day,
         });
         if (n) this.log.info('purged old events', { events: n });
       } catch (e) {

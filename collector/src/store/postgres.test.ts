@@ -164,7 +164,7 @@ describe('PostgresStore in a fleet', () => {
       await a.update(c.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true })));
     }
     await a.ingest([newEvent('evt-purge-new', ['x'])]);
-    expect(await a.purge({ deliveredBefore: Date.now() - 7 * 86_400_000, deadBefore: Date.now() - 30 * 86_400_000, unroutedBefore: Date.now() - 3_600_000 })).toBe(n);
+    expect(await a.purge({ deliveredBefore: Date.now() - 7 * 86_400_000, deadBefore: Date.now() - 30 * 86_400_000, unroutedBefore: Date.now() - 3_600_000, visitorsBefore: 0 })).toBe(n);
     expect((await a.recentEvents(10)).map((e) => e.id)).toEqual(['evt-purge-new']);
     expect(await a.stats()).toEqual([expect.objectContaining({ destination: 'x', pending: 1, delivered: 0 })]);
   });

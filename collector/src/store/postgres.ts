@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { emailKey, type RequestContext, type StoredEvent } from '../event.js';
+import { emailKey, type Consent, type RequestContext, type StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
 import { migrate } from './postgresSchema.js';
 import {
@@ -18,6 +18,9 @@ import {
   type LaneRecord,
   type Forgotten,
   type NewEvent,
+  type VisitorMemory,
+  type VisitorUpdate,
+  type ConversionClaim,
   type Person,
   type PurgeCutoffs,
   type ReplayableState,
@@ -356,7 +359,11 @@ export class PostgresStore implements Store {
                OR ($2::text IS NOT NULL AND c.body::jsonb #>> '{properties,user_id}' = $2)
             RETURNING 1
          )
-         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) AS deliveries, (SELECT count(*) FROM dc) AS conflicts`,
+         , dv AS (
+           DELETE FROM tagrelay.visitors v WHERE v.anonymous_id IN (SELECT id FROM visitors) RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) AS deliveries, (SELECT count(*) FROM dc) AS conflicts,
+                (SELECT count(*) FROM dv) AS visitors`,
         [person.anonymousId ?? null, person.userId ?? null, key],
       );
       await client.query('COMMIT');
@@ -368,6 +375,70 @@ export class PostgresStore implements Store {
     } finally {
       client.release();
     }
+  }
+
+  async rememberVisitors(updates: VisitorUpdate[]): Promise<void> {
+    if (!updates.length) return;
+    // Later values win, click id by click id; consent as a whole. One statement for the batch, in
+    // anonymous-id order so concurrent batches lock rows in the same order.
+    const rows = [...updates]
+      .sort((a, b) => (a.anonymousId < b.anonymousId ? -1 : a.anonymousId > b.anonymousId ? 1 : a.at - b.at))
+      .map((u) => ({
+        id: u.anonymousId,
+        click_ids: Object.fromEntries(Object.entries(u.clickIds ?? {}).map(([k, v]) => [k, [v, u.at]])),
+        consent: u.consent ?? null,
+        at: u.at,
+      }));
+    const byId = new Map<string, (typeof rows)[number]>();
+    for (const r of rows) {
+      const seen = byId.get(r.id);
+      byId.set(r.id, seen ? { ...r, click_ids: { ...seen.click_ids, ...r.click_ids }, consent: r.consent ?? seen.consent } : r);
+    }
+    await withRetry(() =>
+      this.pool.query(
+        `INSERT INTO tagrelay.visitors (anonymous_id, click_ids, consent, updated_at)
+         SELECT r.id, r.click_ids, r.consent, r.at FROM jsonb_to_recordset($1::jsonb) AS r(id text, click_ids jsonb, consent jsonb, at bigint)
+         ON CONFLICT (anonymous_id) DO UPDATE SET
+           click_ids  = CASE WHEN excluded.updated_at >= visitors.updated_at THEN visitors.click_ids || excluded.click_ids
+                             ELSE excluded.click_ids || visitors.click_ids END,
+           consent    = CASE WHEN excluded.updated_at >= visitors.updated_at THEN coalesce(excluded.consent, visitors.consent)
+                             ELSE coalesce(visitors.consent, excluded.consent) END,
+           updated_at = greatest(visitors.updated_at, excluded.updated_at)`,
+        [JSON.stringify([...byId.values()])],
+      ),
+    );
+  }
+
+  async visitors(anonymousIds: string[], since: number): Promise<Map<string, VisitorMemory>> {
+    if (!anonymousIds.length) return new Map();
+    const { rows } = await this.pool.query<{ id: string; click_ids: VisitorMemory['clickIds']; consent: Consent | null; updated_at: string }>(
+      `SELECT anonymous_id AS id, click_ids, consent, updated_at FROM tagrelay.visitors WHERE anonymous_id = ANY($1::text[]) AND updated_at >= $2`,
+      [anonymousIds, since],
+    );
+    return new Map(rows.map((r) => [r.id, { clickIds: r.click_ids, consent: r.consent ?? undefined, updatedAt: Number(r.updated_at) }]));
+  }
+
+  async claimConversions(claims: ConversionClaim[]): Promise<boolean[]> {
+    if (!claims.length) return [];
+    // Insert what is not claimed yet, then read who holds each (ours or another collector's).
+    const { rows } = await withRetry(() =>
+      this.pool.query<{ conversion: string; destination: string; delivery_id: string }>(
+        `WITH wanted AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS w(conversion text, destination text, "deliveryId" bigint)
+         ), claimed AS (
+           INSERT INTO tagrelay.conversion_sends (conversion, destination, delivery_id, claimed_at)
+           SELECT DISTINCT ON (conversion, destination) conversion, destination, "deliveryId", $2 FROM wanted
+            ORDER BY conversion, destination, "deliveryId"
+           ON CONFLICT (conversion, destination) DO NOTHING RETURNING conversion, destination, delivery_id
+         )
+         SELECT conversion, destination, delivery_id FROM claimed
+         UNION ALL
+         SELECT c.conversion, c.destination, c.delivery_id FROM tagrelay.conversion_sends c JOIN wanted w USING (conversion, destination)`,
+        [JSON.stringify(claims), Date.now()],
+      ),
+    );
+    const holder = new Map(rows.map((r) => [`${r.conversion}\n${r.destination}`, Number(r.delivery_id)]));
+    return claims.map((c) => holder.get(`${c.conversion}\n${c.destination}`) === c.deliveryId);
   }
 
   async recentConflicts(limit: number): Promise<IdConflict[]> {
@@ -458,7 +529,7 @@ export class PostgresStore implements Store {
     return done;
   }
 
-  async purge({ deliveredBefore, deadBefore, unroutedBefore }: PurgeCutoffs): Promise<number> {
+  async purge({ deliveredBefore, deadBefore, unroutedBefore, visitorsBefore }: PurgeCutoffs): Promise<number> {
     // Small batches, each its own short statement, walking events in arrival order from the oldest:
     // no long lock, and ingest never waits for a purge. Stops at the first batch with nothing old.
     let purged = 0;
@@ -500,6 +571,18 @@ export class PostgresStore implements Store {
         [deliveredBefore],
       );
       if ((r.rowCount ?? 0) < 1000) break;
+    }
+    for (const [table, key, column, before] of [
+      ['visitors', 'anonymous_id', 'updated_at', visitorsBefore],
+      ['conversion_sends', 'conversion, destination', 'claimed_at', deliveredBefore],
+    ] as const) {
+      for (;;) {
+        const r = await this.pool.query(
+          `DELETE FROM tagrelay.${table} WHERE (${key}) IN (SELECT ${key} FROM tagrelay.${table} WHERE ${column} < $1 LIMIT 1000)`,
+          [before],
+        );
+        if ((r.rowCount ?? 0) < 1000) break;
+      }
     }
     return purged;
   }

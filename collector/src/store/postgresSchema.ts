@@ -210,6 +210,25 @@ BEGIN
   RETURN n;
 END $$;
 `,
+  // 2: what the collector remembers of a visitor (click ids with their capture time, latest consent),
+  // and which delivery sends each conversion to each destination (the fleet agrees on one).
+  `
+CREATE TABLE tagrelay.visitors (
+  anonymous_id text PRIMARY KEY,
+  click_ids    jsonb NOT NULL DEFAULT '{}',
+  consent      jsonb,
+  updated_at   bigint NOT NULL
+);
+CREATE INDEX visitors_updated ON tagrelay.visitors (updated_at);
+CREATE TABLE tagrelay.conversion_sends (
+  conversion  text NOT NULL,
+  destination text NOT NULL,
+  delivery_id bigint NOT NULL,
+  claimed_at  bigint NOT NULL,
+  PRIMARY KEY (conversion, destination)
+);
+CREATE INDEX conversion_sends_claimed ON tagrelay.conversion_sends (claimed_at);
+`,
 ];
 
 /** The schema version this code writes. */

@@ -18,6 +18,9 @@ import type {
   IngestResult,
   NewEvent,
   Forgotten,
+  VisitorMemory,
+  VisitorUpdate,
+  ConversionClaim,
   Person,
   PurgeCutoffs,
   Store,
@@ -164,6 +167,10 @@ export class SqliteStore implements Store {
           `SELECT COUNT(*) FROM deliveries WHERE destination = ? AND state IN (SELECT value FROM json_each(?)) AND updated_at >= ?`,
         )
         .pluck(),
+      visitors: this.db.prepare(
+        `SELECT anonymous_id AS id, click_ids AS clickIds, consent, updated_at AS updatedAt FROM visitors
+          WHERE anonymous_id IN (SELECT value FROM json_each(?)) AND updated_at >= ?`,
+      ),
       recentConflicts: this.db.prepare(
         `SELECT event_id AS eventId, name, received_at AS receivedAt, body FROM id_conflicts ORDER BY seq DESC LIMIT ?`,
       ),
@@ -349,6 +356,21 @@ export class SqliteStore implements Store {
 
   async forget(person: Person): Promise<Forgotten> {
     return (await this.writer.write({ op: 'forget', person })) as Forgotten;
+  }
+
+  async rememberVisitors(updates: VisitorUpdate[]): Promise<void> {
+    if (updates.length) await this.writer.write({ op: 'rememberVisitors', updates });
+  }
+
+  async visitors(anonymousIds: string[], since: number): Promise<Map<string, VisitorMemory>> {
+    const rows = this.stmts.visitors.all(JSON.stringify(anonymousIds), since) as { id: string; clickIds: string; consent: string | null; updatedAt: number }[];
+    return new Map(
+      rows.map((r) => [r.id, { clickIds: JSON.parse(r.clickIds), consent: r.consent ? JSON.parse(r.consent) : undefined, updatedAt: r.updatedAt }]),
+    );
+  }
+
+  async claimConversions(claims: ConversionClaim[]): Promise<boolean[]> {
+    return claims.length ? ((await this.writer.write({ op: 'claimConversions', claims })) as boolean[]) : [];
   }
 
   async purge(cutoffs: PurgeCutoffs): Promise<number> {

@@ -69,6 +69,23 @@ CREATE TABLE id_conflicts (
   body        TEXT NOT NULL
 );
 `,
+  // 3: what the collector remembers of a visitor (click ids with their capture time, latest consent),
+  // for events that arrive without them; and which delivery sends each conversion to each destination.
+  `
+CREATE TABLE visitors (
+  anonymous_id TEXT PRIMARY KEY,
+  click_ids    TEXT NOT NULL DEFAULT '{}',
+  consent      TEXT,
+  updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE conversion_sends (
+  conversion  TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  delivery_id INTEGER NOT NULL,
+  claimed_at  INTEGER NOT NULL,
+  PRIMARY KEY (conversion, destination)
+) WITHOUT ROWID;
+`,
 ];
 
 /** The schema version this code writes. */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { emailKey } from '../event.js';
-import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState } from './types.js';
+import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
 /** An event ready to write: its JSON already made on the thread that received it. */
 export interface IngestRow {
@@ -22,9 +22,11 @@ export type WriteOp =
   | { op: 'retryNow'; ids: number[]; now: number }
   | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
   | ({ op: 'purge'; limit: number } & PurgeCutoffs)
-  | { op: 'forget'; person: Person };
+  | { op: 'forget'; person: Person }
+  | { op: 'rememberVisitors'; updates: VisitorUpdate[] }
+  | { op: 'claimConversions'; claims: ConversionClaim[] };
 
-export type WriteResult = IngestResult | Forgotten | number | undefined;
+export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefined;
 
 /** The write statements of the SQLite store; each call runs inside the caller's transaction. */
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
@@ -91,6 +93,30 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
            OR event_id IN (SELECT value FROM json_each(@eventIds))`,
     ),
     eventIdsOf: db.prepare(`SELECT id FROM events WHERE seq IN (SELECT value FROM json_each(?))`).pluck(),
+    // Later values win, click id by click id; consent as a whole.
+    rememberVisitor: db.prepare(
+      `INSERT INTO visitors (anonymous_id, click_ids, consent, updated_at) VALUES (@id, @clickIds, @consent, @at)
+       ON CONFLICT (anonymous_id) DO UPDATE SET
+         click_ids  = CASE WHEN excluded.updated_at >= visitors.updated_at THEN json_patch(visitors.click_ids, excluded.click_ids)
+                           ELSE json_patch(excluded.click_ids, visitors.click_ids) END,
+         consent    = CASE WHEN excluded.updated_at >= visitors.updated_at THEN coalesce(excluded.consent, visitors.consent)
+                           ELSE coalesce(visitors.consent, excluded.consent) END,
+         updated_at = max(visitors.updated_at, excluded.updated_at)`,
+    ),
+    claimConversion: db.prepare(
+      `INSERT INTO conversion_sends (conversion, destination, delivery_id, claimed_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (conversion, destination) DO NOTHING`,
+    ),
+    conversionOwner: db
+      .prepare(`SELECT delivery_id FROM conversion_sends WHERE conversion = ? AND destination = ?`)
+      .pluck(),
+    deleteVisitors: db.prepare(`DELETE FROM visitors WHERE anonymous_id IN (SELECT value FROM json_each(?))`),
+    purgeVisitors: db.prepare(
+      `DELETE FROM visitors WHERE anonymous_id IN (SELECT anonymous_id FROM visitors WHERE updated_at < ? LIMIT ?)`,
+    ),
+    purgeClaims: db.prepare(
+      `DELETE FROM conversion_sends WHERE (conversion, destination) IN (SELECT conversion, destination FROM conversion_sends WHERE claimed_at < ? LIMIT ?)`,
+    ),
     purgeConflicts: db.prepare(
       `DELETE FROM id_conflicts WHERE seq IN (SELECT seq FROM id_conflicts WHERE received_at < ? LIMIT ?)`,
     ),
@@ -166,10 +192,24 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         const deliveries = s.deleteDeliveriesOf.run(seqs).changes;
         const events = s.deleteEvents.run(seqs).changes;
         const conflicts = s.deleteConflictsOf.run({ anonymousIds: params.anonymousIds, userId: params.userId, eventIds }).changes;
+        s.deleteVisitors.run(params.anonymousIds);
         return { events, deliveries, conflicts };
       }
+      case 'rememberVisitors':
+        for (const u of w.updates) {
+          const clickIds = Object.fromEntries(Object.entries(u.clickIds ?? {}).map(([k, v]) => [k, [v, u.at]]));
+          s.rememberVisitor.run({ id: u.anonymousId, clickIds: JSON.stringify(clickIds), consent: u.consent ? JSON.stringify(u.consent) : null, at: u.at });
+        }
+        return undefined;
+      case 'claimConversions':
+        return w.claims.map((c) => {
+          s.claimConversion.run(c.conversion, c.destination, c.deliveryId, now);
+          return s.conversionOwner.get(c.conversion, c.destination) === c.deliveryId;
+        });
       case 'purge':
         s.purgeConflicts.run(w.deliveredBefore, w.limit);
+        s.purgeVisitors.run(w.visitorsBefore, w.limit);
+        s.purgeClaims.run(w.deliveredBefore, w.limit);
         return s.purge.run({ deliveredBefore: w.deliveredBefore, deadBefore: w.deadBefore, unroutedBefore: w.unroutedBefore, limit: w.limit }).changes;
     }
   };

@@ -226,6 +226,40 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.eventDeliveries([])).toEqual([]);
     });
 
+    it('remembers a visitor\'s click ids (the latest of each, with its capture time) and consent; purges and forgets them', async () => {
+      const day = 86_400_000;
+      const t0 = Date.now() - 12 * day;
+      await store.rememberVisitors([
+        { anonymousId: 'v-1', clickIds: { irclickid: 'ir-old', ndclid: 'nd-1' }, consent: { ad_storage: 'granted' }, at: t0 },
+        { anonymousId: 'v-2', clickIds: { clickid: 'c-2' }, at: t0 - 40 * day },
+      ]);
+      await store.rememberVisitors([{ anonymousId: 'v-1', clickIds: { irclickid: 'ir-new' }, at: t0 + day }]);
+      // An update that arrives late (tracked earlier) does not win over what is newer.
+      await store.rememberVisitors([{ anonymousId: 'v-1', clickIds: { irclickid: 'ir-older' }, consent: { ad_storage: 'denied' }, at: t0 - day }]);
+      const memory = await store.visitors(['v-1', 'v-2', 'v-3'], Date.now() - 30 * day);
+      expect([...memory.keys()]).toEqual(['v-1']); // v-2 is past the window, v-3 unknown
+      expect(memory.get('v-1')).toEqual({
+        clickIds: { irclickid: ['ir-new', t0 + day], ndclid: ['nd-1', t0] },
+        consent: { ad_storage: 'granted' },
+        updatedAt: t0 + day,
+      });
+      const cutoffs = { deliveredBefore: 0, deadBefore: 0, unroutedBefore: 0, visitorsBefore: Date.now() - 30 * day };
+      await store.purge(cutoffs);
+      expect((await store.visitors(['v-2'], 0)).size).toBe(0);
+      await store.forget({ anonymousId: 'v-1' });
+      expect((await store.visitors(['v-1'], 0)).size).toBe(0);
+    });
+
+    it('lets one delivery send a conversion to a destination: the first to claim it, again and again', async () => {
+      const claim = (conversion: string, destination: string, deliveryId: number) => ({ conversion, destination, deliveryId });
+      expect(await store.claimConversions([claim('purchase:T-1', 'impact', 11), claim('purchase:T-1', 'impact', 12)])).toEqual([true, false]);
+      // A retry of the same delivery keeps it; another destination is another claim.
+      expect(await store.claimConversions([claim('purchase:T-1', 'impact', 11), claim('purchase:T-1', 'nextdoor', 12)])).toEqual([true, true]);
+      const racing = await Promise.all([21, 22, 23, 24].map((id) => store.claimConversions([claim('purchase:T-2', 'impact', id)])));
+      expect(racing.flat().filter(Boolean)).toHaveLength(1);
+      expect(await store.claimConversions([])).toEqual([]);
+    });
+
     it('purges only what retention allows', async () => {
       const old = Date.now() - 10 * 86_400_000;
       const twoHoursAgo = Date.now() - 2 * 3_600_000;
@@ -248,6 +282,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
         deliveredBefore: Date.now() - 7 * 86_400_000,
         deadBefore: Date.now() - 30 * 86_400_000,
         unroutedBefore: Date.now() - 3_600_000,
+        visitorsBefore: Date.now() - 30 * 86_400_000,
       };
       expect(await store.purge(cutoffs)).toBe(2);
       expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual([

@@ -1,4 +1,4 @@
-import type { RequestContext, StoredEvent, TrackedEvent } from '../event.js';
+import type { Consent, RequestContext, StoredEvent, TrackedEvent } from '../event.js';
 
 /** The store cannot be opened or used as configured: printed as the one start-up error. */
 export class StoreError extends Error {
@@ -52,6 +52,33 @@ export interface PurgeCutoffs {
   deadBefore: number;
   /** Events no destination took (no delivery at all) that arrived before this. */
   unroutedBefore: number;
+  /** Visitors not seen since this (the attribution window), and conversion claims older than deliveredBefore. */
+  visitorsBefore: number;
+}
+
+/** What a browser event tells of its visitor, remembered for events that arrive without it. */
+export interface VisitorUpdate {
+  anonymousId: string;
+  /** Click id parameter → value, captured at `at`. */
+  clickIds?: Record<string, string>;
+  consent?: Consent;
+  /** When the event was tracked (ms). */
+  at: number;
+}
+
+/** What the collector remembers of a visitor. */
+export interface VisitorMemory {
+  /** Click id parameter → the latest value and when it was captured (ms). */
+  clickIds: Record<string, [value: string, at: number]>;
+  consent?: Consent;
+  updatedAt: number;
+}
+
+/** A delivery asking to be the one that sends a conversion to its destination. */
+export interface ConversionClaim {
+  conversion: string;
+  destination: string;
+  deliveryId: number;
 }
 
 /** Whose data `forget` removes: any of these identifies the person. */
@@ -239,6 +266,15 @@ export interface Store {
    * event of the same visitors (anonymous ids), since personal data leaves an event once it is delivered.
    */
   forget(person: Person): Promise<Forgotten>;
+  /** Remembers the click ids and consent browser events carried, per visitor (later values win). */
+  rememberVisitors(updates: VisitorUpdate[]): Promise<void>;
+  /** What is remembered of these visitors, updated since `since` (the attribution window). */
+  visitors(anonymousIds: string[], since: number): Promise<Map<string, VisitorMemory>>;
+  /**
+   * Claims the sending of conversions (`name:transaction_id`) to destinations, one per delivery: for
+   * each, true when this delivery is the one (the first to ask, or it asked before), false when another has it.
+   */
+  claimConversions(claims: ConversionClaim[]): Promise<boolean[]>;
   /** Deletes old events in small batches (never a long lock); returns how many events. */
   purge(cutoffs: PurgeCutoffs): Promise<number>;
   /** Copies the store to `path`, consistently while it is in use (embedded stores; PostgreSQL has pg_dump). */

@@ -8,7 +8,7 @@ import type { LaneStatus } from '../delivery/lane.js';
 import type { StoredEvent } from '../event.js';
 import type { Destination } from '../destinations/types.js';
 import { packageRoot } from '../packageInfo.js';
-import type { DestinationStats, EventQuery, Store } from '../store/types.js';
+import type { DeliveryRecord, DestinationStats, EventQuery, Store } from '../store/types.js';
 import { clientIp } from './clientIp.js';
 import { debugPage } from './debugPage.js';
 import { sampleEvent, sampleEventName, tryDestination } from './debugTry.js';
@@ -160,8 +160,11 @@ export function debugRouter(opts: DebugOptions): Router {
   let stats: { at: number; value: Promise<DestinationStats[]> } | undefined;
   const statsNow = () => {
     if (!stats || Date.now() - stats.at > 5000) {
-      stats = { at: Date.now(), value: store.stats() };
-      stats.value.catch(() => (stats = undefined));
+      const value = store.stats();
+      stats = { at: Date.now(), value };
+      value.catch(() => {
+        if (stats?.value === value) stats = undefined; // asked again at the next poll
+      });
     }
     return stats.value;
   };
@@ -171,10 +174,15 @@ export function debugRouter(opts: DebugOptions): Router {
     const byVerdict = f.destination !== undefined || f.verdict !== undefined;
     const query: EventQuery = { id: f.id, name: f.name, clickId: f.clickId, since: f.since, until: f.until, limit: byVerdict ? 1000 : f.limit };
     const events = await store.findEvents(query);
-    const deliveries = await store.eventDeliveries(events.map((e) => e.id));
+    const byEvent = new Map<string, DeliveryRecord[]>();
+    for (const d of await store.eventDeliveries(events.map((e) => e.id))) {
+      const list = byEvent.get(d.eventId);
+      if (list) list.push(d);
+      else byEvent.set(d.eventId, [d]);
+    }
     const laneNow = lanes();
     return events
-      .map((event) => ({ event, verdicts: verdictsOf(event, deliveries, destinations, laneNow) }))
+      .map((event) => ({ event, verdicts: verdictsOf(event, byEvent.get(event.id) ?? [], destinations, laneNow) }))
       .filter((e) => matchesVerdict(e.verdicts, f.destination, f.verdict))
       .slice(0, f.limit);
   }

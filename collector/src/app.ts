@@ -36,7 +36,7 @@ export async function createCollector(
   const destinations: Destination[] = Object.entries(config.destinations)
     .filter(([, s]) => s.enabled)
     .map(([name, s]) => destinationDefinitions[name]!.create(s, { defaultCountry: config.defaultCountry }));
-  const secrets = [...destinations.flatMap((d) => d.secrets), ...(config.adminToken ? [config.adminToken] : [])];
+  const secrets = [...destinations.flatMap((d) => d.secrets), ...config.serverKeys, ...(config.adminToken ? [config.adminToken] : [])];
   const redact = redactor(secrets);
   const log = opts.log ?? createLogger(secrets, undefined, { level: config.logLevel, pretty: process.stdout.isTTY });
   const store = await openStore(config.store);

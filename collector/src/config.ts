@@ -44,6 +44,20 @@ const topLevel = z
     demo: z.boolean().default(false),
     /** Query parameters page URLs keep besides utm_* and ad click ids (everything else is dropped before storing). */
     keepQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
+    /**
+     * A first-party cookie the collector sets on /collect answers, holding the visitor's id (the
+     * collector must be same-site with the shop: a subdomain or a path behind its proxy).
+     */
+    cookie: z
+      .object({
+        domain: z.string().regex(/^[a-z0-9.-]+$/i, 'must be a domain like shop.example').optional(),
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('_tr'),
+        maxAgeDays: z.number().positive().max(400).default(395),
+      })
+      .strict()
+      .optional(),
+    /** Keys the shop's backend sends as `Authorization: Bearer <key>`: its events are verified (at least 16 characters each). */
+    serverKeys: z.array(z.string().min(16, 'must be at least 16 characters')).max(20).default([]),
     /** How long the collector remembers a visitor's click ids (and attaches them to later events), days. */
     attributionDays: z.number().positive().max(3650).default(30),
     /** Country of phone numbers written without a country code, when the event's address has none. */

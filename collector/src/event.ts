@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -97,10 +96,25 @@ export interface RequestContext {
    * event's personal data is removed, so `tagrelay forget --email` still finds the event.
    */
   emailKey?: string;
+  /** The event came from the shop's backend (a server key): it confirms a conversion (verifiedOnly). */
+  verified?: boolean;
+  /** The visitor's click ids the collector remembered, for an event that came without any. */
+  clickIds?: Record<string, string>;
+  /** The visitor's latest consent from the browser, for a backend event that came without any. */
+  consent?: Consent;
 }
 
-/** The `emailKey` of an address: SHA-256 hex of it trimmed and lowercased. */
-export const emailKey = (email: string): string => createHash('sha256').update(email.trim().toLowerCase(), 'utf8').digest('hex');
+/**
+ * The conversion an event reports, `name:transaction_id`: a browser's and a server's event with one key
+ * are one conversion, sent once per destination. Undefined for events without a transaction id.
+ */
+export function conversionKey(event: TrackedEvent): string | undefined {
+  const id = event.properties?.transaction_id;
+  if (typeof id === 'string' && id.trim()) return `${event.name}:${id.trim()}`;
+  if (typeof id === 'number' && Number.isFinite(id)) return `${event.name}:${id}`;
+  return undefined;
+}
+
 
 /** An event as stored: the tag's event plus the request context. */
 export interface StoredEvent extends TrackedEvent {

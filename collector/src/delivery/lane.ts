@@ -1,4 +1,5 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
+import { conversionKey } from '../event.js';
 import type { Logger } from '../log.js';
 import { personalDataForms } from '../destinations/pii.js';
 import { redactHeaders, redactor } from '../redact.js';
@@ -209,11 +210,35 @@ export class Lane {
           const skipped: DeliveryUpdate = { id: delivery.id, state: 'skipped', detail: mapped.skip };
           this.logOutcomes([delivery], [skipped]);
           updates.push(skipped);
+        } else if ('wait' in mapped) {
+          // Not yet: it waits without counting an attempt (a verifiedOnly event waits for its confirmation).
+          updates.push({ id: delivery.id, state: 'pending', nextAt: mapped.wait, detail: mapped.reason });
         } else ready.push({ delivery, payload: mapped.payload });
       } catch (e) {
         const failed = this.failed([delivery], e);
         this.logOutcomes([delivery], failed);
         updates.push(...failed);
+      }
+    }
+    // One conversion (a browser's and a server's event with one transaction id), one send per destination:
+    // the delivery that claims it first sends it; the others are skipped.
+    const conversions = ready.map((r) => conversionKey(r.delivery.event));
+    const claims = ready
+      .map((r, i) => ({ conversion: conversions[i]!, destination: this.name, deliveryId: r.delivery.id }))
+      .filter((c) => c.conversion);
+    if (claims.length) {
+      const won = new Map((await this.store.claimConversions(claims)).map((ok, i) => [claims[i]!.deliveryId, ok]));
+      for (let i = ready.length - 1; i >= 0; i--) {
+        const { delivery } = ready[i]!;
+        if (won.get(delivery.id) !== false) continue;
+        const skipped: DeliveryUpdate = {
+          id: delivery.id,
+          state: 'skipped',
+          detail: `sent once already: another event of this conversion (${conversions[i]}) goes to ${this.name}`,
+        };
+        this.logOutcomes([delivery], [skipped]);
+        updates.push(skipped);
+        ready.splice(i, 1);
       }
     }
     if (updates.length) await this.store.update(updates);

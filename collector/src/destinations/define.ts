@@ -12,6 +12,10 @@ function commonSettings(defaultConsent: ConsentKey[]) {
     /** Build and record each request (see /debug) without sending it. */
     dryRun: z.boolean().default(false),
     consent: z.array(z.enum(consentKeys)).default(defaultConsent),
+    /** Events sent to this destination only once the shop's backend confirmed them (serverKeys). */
+    verifiedOnly: z.array(z.string().min(1).max(64)).default([]),
+    /** How long a `verifiedOnly` event waits for its confirmation before it is skipped, hours. */
+    verifyWindowHours: z.number().positive().max(24 * 30).default(24),
   };
 }
 
@@ -80,7 +84,18 @@ export function defineDestination<Shape extends z.ZodRawShape, Route, Payload>(
         routeSetting: spec.routeSetting ?? 'events',
         routedEvents: Object.keys(routes),
         vendorEvent: (name) => (Object.hasOwn(routes, name) ? label(routes[name]!) : undefined),
-        map(event) {
+        map(stored) {
+          // What the collector remembered of the visitor stands in for what the event lacks.
+          const { clickIds, consent } = stored.context;
+          const event =
+            (clickIds && !stored.clickIds) || (consent && !stored.consent)
+              ? { ...stored, clickIds: stored.clickIds ?? clickIds, consent: stored.consent ?? consent }
+              : stored;
+          if (s.verifiedOnly.includes(event.name) && !event.context.verified) {
+            const until = event.context.receivedAt + s.verifyWindowHours * 3_600_000;
+            if (Date.now() < until) return { wait: until, reason: "waiting for the shop's backend to confirm it (verifiedOnly)" };
+            return { skip: `not verified: the shop's backend did not confirm it within ${s.verifyWindowHours} h (verifiedOnly)` };
+          }
           const missing = missingConsent(spec.consentOf?.(event, s) ?? event.consent, s.consent);
           if (missing) return { skip: `consent: ${missing}` };
           return client.map(event, routes[event.name]!);

@@ -16,7 +16,7 @@ export interface HttpResponse {
 }
 
 /** The outcome of mapping one event: a payload to send, or a reason not to send it (consent, mapping). */
-export type Mapped<P> = { payload: P } | { skip: string };
+export type Mapped<P> = { payload: P } | { skip: string } | { wait: number; reason: string };
 
 /**
  * A destination: one vendor API. Mapping is pure; auth is added in `request()` only; settings come
@@ -59,6 +59,9 @@ export interface CommonSettings {
   dryRun: boolean;
   /** The Consent Mode keys an event must not deny. */
   consent: ConsentKey[];
+  /** Event names sent only once the shop's backend confirmed them. */
+  verifiedOnly: string[];
+  verifyWindowHours: number;
 }
 
 /** How a destination is declared (define.ts): its settings schema and a factory. */

@@ -5,8 +5,12 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { combinations, type Metrics } from '../metrics.js';
 import { normaliseEmail } from '../destinations/pii.js';
-import { emailKey } from '../event.js';
+import { emailKey } from '../emailKey.js';
+import type { RequestContext } from '../event.js';
 import { clientIp } from './clientIp.js';
+import { serverKeyOf } from './serverKey.js';
+import { setCookie, storageAllowed, visitorIdFromCookie } from './visitorCookie.js';
+import { visitorUpdates, withVisitorMemory } from './visitorMemory.js';
 import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
 import { Refusals } from './refusals.js';
@@ -114,14 +118,24 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
   const cleanUrl = urlCleaner(config.keepQueryParams);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const origin = req.headers.origin;
+    // The shop's backend: a server key, no origin (and no CORS), its events verified.
+    const key = serverKeyOf(req, config.serverKeys);
+    if (key === 'invalid') {
+      return answerAndClose(req, res, 401, { error: 'Authorization: Bearer <server key> is not one of serverKeys' }, { 'WWW-Authenticate': 'Bearer' });
+    }
+    const fromServer = key === 'valid';
+    const origin = fromServer ? undefined : req.headers.origin;
     if (origin !== undefined) {
       res.setHeader('Vary', 'Origin');
       if (!originAllowed(origin, req.headers.host, config.allowedOrigins)) {
         return answerAndClose(req, res, 403, { error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
       }
-      // No Access-Control-Allow-Credentials: /collect reads no cookie, so a browser sends it none.
       res.setHeader('Access-Control-Allow-Origin', origin);
+      // Credentials only where a feature needs them (the visitor cookie), only to origins named in the
+      // config or the collector's own, never to "*".
+      if (config.cookie && (config.allowedOrigins.includes(origin) || originAllowed(origin, req.headers.host, []))) {
+        res.setHeader('Access-Control-Allow-Credentials', 'true');
+      }
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
@@ -138,7 +152,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       return answer(res, 405, { error: `${req.method} is not allowed: POST a batch of events` });
     }
     const ip = clientIp(req, config.trustProxy);
-    const ipWait = perIp.take(ip ?? '');
+    const ipWait = fromServer ? 0 : perIp.take(ip ?? ''); // one backend posts for every visitor
     const wait = ipWait || global.take('');
     if (wait) {
       limited({ limit: ipWait ? 'ip' : 'global' });
@@ -160,13 +174,26 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     bodyBytes(raw.length);
     const batch = parseCollectBody(raw);
     const userAgent = req.headers['user-agent'];
-    const context = {
+    const context: RequestContext = {
       ip,
       userAgent: userAgent === undefined ? undefined : userAgent.slice(0, 512),
       receivedAt: Date.now(),
+      ...(fromServer ? { verified: true } : {}),
     };
+    // The visitor cookie: one visitor keeps one id across Safari's purges of script storage.
+    let cookie: string | undefined;
+    if (config.cookie && !fromServer) {
+      const last = batch.events[batch.events.length - 1]!;
+      if (storageAllowed(last.consent)) {
+        const id = visitorIdFromCookie(req, config.cookie.name) ?? last.anonymousId;
+        if (id) {
+          for (const e of batch.events) if (e.anonymousId && storageAllowed(e.consent)) e.anonymousId = id;
+          cookie = setCookie(req, config.cookie, id);
+        }
+      } else if (visitorIdFromCookie(req, config.cookie.name)) cookie = setCookie(req, config.cookie, undefined);
+    }
     const routes = new Map<string, string[]>();
-    const items = batch.events.map((event) => {
+    let items = batch.events.map((event) => {
       let to = routes.get(event.name);
       if (!to) {
         to = destinations.filter((d) => d.vendorEvent(event.name) !== undefined).map((d) => d.name);
@@ -181,7 +208,12 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       const email = to.length ? normaliseEmail(firstOf((event.properties?.user_data as { email?: unknown } | undefined)?.email)) : undefined;
       return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
+    items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
     const result = await store.ingest(items);
+    // Remembered after the events are safe; a failure here costs attribution later, never an event.
+    if (!fromServer) {
+      store.rememberVisitors(visitorUpdates(items)).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
+    }
     events({ result: 'stored' }, result.stored);
     if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
     if (result.conflicts.length) events({ result: 'conflict' }, result.conflicts.length);
@@ -201,7 +233,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
         refusals.record({ status: 422, reason: r.error, eventId: e?.id, eventName: e?.name }, 'invalid event');
       }
     }
-    answer(res, 200, body);
+    answer(res, 200, body, cookie ? { 'Set-Cookie': cookie } : undefined);
     if (result.stored) onStored?.();
   }
 

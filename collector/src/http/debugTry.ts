@@ -107,6 +107,7 @@ export async function tryDestination(
   try {
     const mapped = await destination.map(event);
     if ('skip' in mapped) return { ...result, outcome: 'skipped', message: mapped.skip };
+    if ('wait' in mapped) return { ...result, outcome: 'skipped', message: mapped.reason };
     payload = mapped.payload;
   } catch (e) {
     return { ...result, ...failure(e) };

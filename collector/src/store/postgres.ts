@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { emailKey, type Consent, type RequestContext, type StoredEvent } from '../event.js';
+import { emailKey } from '../emailKey.js';
+import type { Consent, RequestContext, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
 import { migrate } from './postgresSchema.js';
 import {

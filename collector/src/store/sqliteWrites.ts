@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
-import { emailKey } from '../event.js';
+import { emailKey } from '../emailKey.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
 /** An event ready to write: its JSON already made on the thread that received it. */

@@ -1,6 +1,7 @@
 // The behaviour every Store must have, as one test suite each store runs (sqlite.test.ts, postgres.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { emailKey, type RequestContext, type TrackedEvent } from '../event.js';
+import { emailKey } from '../emailKey.js';
+import type { RequestContext, TrackedEvent } from '../event.js';
 import type { NewEvent, Store } from './types.js';
 
 /** A store for one test, fresh and empty; `close` closes and removes it. */

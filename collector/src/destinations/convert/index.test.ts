@@ -53,7 +53,7 @@ const create = (extra: Record<string, unknown> = {}) =>
 
 async function mapped(dest: ReturnType<typeof create>, e: StoredEvent) {
   const m = await dest.map(e);
-  if (!('payload' in m)) throw new Error(`skipped: ${m.skip}`);
+  if (!('payload' in m)) throw new Error(`skipped: ${'skip' in m ? m.skip : m.reason}`);
   return m.payload;
 }
 

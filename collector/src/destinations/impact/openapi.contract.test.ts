@@ -98,7 +98,7 @@ describe('impact requests conform to the in-repo Conversions schema (conversionS
   it.each(cases)('%s', async (_, event, eventType) => {
     const d = impact.create(settings({ [event.name]: eventType }));
     const m = await d.map(event);
-    if (!('payload' in m)) throw new Error(`skipped: ${m.skip}`);
+    if (!('payload' in m)) throw new Error(`skipped: ${'skip' in m ? m.skip : m.reason}`);
     expect(problems(d.request([m.payload]))).toEqual([]);
   });
 

@@ -1,0 +1,49 @@
+import type { RequestContext, TrackedEvent } from '../event.js';
+import type { Store, VisitorUpdate } from '../store/types.js';
+
+export interface Incoming {
+  event: TrackedEvent;
+  context: RequestContext;
+  destinations: string[];
+}
+
+/**
+ * Click ids kept on the server: what a browser event says of its visitor (click ids, consent) is
+ * remembered for `attributionDays`, and an event that goes somewhere without click ids (storage wiped by
+ * Safari, another device page, the shop's backend) gets the visitor's remembered ones in its context;
+ * a backend event without consent gets the visitor's latest from the browser. The event as sent is left
+ * as it is (its id's digest does not change); destinations read `context.clickIds` / `context.consent`
+ * when the event has none.
+ */
+export async function withVisitorMemory(items: Incoming[], store: Store, windowMs: number, fromServer: boolean): Promise<Incoming[]> {
+  const now = Date.now();
+  const wanted = new Set<string>();
+  for (const { event, destinations } of items) {
+    if (!event.anonymousId || !destinations.length) continue;
+    if (!event.clickIds || (fromServer && !event.consent)) wanted.add(event.anonymousId);
+  }
+  if (!wanted.size) return items;
+  const memory = await store.visitors([...wanted], now - windowMs);
+  if (!memory.size) return items;
+  return items.map((item) => {
+    const remembered = item.event.anonymousId ? memory.get(item.event.anonymousId) : undefined;
+    if (!remembered || !item.destinations.length) return item;
+    const context: RequestContext = { ...item.context };
+    if (!item.event.clickIds) {
+      const live = Object.entries(remembered.clickIds).filter(([, [, at]]) => now - at < windowMs);
+      if (live.length) context.clickIds = Object.fromEntries(live.map(([k, [v]]) => [k, v]));
+    }
+    if (fromServer && !item.event.consent && remembered.consent) context.consent = remembered.consent;
+    return { ...item, context };
+  });
+}
+
+/** What browser events tell of their visitors, to remember. */
+export function visitorUpdates(items: Incoming[]): VisitorUpdate[] {
+  const updates: VisitorUpdate[] = [];
+  for (const { event } of items) {
+    if (!event.anonymousId || (!event.clickIds && !event.consent)) continue;
+    updates.push({ anonymousId: event.anonymousId, clickIds: event.clickIds, consent: event.consent, at: event.time });
+  }
+  return updates;
+}

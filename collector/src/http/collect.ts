@@ -209,11 +209,13 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
     items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
+    // Remembered with the events (one commit on SQLite), before the answer, so the visitor's next
+    // request finds it; a failure here costs attribution later, never an event.
+    const remembered = fromServer
+      ? undefined
+      : store.rememberVisitors(visitorUpdates(items)).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
     const result = await store.ingest(items);
-    // Remembered after the events are safe; a failure here costs attribution later, never an event.
-    if (!fromServer) {
-      store.rememberVisitors(visitorUpdates(items)).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
-    }
+    await remembered;
     events({ result: 'stored' }, result.stored);
     if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
     if (result.conflicts.length) events({ result: 'conflict' }, result.conflicts.length);

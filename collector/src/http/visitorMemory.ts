@@ -38,12 +38,19 @@ export async function withVisitorMemory(items: Incoming[], store: Store, windowM
   });
 }
 
-/** What browser events tell of their visitors, to remember. */
+/** What browser events tell of their visitors, to remember: one update per visitor (a batch is usually one). */
 export function visitorUpdates(items: Incoming[]): VisitorUpdate[] {
-  const updates: VisitorUpdate[] = [];
+  const byVisitor = new Map<string, VisitorUpdate>();
   for (const { event } of items) {
     if (!event.anonymousId || (!event.clickIds && !event.consent)) continue;
-    updates.push({ anonymousId: event.anonymousId, clickIds: event.clickIds, consent: event.consent, at: event.time });
+    const seen = byVisitor.get(event.anonymousId);
+    const later = !seen || event.time >= seen.at;
+    byVisitor.set(event.anonymousId, {
+      anonymousId: event.anonymousId,
+      clickIds: later ? { ...seen?.clickIds, ...event.clickIds } : { ...event.clickIds, ...seen?.clickIds },
+      consent: later ? (event.consent ?? seen?.consent) : (seen?.consent ?? event.consent),
+      at: Math.max(event.time, seen?.at ?? 0),
+    });
   }
-  return updates;
+  return [...byVisitor.values()];
 }

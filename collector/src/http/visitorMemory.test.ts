@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { visitorUpdates } from './visitorMemory.js';
+
+const item = (anonymousId: string, time: number, extra: Record<string, unknown>) => ({
+  event: { id: `evt-${anonymousId}-${time}`, name: 'page_view', time, anonymousId, ...extra },
+  context: { receivedAt: time },
+  destinations: [],
+});
+
+describe('visitorUpdates', () => {
+  it('one update per visitor: the later click id of each parameter and the later consent win', () => {
+    expect(
+      visitorUpdates([
+        item('v-1', 2000, { clickIds: { irclickid: 'new' }, consent: { ad_storage: 'granted' } }),
+        item('v-1', 1000, { clickIds: { irclickid: 'old', ndclid: 'nd' }, consent: { ad_storage: 'denied' } }),
+        item('v-2', 1500, {}),
+      ]),
+    ).toEqual([{ anonymousId: 'v-1', clickIds: { irclickid: 'new', ndclid: 'nd' }, consent: { ad_storage: 'granted' }, at: 2000 }]);
+  });
+});

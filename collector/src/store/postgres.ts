@@ -81,10 +81,18 @@ class GroupWriter<T, R> {
       this.queue = [];
       if (!group.length) return;
       this.inFlight++;
-      withRetry(() => this.write(group.map((g) => g.item))).then(
-        (results) => group.forEach((g, i) => g.resolve(results[i]!)),
-        (e: unknown) => group.forEach((g) => g.reject(e)),
-      ).finally(() => {
+      withRetry(() => this.write(group.map((g) => g.item)))
+        .then(
+          (results): unknown => group.forEach((g, i) => g.resolve(results[i]!)),
+          // One bad item must not fail the others: each on its own.
+          (e: unknown): unknown =>
+            group.length === 1
+              ? group[0]!.reject(e)
+              : Promise.all(
+                  group.map((g) => withRetry(() => this.write([g.item])).then((r) => g.resolve(r[0]!), g.reject)),
+                ),
+        )
+        .finally(() => {
         this.inFlight--;
         this.schedule();
       });

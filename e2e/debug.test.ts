@@ -15,7 +15,7 @@ import type { VendorServer } from './vendors/server.js';
 const secrets = { nextdoor: 'nd-token-debug-e2e', impact: 'impact-token-debug', chase: 'chase-key-debug-e2e', convert: 'convert-secret-debug' };
 const DATA_SOURCE = '5b0b9e9a-156a-11ee-be56-0242ac120002';
 /** The page polls every 1.5 s: what a test waits for on it may take a few polls. */
-const LIVE = { timeout: 8000 };
+const LIVE = { timeout: 10000 };
 const VERDICTS = ['delivered', 'pending', 'skipped', 'rejected', 'dead', 'dry-run', 'not-routed'];
 
 let browser: Browser;
@@ -153,7 +153,7 @@ describe('/debug', () => {
 
   it('shows an event posted after the page loaded, without a reload, and its verdicts as they change', async () => {
     expect((await post(shop, { v: 1, events: [purchase('evt-dbg-buy-0001', 'T-1001')] })).status).toBe(200);
-    await page.waitForSelector('#events tr[data-id="evt-dbg-buy-0001"]', { timeout: 5000 });
+    await page.waitForSelector('#events tr[data-id="evt-dbg-buy-0001"]', { timeout: 10000 });
     await expect
       .poll(() => chipsOf(page, 'evt-dbg-buy-0001'), { timeout: 10000 })
       .toEqual(['nextdoor: dry-run', 'impact: delivered', 'chase: delivered', 'convert: pending']);
@@ -175,7 +175,11 @@ describe('/debug', () => {
     expect(await chipsOf(page, 'evt-dbg-view-001')).toEqual(['nextdoor: not-routed', 'impact: not-routed', 'chase: not-routed', 'convert: not-routed']);
 
     // The JSON: every verdict with its reason.
-    const buy = await verdicts(shop, 'evt-dbg-buy-0001');
+    // (convert is retried every few seconds: read it between two attempts, not while one is in flight)
+    const buy = await waitFor(async () => {
+      const v = await verdicts(shop, 'evt-dbg-buy-0001');
+      return v.convert?.inFlight === false && v;
+    }, 10000, 'convert between two attempts');
     expect(buy.chase).toMatchObject({ verdict: 'delivered', vendorEvent: 'purchase', status: 202, response: { status: 202, body: expect.stringContaining('Conversion queued') } });
     expect(buy.chase!.reason).toMatch(/chase accepted it \(HTTP 202\)/);
     expect(buy.nextdoor).toMatchObject({ verdict: 'dry-run', reason: expect.stringContaining('destinations.nextdoor.dryRun') });

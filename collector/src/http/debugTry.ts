@@ -64,7 +64,8 @@ export function sampleEvent(name: string, context: { ip?: string; userAgent?: st
         address: { first_name: 'Avery', last_name: 'Quinlan', city: 'Springfield', region: 'IL', country: 'US' },
       },
     },
-    context: { ip: context.ip, userAgent: context.userAgent, receivedAt: now },
+    // As if the shop's backend confirmed it: a destination with verifiedOnly takes the sample too.
+    context: { ip: context.ip, userAgent: context.userAgent, receivedAt: now, verified: true },
   };
 }
 

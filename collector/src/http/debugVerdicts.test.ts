@@ -114,6 +114,6 @@ describe('the page and its JSON', () => {
     const e = sampleEvent('purchase', { ip: '203.0.113.1', userAgent: 'UA' }, Date.UTC(2030, 0, 1));
     expect(e).toMatchObject({ name: 'purchase', consent: { ad_storage: 'granted', ad_user_data: 'granted' }, properties: { value: 42.5, currency: 'USD' } });
     expect(e.id).toMatch(/^tagrelay-try-/);
-    expect(e.context).toEqual({ ip: '203.0.113.1', userAgent: 'UA', receivedAt: Date.UTC(2030, 0, 1) });
+    expect(e.context).toEqual({ ip: '203.0.113.1', userAgent: 'UA', receivedAt: Date.UTC(2030, 0, 1), verified: true });
   });
 });

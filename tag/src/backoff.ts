@@ -1,2 +1,7 @@
-/** Retry delay after `n` failures: 1 s doubling to at most 5 min, times a jitter factor in [0.5, 1.5). */
-export const backoff = (n: number, random: number): number => Math.min(1e3 * 2 ** n, 3e5) * (0.5 + random);
+/**
+ * Retry delay after `failures` failed requests: 1 s doubling to at most 5 min, times a jitter
+ * factor in [0.5, 1.5); never sooner than the collector's `Retry-After` (seconds, counted up to an
+ * hour; NaN when absent or a date: ignored).
+ */
+export const backoff = (failures: number, random: number, retryAfter = 0): number =>
+  Math.max(Math.min(1e3 * 2 ** failures, 3e5) * (0.5 + random), Math.min(retryAfter || 0, 3600) * 1e3);

@@ -31,7 +31,7 @@ try {
     for (const args of queued) (track as Stub)(...(args as unknown[]));
     if (pageViews) trackPageViews();
     addEventListener('visibilitychange', () => {
-      if (document.hidden) send();
+      if (document.hidden) send(true);
     });
     addEventListener('pagehide', () => {
       leave();

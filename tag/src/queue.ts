@@ -1,11 +1,11 @@
 import { backoff } from './backoff.js';
 import { batches } from './batches.js';
-import { decided, DROP, SEND, stamp, verdict } from './consent.js';
+import { decided, DROP, HOLD, stamp, verdict } from './consent.js';
 import { ignore, log } from './log.js';
-import { required } from './options.js';
-import { idbOk, load, remove, save, type Rec } from './store.js';
+import { debug, required } from './options.js';
+import { commit, idbOk, load, remove, save, type Rec } from './store.js';
 import { tabId } from './tab.js';
-import { transmit } from './transmit.js';
+import { beacon, request } from './transmit.js';
 
 /** Bytes of events a request may carry: browsers share 64 KB among in-flight keepalive requests. */
 export const MAX_BYTES = 61420;
@@ -13,71 +13,148 @@ export const MAX_BYTES = 61420;
 /** The newest events this tab keeps; older ones are dropped. */
 const MAX_EVENTS = 1000;
 
-/** The events this tab owns and has not handed to the browser yet, oldest first. */
+/**
+ * How long an event sent by a beacon (which hears no answer) is kept for a later page to send once
+ * more: 7 days, the collector's default `retention.deliveredDays`, so that the collector still
+ * knows the id of a repeat.
+ */
+const UNCONFIRMED_MS = 7 * 864e5;
+
+/** Whole-batch refusals: the batch itself is invalid, so sending it again changes nothing. */
+const REFUSED = [400, 413, 415, 422];
+
+/** This tab's events that the collector has not answered for and no beacon took, oldest first. */
 let owned: Rec[] = [];
-/** Failed sends in a row, for the backoff. */
+/** The batch of the request in flight: one at a time (browsers allow 64 KB of keepalive requests). */
+let inFlight: Rec[] = [];
+/** Failed requests in a row, for the backoff. */
 let failures = 0;
+/** The next flush: shortly after `track`, or the next try after a failure. */
 let timer: ReturnType<typeof setTimeout> | undefined;
 
-/** UTF-8 bytes of an event's JSON. */
-export const size = (rec: Rec) => new Blob([JSON.stringify(rec.e)]).size;
+const encoder = new TextEncoder();
 
-/**
- * A new event: kept in memory for this tab and written to IndexedDB, sent shortly. In a burst, sent
- * at once every 64 events, so that most of it is on its way before the page can close (browsers
- * refuse keepalive requests beyond 64 KB in flight, and pagehide gets one go).
- */
+/** UTF-8 bytes of an event's JSON. */
+export const size = (rec: Rec) => encoder.encode(JSON.stringify(rec.e)).length;
+
+/** A new event: kept in memory for this tab and written to IndexedDB, sent shortly. */
 export const enqueue = (rec: Rec): void => {
   owned.push(rec);
   save([rec]);
-  if (owned.length >= 64) send();
-  else schedule();
+  schedule();
 };
 
-/** A flush in `ms` (by default shortly after `track`, one per burst), unless one is already due. */
-export const schedule = (ms = 200): void => {
-  if (!timer) timer = setTimeout(flush, ms);
+/**
+ * A flush in 200 ms (one per burst of `track` calls), unless one is already due: while backing off
+ * after a failure, new events wait for the next try.
+ */
+export const schedule = (): void => {
+  if (!timer) timer = setTimeout(flush, 200);
 };
 
-/** A flush after the next backoff delay (offline, network error). */
-const retry = () => schedule(backoff(failures++, Math.random()));
+/** The next try after a failure: the backoff, and never sooner than the collector's Retry-After. */
+const retry = (retryAfter?: number) => {
+  clearTimeout(timer);
+  timer = setTimeout(flush, backoff(failures++, Math.random(), retryAfter));
+};
 
 /**
  * Takes over buffered events whose tab is gone (closed, crashed, reloaded while offline): an event
  * belongs to the tab named in `o`, and a tab is alive while it holds or waits for its Web Lock.
  * Runs under the global lock, so two tabs never adopt the same event. Without Web Locks (Safari
  * before 15.4, http:// pages) every tab takes every event it finds: a duplicate send is possible
- * there, and the collector stores an event id once.
+ * there, and the collector stores an event id once. An event a beacon took more than
+ * UNCONFIRMED_MS ago is dropped rather than sent again.
  */
 const adopt = async (): Promise<void> => {
   const locks = navigator.locks;
   const snapshot = locks && (await locks.query());
   const live = snapshot ? [...snapshot.held!, ...snapshot.pending!].map((lock) => lock.name) : [tabId];
-  const orphans = ((await load()) || []).filter((rec) => !live.includes(rec.o));
-  for (const rec of orphans) rec.o = tabId;
-  await save(orphans);
-  owned = orphans.concat(owned);
-};
-
-/** Adopts orphaned events (under the cross-tab lock `tagrelay`), then sends. Never throws. */
-export const flush = (): void => {
-  timer = undefined; // a timer still due just flushes again
-  const run = () => adopt().then(send, send);
-  if (navigator.locks) navigator.locks.request('tagrelay', run).catch(send);
-  else run();
+  const adopted: Rec[] = [];
+  const expired: string[] = [];
+  for (const rec of (await load()) || [])
+    if (!live.includes(rec.o)) {
+      if (Date.now() - rec.s! > UNCONFIRMED_MS) {
+        expired.push(rec.e.id);
+        ignore('expired', rec.e);
+      } else {
+        rec.o = tabId;
+        adopted.push(rec);
+      }
+    }
+  remove(expired);
+  await save(adopted);
+  owned = adopted.concat(owned);
 };
 
 /**
- * Synchronous, so it also works in `pagehide`: bounds the buffer (the newest 1,000 events stay),
- * decides consent for each event this tab owns, and hands the sendable ones to the browser in
- * batches of at most 60 KB. Held and offline events stay.
+ * Adopts orphaned events (under the cross-tab lock `tagrelay`), then sends. Also the `online`
+ * handler: back online, it tries at once. Never throws.
  */
-export const send = (): void => {
+export const flush = (): void => {
+  timer = undefined; // a timer still due just flushes again
+  const run = () => adopt().then(() => send(), () => send());
+  if (navigator.locks) navigator.locks.request('tagrelay', run).catch(() => send());
+  else run();
+};
+
+/** Takes a batch out of this tab's memory: the collector answered for it, or a beacon took it. */
+const forget = (batch: Rec[]) => {
+  owned = owned.filter((rec) => !batch.includes(rec));
+};
+
+/** Marks events as sent without an answer (`s`, the first time), in IndexedDB too. */
+const unconfirmed = (recs: Rec[]) => {
+  for (const rec of recs) rec.s ||= Date.now();
+  save(recs);
+};
+
+/**
+ * While the page lives, one request at a time by `fetch`. An event leaves only when the collector
+ * answered 2xx for it: stored, a duplicate, or listed as invalid in `rejected`. A whole-batch
+ * refusal (400, 413, 415, 422) is final too. Anything else (5xx, 429, 408, a network error, which is
+ * also what a CORS refusal looks like) keeps the batch and tries again after the backoff.
+ */
+const post = (batch: Rec[]) => {
+  inFlight = batch;
+  request(batch).then(
+    (response) => {
+      const { ok, status } = response;
+      inFlight = [];
+      if (!ok && !REFUSED.includes(status)) return retry(+response.headers.get('retry-after')!);
+      if (ok) {
+        log('sent', batch);
+        if (DEBUG && debug)
+          response.json().then((answer: { rejected?: { index: number; error: string }[] }) => {
+            answer.rejected?.map(({ index, error }) => ignore('invalid', batch[index]!.e, error));
+          }, String);
+      } else ignore('refused', status, batch);
+      failures = 0;
+      forget(batch);
+      remove(batch.map((rec) => rec.e.id));
+      send();
+    },
+    () => {
+      inFlight = [];
+      retry();
+    },
+  );
+};
+
+/**
+ * Sends this tab's events. Bounds the buffer (the newest 1,000 events stay) and decides consent for
+ * each event: refused ones are dropped, held ones stay. Then, while the page lives, the first batch
+ * (at most 60 KB) goes by `fetch`, unless a request is in flight. `leaving` (hidden, pagehide;
+ * synchronous): the browser may end the page any moment now, and only a beacon survives that. Every
+ * batch that fits goes by `sendBeacon` (the one in flight excepted); its events stay in IndexedDB
+ * marked as sent, for a later page to send once more, since a beacon hears no answer.
+ */
+export const send = (leaving?: boolean): void => {
   try {
+    if (inFlight[0] && !leaving) return;
     const kept: Rec[] = [];
     const due: Rec[] = [];
     const dropped: string[] = [];
-    const offline = !navigator.onLine;
     const drop = (reason: string, rec: Rec) => {
       dropped.push(rec.e.id);
       ignore(reason, rec.e);
@@ -91,32 +168,34 @@ export const send = (): void => {
       }
       const action = verdict(rec.e.consent!, rec.p, required);
       if (action == DROP) drop('consent', rec);
-      else if (action == SEND && !offline) due.push(rec);
-      else kept.push(rec);
+      else {
+        kept.push(rec);
+        if (action == HOLD) log('held', rec.e);
+        else if (!inFlight.includes(rec)) due.push(rec);
+      }
     }
     owned = kept;
     remove(dropped);
-    if (kept.length) {
-      log(offline ? 'offline' : 'held', kept);
-      if (offline) retry();
-    }
     for (const batch of batches(due, size, MAX_BYTES)) {
-      const sent = () => {
-        log('sent', batch);
-        failures = 0;
-        remove(batch.map((rec) => rec.e.id));
-      };
-      const failed = () => {
-        owned = batch.concat(owned);
-        retry();
-      };
-      transmit(batch, sent, failed);
+      if (!leaving) return post(batch);
+      // offline, a beacon would only be lost: the events wait in IndexedDB
+      if (navigator.onLine && beacon(batch)) {
+        log('beacon', batch);
+        unconfirmed(batch);
+        forget(batch);
+      }
     }
+    // leaving: the page may be gone before the transaction would commit by itself
+    if (leaving) commit();
   } catch {}
 };
 
-/** pagehide: send what can go, then forget the rest (it stays in IndexedDB for the next page). */
+/**
+ * pagehide: beacons what fits; the answer to the request in flight will not be heard, so its
+ * events are marked as sent too; whatever else this tab holds waits in IndexedDB for the next page.
+ */
 export const leave = (): void => {
-  send();
+  unconfirmed(inFlight);
+  send(true);
   if (idbOk) owned = [];
 };

@@ -8,6 +8,8 @@ export interface Rec {
   o: string;
   /** 1: tracked before the visitor decided; it takes the consent given later */
   p: number;
+  /** when it was first sent without an answer (a beacon, or a request in flight at pagehide) */
+  s?: number;
 }
 
 /** False once IndexedDB failed: memory only from then on. */
@@ -58,5 +60,7 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
 
 export const save = (recs: Rec[]) => transaction((store) => recs.map((rec) => store.put(rec, rec.e.id)).pop());
 export const remove = (ids: string[]) => transaction((store) => ids.map((id) => store.delete(id)).pop());
+/** Commits this tick's transaction at once (pagehide: the page may be gone before it commits by itself). */
+export const commit = () => transaction((store) => void store.transaction.commit?.());
 /** Every buffered event, or undefined when IndexedDB failed. */
 export const load = () => transaction((store) => store.getAll() as IDBRequest<Rec[]>);

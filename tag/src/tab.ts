@@ -1,7 +1,11 @@
 import { uuid } from './uuid.js';
 
-/** This tab's id: the name of the Web Lock it holds while alive, and the owner of the events it tracks. */
-export const tabId = uuid();
+/**
+ * This tab's id: the name of the Web Lock it holds while alive, and the owner of the events it
+ * tracks. A new one after a back/forward cache restore: the events the page left at pagehide are
+ * then a gone tab's, adopted once like any other.
+ */
+export let tabId = '';
 
 let release: (() => void) | undefined;
 
@@ -10,6 +14,8 @@ let release: (() => void) | undefined;
  * Chromium keeps no page that holds a Web Lock in its back/forward cache).
  */
 export const lockTab = (hold: boolean): void => {
-  if (hold) navigator.locks?.request(tabId, () => new Promise<void>((resolve) => (release = resolve))).catch(String);
-  else release?.();
+  if (hold) {
+    tabId = uuid();
+    navigator.locks?.request(tabId, () => new Promise<void>((resolve) => (release = resolve))).catch(String);
+  } else release?.();
 };

@@ -1,23 +1,22 @@
-import { ignore } from './log.js';
 import { endpoint } from './options.js';
 import type { Rec } from './store.js';
 
 /**
- * One `/collect` v1 request. `sendBeacon` with a string body (text/plain, so no CORS preflight):
- * `done` as soon as the browser accepts it. Where sendBeacon is missing or refuses (keepalive
- * quota), `fetch` keepalive: any answer is `done` (a refusal is shown in debug mode, as with a
- * beacon the tag cannot see it otherwise); a network error, or a throwing sendBeacon or fetch,
- * `back` (kept, retried with backoff).
+ * `/collect` v1 requests, always a string body: `text/plain`, a simple request that needs no CORS
+ * preflight (https://fetch.spec.whatwg.org/#cors-safelisted-request-header).
  */
-export const transmit = (recs: Rec[], done: () => void, back: () => void): void => {
-  const body = JSON.stringify({ v: 1, events: recs.map((rec) => rec.e) });
-  try {
-    if (navigator.sendBeacon?.(endpoint, body)) return done();
-    fetch(endpoint, { method: 'POST', body, keepalive: true }).then((response) => {
-      if (!response.ok) ignore('refused', response.status);
-      done();
-    }, back);
-  } catch {
-    back();
-  }
-};
+const body = (recs: Rec[]): string => JSON.stringify({ v: 1, events: recs.map((rec) => rec.e) });
+
+/**
+ * While the page lives: `fetch` with `keepalive` (it still completes if the page closes meanwhile).
+ * The collector's CORS answer lets the tag read the status.
+ */
+export const request = (recs: Rec[]): Promise<Response> =>
+  fetch(endpoint, { method: 'POST', body: body(recs), keepalive: true });
+
+/**
+ * When the page is hidden or closing: `navigator.sendBeacon`, the one request browsers promise to
+ * send after the page is gone (https://w3c.github.io/beacon/). Whether the browser took it; no
+ * answer ever comes back.
+ */
+export const beacon = (recs: Rec[]): boolean => !!navigator.sendBeacon?.(endpoint, body(recs));

@@ -1,0 +1,78 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the proxy does with `/collect`: pass it on, answer 503, or drop the connection. */
+export type ProxyMode = 'pass' | '503' | 'drop';
+
+/**
+ * A small HTTP proxy in front of the real collector, for the outages the tag must survive. `pass`
+ * forwards every request; `503` answers each `/collect` with 503 and `Retry-After: 1` (with CORS
+ * headers, as a load balancer in front of the collector would); `drop` destroys the connection of
+ * each `/collect` request before it reaches the collector. Other paths (`/t.js`) always pass.
+ * `forwarded` counts, per event id, the `/collect` bodies holding it that reached the collector.
+ */
+export class FlakyProxy {
+  url = '';
+  mode: ProxyMode = 'pass';
+  /** event id -> how many bodies holding it were passed to the collector */
+  readonly forwarded = new Map<string, number>();
+  /** `/collect` requests answered 503 or dropped */
+  failed = 0;
+  private server?: Server;
+
+  constructor(public target: string) {}
+
+  static async start(target: string): Promise<FlakyProxy> {
+    const proxy = new FlakyProxy(target);
+    proxy.server = createServer((req, res) => void proxy.handle(req, res));
+    await new Promise<void>((r) => proxy.server!.listen(0, '127.0.0.1', r));
+    proxy.url = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+    return proxy;
+  }
+
+  /** Event ids that reached the collector more than once. */
+  repeated(): string[] {
+    return [...this.forwarded].filter(([, n]) => n > 1).map(([id]) => id);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const collect = req.url?.startsWith('/collect') && req.method === 'POST';
+    if (collect && this.mode === 'drop') {
+      this.failed++;
+      req.socket.destroy();
+      return;
+    }
+    if (collect && this.mode === '503') {
+      this.failed++;
+      res.writeHead(503, {
+        'Retry-After': '1',
+        'Access-Control-Allow-Origin': req.headers.origin ?? '*',
+        'Access-Control-Expose-Headers': 'Retry-After',
+        'Content-Type': 'application/json',
+      });
+      res.end('{"error":"restarting"}');
+      return;
+    }
+    if (collect) {
+      try {
+        for (const e of (JSON.parse(body.toString()) as { events: { id: string }[] }).events)
+          this.forwarded.set(e.id, (this.forwarded.get(e.id) ?? 0) + 1);
+      } catch {}
+    }
+    const target = new URL(req.url ?? '/', this.target);
+    const upstream = request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    upstream.end(body);
+  }
+
+  close(): Promise<void> {
+    this.server?.closeAllConnections();
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}

@@ -1,0 +1,223 @@
+import { createServer } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../collector/src/event.js';
+import { idbEvents, launchBrowser, open, Site, tagReady, watchErrors } from './browser.js';
+import { Collector, waitFor } from './collector.js';
+import { FlakyProxy } from './proxy.js';
+
+// Issue 10: an event leaves the browser only when the collector has it. The site's tag talks to
+// the real collector through a proxy that can answer 503 or drop connections.
+let site: Site;
+let collector: Collector;
+let proxy: FlakyProxy;
+let browser: Browser;
+
+beforeAll(async () => {
+  site = await Site.start();
+  collector = await Collector.start({ config: { allowedOrigins: [site.origin] } });
+  proxy = await FlakyProxy.start(collector.url);
+  site.collectorUrl = proxy.url;
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await collector?.stop();
+  await site?.close();
+});
+
+const ofPage = async (marker: string, c = collector): Promise<StoredEvent[]> =>
+  (await c.events()).filter((e) => e.url?.includes(marker));
+const duplicates = (c = collector) => c.metric('tagrelay_collect_events_total', { result: 'duplicate' });
+
+/** The tag's IndexedDB records, as stored (with the sent-unconfirmed mark `s`). */
+const records = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<{ e: { id: string; name: string }; s?: number }[]>((resolve, reject) => {
+        const req = indexedDB.open('tagrelay');
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const get = req.result.transaction('events').objectStore('events').getAll();
+          get.onsuccess = () => resolve(get.result);
+          get.onerror = () => reject(get.error);
+        };
+      }),
+  );
+
+/** A port free a moment ago, for a collector that must come back where it was. */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+describe('tag: an event leaves the browser only when the collector has it', () => {
+  it.each([
+    ['503', 'the collector answers 503 for a while, then 200'],
+    ['drop', 'connections are dropped, then restored'],
+  ] as const)('%s: %s: every event arrives, once, the page open all along', async (mode, _label) => {
+    const marker = `outage=${mode}`;
+    const before = await duplicates();
+    const failed = proxy.failed;
+    proxy.mode = mode;
+    try {
+      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`);
+      await tagReady(page);
+      await page.evaluate(() => {
+        for (let i = 0; i < 5; i++) window.track('purchase', { transaction_id: `T-${i}`, value: i, currency: 'EUR' });
+      });
+      await waitFor(() => proxy.failed >= failed + 3, 20000, 'three failed tries');
+      expect(await ofPage(marker)).toEqual([]);
+      expect((await idbEvents(page)).map((e) => e.name).sort()).toEqual(['page_view', ...Array(5).fill('purchase')]);
+      proxy.mode = 'pass';
+      await waitFor(async () => (await ofPage(marker)).length >= 6, 30000, 'the six events');
+      await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'IndexedDB emptied');
+      const got = await ofPage(marker);
+      expect(got.map((e) => e.properties?.transaction_id ?? e.name).sort()).toEqual(['T-0', 'T-1', 'T-2', 'T-3', 'T-4', 'page_view']);
+      // the page stays open: no event reached the collector twice
+      for (const e of got) expect(proxy.forwarded.get(e.id)).toBe(1);
+      expect(await duplicates()).toBe(before);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      proxy.mode = 'pass';
+    }
+  });
+
+  it('the collector down when the page closes: the events arrive with the next page', async () => {
+    const own = await Collector.start({ config: { allowedOrigins: [site.origin], port: await freePort() } });
+    site.collectorUrl = own.url;
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      await page.goto(`${site.url}/tag-basic.html?down=0`);
+      await tagReady(page);
+      const inspector = await context.newPage(); // same origin, no tag
+      await inspector.goto(`${site.url}/tag-blank.html`);
+      await waitFor(async () => (await idbEvents(inspector)).length === 0, 5000, 'page_view sent');
+      await own.kill();
+      await page.evaluate(() => {
+        for (let i = 0; i < 3; i++) window.track('generate_lead', { i });
+      });
+      await waitFor(async () => (await idbEvents(inspector)).length === 3, 5000, 'three events in IndexedDB');
+      await page.close(); // its beacon finds nobody
+      // still there, marked as sent without an answer
+      await waitFor(async () => (await records(inspector)).every((r) => r.s), 5000, 'marked as sent');
+      expect((await records(inspector)).map((r) => r.e.name)).toEqual(Array(3).fill('generate_lead'));
+      await own.restart();
+      expect(await ofPage('down=0', own)).toHaveLength(1); // the page_view only
+      const next = await context.newPage();
+      errors.push(...watchErrors(next));
+      await next.goto(`${site.url}/tag-basic.html?down=1`);
+      await waitFor(async () => (await ofPage('down=0', own)).length >= 4, 10000, 'the three events');
+      expect((await ofPage('down=0', own)).map((e) => e.properties?.i ?? e.name).sort()).toEqual([0, 1, 2, 'page_view']);
+      await waitFor(async () => (await idbEvents(inspector)).length === 0, 5000, 'IndexedDB emptied');
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      site.collectorUrl = proxy.url;
+      await own.stop();
+    }
+  });
+
+  it('200 events of ~600 bytes tracked and the page closed at once: none lost, the rest with the next page', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${site.url}/tag-basic.html?burst=600`);
+    await tagReady(page);
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'page_view sent');
+    await page.evaluate(() => {
+      const pad = 'x'.repeat(380);
+      for (let i = 0; i < 200; i++)
+        window.track('add_to_cart', { i, currency: 'EUR', value: 19.99, item_id: `SKU-${i}`, pad });
+    });
+    await page.close(); // 120 KB: more than browsers let leave at unload
+    const inspector = await context.newPage();
+    await inspector.goto(`${site.url}/tag-blank.html`);
+    // every event is in IndexedDB (or already at the collector)
+    const stored = new Set((await ofPage('burst=600')).map((e) => e.properties?.i));
+    const kept = (await records(inspector)).filter((r) => r.e.name === 'add_to_cart');
+    expect(stored.size + kept.filter((r) => !r.s).length).toBeGreaterThanOrEqual(200);
+    expect(stored.size).toBeLessThan(200);
+    const next = await context.newPage();
+    errors.push(...watchErrors(next));
+    await next.goto(`${site.url}/tag-basic.html?burst=600-next`);
+    await waitFor(
+      async () => new Set((await ofPage('burst=600')).map((e) => e.properties?.i)).size >= 201,
+      20000,
+      'all 200 add_to_cart',
+    );
+    const got = (await ofPage('burst=600')).filter((e) => e.name === 'add_to_cart');
+    expect(new Set(got.map((e) => e.properties!.i)).size).toBe(200);
+    expect(got).toHaveLength(200); // the collector stored each id once
+    const count = await collector.metric('tagrelay_collect_body_bytes_count');
+    expect(await collector.metric('tagrelay_collect_body_bytes_bucket', { le: '61440' })).toBe(count);
+    await waitFor(async () => (await idbEvents(inspector)).length === 0, 10000, 'IndexedDB emptied');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('two tabs during a collector outage: every event arrives, none twice', async () => {
+    const before = await duplicates();
+    const failed = proxy.failed;
+    proxy.mode = '503';
+    try {
+      const context = await browser.newContext();
+      const tabs = await Promise.all([0, 1].map(() => context.newPage()));
+      const errors = tabs.flatMap((t) => watchErrors(t));
+      await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?outage=tabs-${i}`)));
+      await Promise.all(tabs.map((t) => tagReady(t)));
+      await Promise.all(
+        tabs.map((t) =>
+          t.evaluate(() => {
+            for (let i = 0; i < 20; i++) window.track('view_item', { i });
+          }),
+        ),
+      );
+      await waitFor(() => proxy.failed >= failed + 4, 20000, 'failed tries from both tabs');
+      proxy.mode = 'pass';
+      await waitFor(async () => (await ofPage('outage=tabs-')).length >= 42, 30000, '40 view_item and 2 page_view');
+      await new Promise((r) => setTimeout(r, 500));
+      const got = await ofPage('outage=tabs-');
+      expect(got.filter((e) => e.name === 'view_item')).toHaveLength(40);
+      for (const e of got) expect(proxy.forwarded.get(e.id)).toBe(1);
+      expect(await duplicates()).toBe(before);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      proxy.mode = 'pass';
+    }
+  });
+
+  it('refused events are final and shown in debug mode: an invalid event, a batch refused as a whole', async () => {
+    const { context, page, errors, log } = await open(browser, `${site.url}/tag-basic.html?refusals=1&tagrelay_debug=1`);
+    await tagReady(page);
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'page_view sent');
+    // properties must be an object: the collector lists this one in `rejected` and stores its neighbour
+    await page.evaluate(() => {
+      window.track('view_item', [1, 2] as never);
+      window.track('sign_up');
+    });
+    await waitFor(async () => (await ofPage('refusals=1')).some((e) => e.name === 'sign_up'), 5000, 'sign_up');
+    await waitFor(() => log.some((l) => /dropped invalid 1/.test(l)), 5000, 'the invalid event shown');
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'both gone from IndexedDB');
+    // nested deeper than the collector allows: the whole batch is refused (400), for good
+    await page.evaluate(() => {
+      let deep: Record<string, unknown> = { end: 1 };
+      for (let i = 0; i < 10; i++) deep = { deep };
+      window.track('search', deep);
+    });
+    await waitFor(() => log.some((l) => /dropped refused 2 400/.test(l)), 5000, 'the refused batch shown');
+    await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'gone from IndexedDB');
+    expect((await ofPage('refusals=1')).map((e) => e.name).sort()).toEqual(['page_view', 'sign_up']);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});

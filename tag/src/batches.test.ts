@@ -44,6 +44,14 @@ describe('backoff', () => {
     expect(backoff(1, 0)).toBe(1000);
     expect(backoff(1, 0.999)).toBeCloseTo(2998);
   });
+
+  it("never sooner than the collector's Retry-After (seconds, counted up to an hour)", () => {
+    expect(backoff(0, 0.5, 30)).toBe(30000);
+    expect(backoff(3, 0.5, 2)).toBe(8000); // the backoff is longer
+    expect(backoff(0, 0.5, 86400)).toBe(3600000);
+    expect(backoff(0, 0.5, NaN)).toBe(1000); // an HTTP date or garbage: the backoff alone
+    expect(backoff(0, 0.5, 0)).toBe(1000);
+  });
 });
 
 describe('clean', () => {

@@ -74,7 +74,7 @@ const adopt = async (): Promise<void> => {
   const expired: string[] = [];
   for (const rec of (await load()) || [])
     if (!live.includes(rec.o)) {
-      if (Date.now() - rec.s! > UNCONFIRMED_MS) {
+      if (rec.s && Date.now() - rec.s > UNCONFIRMED_MS) {
         expired.push(rec.e.id);
         ignore('expired', rec.e);
       } else {

@@ -16,7 +16,7 @@ export interface Rec {
 export let idbOk = true;
 
 let database: Promise<IDBDatabase> | undefined;
-/** The transaction of the current task (tick), while it is active. */
+/** The transaction of the current task (tick). */
 let tick: IDBTransaction | undefined;
 
 /** Resolves with a request's result once it succeeded. */
@@ -27,13 +27,11 @@ const done = <T>(request: IDBRequest<T>) =>
   });
 
 /**
- * Runs `work` on the `events` store in one readwrite transaction per tick: the transaction opened
- * for the first work of a task takes every later one of the same task, until it is no longer active
- * (a request on an inactive transaction throws, and the work runs again on a new one). (One
- * transaction per event took long enough that events tracked just before the page closed were
- * lost.) Resolves with the result of `work`'s last request. The first failure (no IndexedDB,
- * `open` throwing, private mode, quota) switches the tag to memory only, for good; nothing is
- * thrown to the caller.
+ * Runs `work` on the `events` store in one readwrite transaction per tick: every work of a task
+ * runs in the microtasks after it, in the transaction the first one opened. (One transaction per
+ * event took long enough that events tracked just before the page closed were lost.) Resolves with
+ * the result of `work`'s last request. The first failure (no IndexedDB, `open` throwing, private
+ * mode, quota) switches the tag to memory only, for good; nothing is thrown to the caller.
  */
 const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefined) => {
   if (idbOk)
@@ -44,13 +42,12 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
       request.onerror = reject;
     }))
       .then((db) => {
-        let request;
-        try {
-          request = work(tick!.objectStore('events'));
-        } catch {
+        if (!tick) {
           tick = db.transaction('events', 'readwrite');
-          request = work(tick.objectStore('events'));
+          // queued after this task's other works: the next task opens a new transaction
+          Promise.resolve().then(() => (tick = undefined));
         }
+        const request = work(tick.objectStore('events'));
         return request && done(request);
       })
       .catch(() => {

@@ -171,7 +171,7 @@ describe('tag: buffer and transport', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(await ofPage('orphans=0', 'view_item_list', own)).toHaveLength(25);
       expect(await duplicates(own)).toBe(before);
-      expect(await idbEvents(tabs[0]!)).toEqual([]);
+      await waitFor(async () => (await idbEvents(tabs[0]!)).length === 0, 5000, 'IndexedDB emptied');
       expect(errors).toEqual([]);
       await context.close();
     } finally {

@@ -144,9 +144,12 @@ describe('tag: an event leaves the browser only when the collector has it', () =
     const inspector = await context.newPage();
     await inspector.goto(`${site.url}/tag-blank.html`);
     // every event is in IndexedDB, or already at the collector
-    const kept = (await records(inspector)).map((r) => (r.e as { properties?: { i?: number } }).properties?.i);
-    const stored = (await ofPage('burst=600')).map((e) => e.properties?.i);
-    expect(new Set([...kept, ...stored].filter((i) => i !== undefined)).size).toBe(200);
+    const accounted = async () => {
+      const kept = (await records(inspector)).map((r) => (r.e as { properties?: { i?: number } }).properties?.i);
+      const stored = (await ofPage('burst=600')).map((e) => e.properties?.i);
+      return new Set([...kept, ...stored].filter((i) => i !== undefined)).size;
+    };
+    await waitFor(async () => (await accounted()) === 200, 5000, 'all 200 in IndexedDB or at the collector');
     const next = await context.newPage();
     errors.push(...watchErrors(next));
     await next.goto(`${site.url}/tag-basic.html?burst=600-next`);

@@ -125,9 +125,12 @@ const post = (batch: Rec[]) => {
       if (ok) {
         log('sent', batch);
         if (DEBUG && debug)
-          response.json().then((answer: { rejected?: { index: number; error: string }[] }) => {
-            answer.rejected?.map(({ index, error }) => ignore('invalid', batch[index]!.e, error));
-          }, String);
+          response
+            .json()
+            .then((answer: { rejected?: { index: number; error: string }[] }) => {
+              answer.rejected?.map(({ index, error }) => ignore('invalid', batch[index]!.e, error));
+            })
+            .catch(String); // an answer that is not what the collector sends: nothing to show
       } else ignore('refused', status, batch);
       failures = 0;
       forget(batch);

@@ -70,7 +70,8 @@ export class Collector {
     this.child = child;
     const from = this.output.length;
     this.url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`collector did not start:\n${this.output}`)), 15000);
+      // Generous: on a busy 2-core machine a start (or a --workers primary and its workers) can take many seconds.
+      const timer = setTimeout(() => reject(new Error(`collector did not start:\n${this.output}`)), 40_000);
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
         const m = /listening on (http:\/\/[^\s"]+)/.exec(this.output.slice(from));

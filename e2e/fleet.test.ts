@@ -90,7 +90,7 @@ async function everyAckedDelivered(acked: Set<string>, timeoutMs: number) {
 }
 
 describe('a fleet of collectors on one PostgreSQL', () => {
-  it('SIGKILL of one collector under load loses nothing: the others take over its leases within the lease length', async () => {
+  it('SIGKILL of one collector under load loses nothing: the others take over its leases within the lease length', { timeout: 180_000 }, async () => {
     await fleet(3);
     const [a, b, c] = collectors as [Collector, Collector, Collector];
     let live = [a, b, c];
@@ -120,7 +120,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(chase!.violations).toEqual([]);
   });
 
-  it('the same ids posted to different collectors at once are stored and delivered once', async () => {
+  it('the same ids posted to different collectors at once are stored and delivered once', { timeout: 120_000 }, async () => {
     await fleet(3);
     const ids = Array.from({ length: 200 }, (_, i) => `same-${String(i).padStart(5, '0')}`);
     const now = Date.now();
@@ -150,7 +150,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(status.stdout).toContain('collectors serving this store (seen in the last 15 s): 3');
   });
 
-  it('a rolling restart under load loses nothing and sends nothing twice', async () => {
+  it('a rolling restart under load loses nothing and sends nothing twice', { timeout: 180_000 }, async () => {
     await fleet(3);
     let live = [...collectors];
     const traffic = load(() => live, 'roll');
@@ -175,7 +175,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(repeats).toBe(0);
   });
 
-  it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', async () => {
+  it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', { timeout: 180_000 }, async () => {
     await fleet(2);
     const rules = chaseRules(KEY);
     let refuse = true;
@@ -201,7 +201,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     await waitFor(() => /^chase\s.*\s0\s+-\s+30\s+0\s+0\s+0$/m.test(status()), 30_000, '30 delivered');
   });
 
-  it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', async () => {
+  it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', { timeout: 120_000 }, async () => {
     const db = await testDatabase();
     drops.push(() => db.drop());
     chase = await startChase(KEY);
@@ -210,7 +210,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       env: { TAGRELAY_WORKERS: '2' },
     });
     collectors = [c];
-    expect(c.output).toMatch(/"msg":"tagrelay listening on http:\/\/127\.0\.0\.1:\d+","workers":2/);
+    const listening = c.output.split('\n').find((l) => l.includes('tagrelay listening on'));
+    expect(JSON.parse(listening!)).toMatchObject({ msg: `tagrelay listening on ${c.url}`, workers: 2 });
     const status = () => spawnSync(process.execPath, [bin, 'status', '--config', c.configPath], { encoding: 'utf8' }).stdout;
     await waitFor(() => status().includes('collectors serving this store (seen in the last 15 s): 2'), 10_000, 'two workers');
     const ids = Array.from({ length: 50 }, (_, i) => `wrk-${String(i).padStart(5, '0')}`);

@@ -1,5 +1,5 @@
 // A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
@@ -12,6 +12,18 @@ const KEY = 'chase-fleet-key';
 const CONCURRENCY = 8;
 const LEASE_MS = 10_000;
 const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
+
+/**
+ * Runs the CLI without blocking this process (the vendor stand-ins answer from it: a blocking spawn
+ * stalls them, and the collectors' requests to them time out).
+ */
+function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((done) =>
+    execFile(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) =>
+      done({ status: error ? ((error as { code?: unknown }).code as number) ?? 1 : 0, stdout, stderr }),
+    ),
+  );
+}
 
 let collectors: Collector[] = [];
 let chase: VendorServer | undefined;
@@ -144,7 +156,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     const got = countBy(chase!.requests, chaseEventId);
     expect(ids.map((id) => got.get(id))).toEqual(ids.map(() => 1));
     // tagrelay status reads the fleet from the store: three collectors, the destination's shared state.
-    const status = spawnSync(process.execPath, [bin, 'status', '--config', collectors[0]!.configPath], { encoding: 'utf8' });
+    const status = await cli('status', '--config', collectors[0]!.configPath);
     expect(status.status).toBe(0);
     expect(status.stdout).toMatch(/^chase\s+active\s+0\s+-\s+200\s+0\s+0\s+0$/m);
     expect(status.stdout).toContain('collectors serving this store (seen in the last 15 s): 3');
@@ -182,14 +194,14 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     chase!.override = (req) => (refuse ? { status: 400, body: { detail: 'refused for the test' } } : { ...rules(req), delayMs: 5 });
     const ids = Array.from({ length: 30 }, (_, i) => `replay-${String(i).padStart(5, '0')}`);
     expect(await postCollect(collectors[0]!.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
-    const status = () => spawnSync(process.execPath, [bin, 'status', '--config', collectors[1]!.configPath], { encoding: 'utf8' }).stdout;
+    const status = async () => (await cli('status', '--config', collectors[1]!.configPath)).stdout;
     let last = '';
-    await waitFor(() => /^chase\s.*\s0\s+-\s+0\s+0\s+30\s+0$/m.test((last = status())), 45_000, '30 rejected deliveries').catch((e) => {
+    await waitFor(async () => /^chase\s.*\s0\s+-\s+0\s+0\s+30\s+0$/m.test((last = await status())), 45_000, '30 rejected deliveries').catch((e) => {
       throw new Error(`${(e as Error).message}; status:\n${last}`);
     });
     refuse = false;
     const refused = chase!.requests.length;
-    const replay = spawnSync(process.execPath, [bin, 'replay', '--config', collectors[1]!.configPath, '--destination', 'chase', '--rejected'], { encoding: 'utf8' });
+    const replay = await cli('replay', '--config', collectors[1]!.configPath, '--destination', 'chase', '--rejected');
     expect(replay.status).toBe(0);
     expect(replay.stdout).toBe('re-queued 30 dead or rejected deliveries for chase\n');
     expect(replay.stderr).toContain('100% 30/30');
@@ -198,7 +210,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       return ids.every((id) => accepted.has(id));
     }, 30_000, 'the re-queued deliveries at Chase');
     // (The lane may show backing-off: on a busy machine a refused request can time out first; a probe ends it.)
-    await waitFor(() => /^chase\s.*\s0\s+-\s+30\s+0\s+0\s+0$/m.test(status()), 30_000, '30 delivered');
+    await waitFor(async () => /^chase\s.*\s0\s+-\s+30\s+0\s+0\s+0$/m.test(await status()), 30_000, '30 delivered');
   });
 
   it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', { timeout: 120_000 }, async () => {
@@ -212,18 +224,18 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     collectors = [c];
     const listening = c.output.split('\n').find((l) => l.includes('tagrelay listening on'));
     expect(JSON.parse(listening!)).toMatchObject({ msg: `tagrelay listening on ${c.url}`, workers: 2 });
-    const status = () => spawnSync(process.execPath, [bin, 'status', '--config', c.configPath], { encoding: 'utf8' }).stdout;
-    await waitFor(() => status().includes('collectors serving this store (seen in the last 15 s): 2'), 10_000, 'two workers');
+    const status = async () => (await cli('status', '--config', c.configPath)).stdout;
+    await waitFor(async () => (await status()).includes('collectors serving this store (seen in the last 15 s): 2'), 20_000, 'two workers');
     const ids = Array.from({ length: 50 }, (_, i) => `wrk-${String(i).padStart(5, '0')}`);
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(ids), 10_000);
     // Kill one worker: the primary starts another.
-    const pids = () => [...status().matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
-    const before = pids();
+    const pids = async () => [...(await status()).matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+    const before = await pids();
     expect(before).toHaveLength(2);
     process.kill(before[0]!, 'SIGKILL');
     await waitFor(() => c.output.includes('worker exited; starting another'), 10_000, 'a replaced worker');
-    await waitFor(() => pids().some((p) => !before.includes(p)), 15_000, 'a new worker in the fleet');
+    await waitFor(async () => (await pids()).some((p) => !before.includes(p)), 30_000, 'a new worker in the fleet');
     const more = Array.from({ length: 50 }, (_, i) => `wrk-after-${String(i).padStart(5, '0')}`);
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: more.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(more), 10_000);
@@ -234,13 +246,13 @@ describe('an SQLite store serves one process', () => {
   it('a second collector on the same file exits at once naming the file and the pid that holds it; after a SIGKILL the store opens again', async () => {
     const first = await Collector.start();
     collectors = [first];
-    const second = spawnSync(process.execPath, [bin, 'serve', '--config', first.configPath], { encoding: 'utf8', timeout: 10_000 });
+    const second = await cli('serve', '--config', first.configPath);
     const pid = collectorPid(first.configPath);
     expect(second.status).toBe(2);
     expect(second.stderr).toMatch(
       new RegExp(`^tagrelay: the SQLite store ${first.dataDir}/tagrelay.db is in use by another process \\(pid ${pid}\\): [^\\n]+\\n$`),
     );
-    const workers = spawnSync(process.execPath, [bin, 'serve', '--config', first.configPath, '--workers', '2'], { encoding: 'utf8' });
+    const workers = await cli('serve', '--config', first.configPath, '--workers', '2');
     expect(workers.status).toBe(2);
     expect(workers.stderr).toBe('tagrelay: --workers 2: an SQLite store is served by one process; use a postgres:// store to run several\n');
     await first.kill();

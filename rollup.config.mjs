@@ -1,14 +1,12 @@
-// Builds the browser tag: one minified IIFE, dist/t.js.
-// TAGRELAY_DEBUG=0 builds a variant without the debug logger (data-debug then does nothing).
+// Builds the browser tag: one minified IIFE, dist/t.js, and its debug build, dist/t.debug.js, the
+// same code with the debug log (`data-debug` or `?tagrelay_debug=1` makes t.js load it instead).
 import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 
-const debug = process.env.TAGRELAY_DEBUG !== '0';
-
-export default {
+const build = (debug, file) => ({
   input: 'tag/src/index.ts',
-  output: { file: 'dist/t.js', format: 'iife', strict: false },
+  output: { file, format: 'iife', strict: false },
   // Every warning fails the build: the tag has none, and a new one (an import cycle among them)
   // is a bug to fix, not to scroll past.
   onwarn(warning) {
@@ -27,9 +25,13 @@ export default {
         unsafe_arrows: true,
         unsafe_methods: true,
         pure_getters: true,
+        // Without the debug log, its calls are dropped, not left calling an empty function.
+        pure_funcs: debug ? [] : ['log', 'ignore'],
       },
       mangle: { properties: { regex: /^_/ } },
       format: { comments: false },
     }),
   ],
-};
+});
+
+export default [build(false, 'dist/t.js'), build(true, 'dist/t.debug.js')];

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,14 @@ describe('tagrelay serve says in one line why it cannot start', () => {
 
 describe('the other commands', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 15000 });
+  // Beside a running collector or vendor, without blocking this process (its keep-alive connections would
+  // time out unnoticed while it is blocked).
+  const runAsync = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 15000 }, (error, stdout, stderr) =>
+        resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+      );
+    });
 
   it('--version, and --help per command', () => {
     const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string };
@@ -98,7 +106,7 @@ describe('the other commands', () => {
       const events = Array.from({ length: 20 }, (_, i) => ({ id: `evt-backup-${1000 + i}`, name: 'page_view', time: Date.now() }));
       expect((await fetch(`${c.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
       const to = join(mkdtempSync(join(tmpdir(), 'tagrelay-backup-')), 'copy.db');
-      const r = run('backup', '--config', c.configPath, '--to', to);
+      const r = await runAsync('backup', '--config', c.configPath, '--to', to);
       expect(r.stderr).toBe('');
       expect(r.stdout).toMatch(new RegExp(`^backed up the store to ${to.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+ KB\\)\n$`));
       const db = new Database(to, { readonly: true });
@@ -109,7 +117,7 @@ describe('the other commands', () => {
         db.close();
       }
       expect((await fetch(`${c.url}/healthz`)).status).toBe(200); // still serving
-      expect(run('backup', '--config', c.configPath).stderr).toBe('tagrelay: backup needs --to FILE\n');
+      expect((await runAsync('backup', '--config', c.configPath)).stderr).toBe('tagrelay: backup needs --to FILE\n');
     } finally {
       await c.stop();
     }
@@ -137,12 +145,12 @@ describe('the other commands', () => {
         impact: { accountSid: 'IRcheck1', authToken: 'impact-check-token', campaignId: '1000', baseUrl: impact.url },
       });
       writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: destinations('nd-check-token') }));
-      const good = run('check', '--config', path);
+      const good = await runAsync('check', '--config', path);
       expect(good.stdout).toContain(`nextdoor: ok (GET ${nextdoor.url}/v2/api/me answered 200)`);
       expect(good.stdout).toContain(`impact: ok (GET ${impact.url}/Advertisers/IRcheck1/Campaigns/1000 answered 200)`);
       expect(good.status).toBe(0);
       writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: destinations('nd-wrong-token') }));
-      const bad = run('check', '--config', path);
+      const bad = await runAsync('check', '--config', path);
       expect(bad.stdout).toMatch(/nextdoor: credentials refused \(GET .*\/v2\/api\/me answered 401/);
       expect(bad.stdout).not.toContain('nd-wrong-token');
       expect(bad.status).toBe(1);

@@ -43,12 +43,14 @@ describe('foundation: a landing page to a vendor', () => {
     const request = await waitFor(() => chase.requests[0], 10000, 'Chase to receive the sign_up');
     expect(request.headers['x-api-key']).toBe(KEY);
     expect(request.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(request.body)).toEqual({ email: 'Ann@Example.com', conversion_type: 'sign-up' });
+    const body = JSON.parse(request.body);
+    expect(body).toEqual({ email: 'Ann@Example.com', conversion_type: 'sign-up', conversion_data: { event_id: expect.any(String) } });
     await new Promise((r) => setTimeout(r, 1500));
     expect(chase.requests).toHaveLength(1);
     expect(chase.violations).toEqual([]);
     const [event] = await collector.events();
     expect(event!.clickIds).toEqual({ clickid: 'abc123' });
+    expect(body.conversion_data.event_id).toBe(event!.id); // Chase can deduplicate by it
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,8 +28,16 @@ async function post(c: Collector, ids: string[]) {
   expect(res.status).toBe(200);
 }
 
-function cli(c: Collector, ...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args, '--config', c.configPath], { cwd: c.dataDir, encoding: 'utf8', timeout: 15000 });
+/**
+ * Runs the CLI beside the collector, without blocking this process: a blocked event loop would let
+ * the test's idle keep-alive connections to the collector time out unnoticed, and the next request fail.
+ */
+function cli(c: Collector, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args, '--config', c.configPath], { cwd: c.dataDir, encoding: 'utf8', timeout: 15000 }, (error, stdout, stderr) =>
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
 }
 
 describe('operations', () => {
@@ -54,19 +62,19 @@ describe('operations', () => {
     expect(chase.requests).toHaveLength(3);
     expect((await collector.deliveries()).find((d) => d.state === 'rejected')!.detail).toContain('domain does not accept mail');
 
-    const status = cli(collector, 'status', '--url', collector.url);
+    const status = await cli(collector, 'status', '--url', collector.url);
     expect(status.status).toBe(0);
     expect(status.stdout).toMatch(/chase\s+(active|backing-off)\s+0\s+-\s+0\s+0\s+2\s+1/);
 
     chase.override = undefined; // the vendor fixed its side
-    const dead = cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
+    const dead = await cli(collector, 'replay', '--destination', 'chase', '--since', '1h');
     expect(dead.status).toBe(0);
     expect(dead.stdout).toContain('re-queued 1 dead letter for chase');
     await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 1, 10000, 'dead letter replayed');
     await new Promise((r) => setTimeout(r, 300));
     expect(chase.requests).toHaveLength(4); // the rejections stayed where they were
 
-    const rejected = cli(collector, 'replay', '--destination', 'chase', '--since', '1h', '--rejected');
+    const rejected = await cli(collector, 'replay', '--destination', 'chase', '--since', '1h', '--rejected');
     expect(rejected.status).toBe(0);
     expect(rejected.stderr).toContain('100% 2/2');
     expect(rejected.stdout).toContain('re-queued 2 dead or rejected deliveries for chase');
@@ -85,18 +93,18 @@ describe('operations', () => {
     ];
     expect((await fetch(`${collector.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
     await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'delivered');
-    const r = cli(collector, 'forget', '--email', 'forget.me@EXAMPLE.com');
+    const r = await cli(collector, 'forget', '--email', 'forget.me@EXAMPLE.com');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('forgot 2 events, 1 delivery with their recorded requests, and 0 id conflicts\n');
     expect((await collector.events()).map((e) => e.id)).toEqual(['evt-keep-00001']);
     expect((await collector.deliveries()).map((d) => d.eventId)).toEqual(['evt-keep-00001']);
-    expect(cli(collector, 'forget').stderr).toMatch(/forget needs --anonymous-id ID, --user-id ID or --email ADDRESS/);
+    expect((await cli(collector, 'forget')).stderr).toMatch(/forget needs --anonymous-id ID, --user-id ID or --email ADDRESS/);
   });
 
   it('replay refuses a destination that is not configured', async () => {
     chase = await startChase(KEY);
     collector = await Collector.start({ config: config(chase) });
-    const r = cli(collector, 'replay', '--destination', 'nope');
+    const r = await cli(collector, 'replay', '--destination', 'nope');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--destination nope: not in the config');
   });
@@ -107,7 +115,7 @@ describe('operations', () => {
     collector = await Collector.start({ config: config(chase) });
     await post(collector, ['evt-stat-00001', 'evt-stat-00002', 'evt-stat-00003']);
     await waitFor(() => chase!.requests.length >= 1, 10000, 'an attempt');
-    const r = cli(collector, 'status', '--url', collector.url);
+    const r = await cli(collector, 'status', '--url', collector.url);
     expect(r.stdout).toMatch(/^destination\s+state\s+pending\s+oldest/);
     expect(r.stdout).toMatch(/chase\s+backing-off\s+3\s+\d+s/);
   });

@@ -1,9 +1,13 @@
-// npm run size: raw, gzip and brotli bytes of the built tag (dist/t.js, idb-keyval included),
-// compared with other trackers; exits 1 above the budget.
+// npm run size: raw, gzip and brotli bytes of the built tag (dist/t.js, its IndexedDB buffer included;
+// the debug build dist/t.debug.js is loaded only with data-debug), compared with other trackers; exits 1
+// above the budget.
 import { readFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
-const BUDGET = 2500; // bytes, gzip
+// bytes, gzip. It was 2,500 until the tag kept every event until the collector answered for it (issue 10:
+// 2,773 B; the guarantee was kept over the bytes, as that issue asked) and copied cookies, took the site's
+// event ids and sent the visitor cookie (issue 14); the debug log moved to t.debug.js to pay for part of it.
+const BUDGET = 2850;
 const file = new URL('../dist/t.js', import.meta.url);
 let code;
 try {
@@ -19,6 +23,10 @@ const anchors = { "Plausible's tracker": 2681, 'Segment analytics.js': 31280 };
 console.log(`dist/t.js  raw ${code.length} B  gzip ${gzip} B  brotli ${brotli} B  (budget ${BUDGET} B gzip)`);
 for (const [name, bytes] of Object.entries(anchors))
   console.log(`  ${((gzip / bytes) * 100).toFixed(1)}% of ${name} (${bytes} B gzip)`);
+try {
+  const debug = readFileSync(new URL('../dist/t.debug.js', import.meta.url));
+  console.log(`dist/t.debug.js  raw ${debug.length} B  gzip ${gzipSync(debug, { level: 9 }).length} B  (loaded only with data-debug)`);
+} catch {}
 if (gzip > BUDGET) {
   console.error(`over budget by ${gzip - BUDGET} B gzip`);
   process.exit(1);

@@ -77,8 +77,11 @@ export type RecommendedEventName =
 export interface Track {
   /** Sets consent (Consent Mode v2 keys); the latest signal wins. */
   (command: 'consent', settings: ConsentSettings): void;
-  /** Tracks an event. Never throws, never blocks the page. */
-  (name: RecommendedEventName | (string & {}), properties?: EventProperties): void;
+  /**
+   * Tracks an event. Never throws, never blocks the page. `options.id`: the site's own event id (8–64 of
+   * letters, digits and `_.:-`), to share with a vendor's browser pixel for deduplication; else a random one.
+   */
+  (name: RecommendedEventName | (string & {}), properties?: EventProperties, options?: { id?: string }): void;
   /** The snippet's queue of calls made before the tag loaded. */
   q?: IArguments[];
 }

@@ -76,6 +76,7 @@ export async function createCollector(
   app.set('etag', false); // answers are small and fresh; /t.js sets its own
   const root = packageRoot();
   app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));
+  app.get('/t.debug.js', tagScript(join(root, 'dist/t.debug.js'))); // the same tag with its debug log (data-debug)
   // Public: states only, never a vendor's URL or answer (those are behind /debug).
   app.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });

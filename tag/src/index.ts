@@ -1,7 +1,7 @@
 import { onConsentChange } from './consent.js';
 import { dataLayer } from './dataLayer.js';
 import { firstParty } from './firstParty.js';
-import { clickParams, options, pageViews } from './options.js';
+import { clickParams, debug, options, pageViews, script } from './options.js';
 import { trackPageViews } from './pageViews.js';
 import { flush, leave, schedule, send } from './queue.js';
 import { lockTab } from './tab.js';
@@ -18,8 +18,16 @@ type Stub = ((...args: unknown[]) => void) & { q?: ArrayLike<unknown>[]; _loaded
  */
 try {
   const w = window as unknown as { track?: Stub };
-  if (!w.track?._loaded) {
-    options();
+  if (!w.track?._loaded) options();
+  if (!DEBUG && debug) {
+    // The debug log lives in its own build, t.debug.js beside t.js: it takes over, with the same data-
+    // attributes, and the snippet's stub still holds the queued calls. (A clone of this element would not
+    // run: a clone keeps the "already started" flag.)
+    const debugScript = document.createElement('script');
+    Object.assign(debugScript.dataset, script.dataset);
+    debugScript.src = script.src.replace(/\.js\b/, '.debug.js');
+    script.after(debugScript);
+  } else if (!w.track?._loaded) {
     const queued = w.track?.q || [];
     lockTab(true);
     firstParty(clickParams);

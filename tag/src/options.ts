@@ -14,13 +14,19 @@ export let attribution = 0;
 export let clickParams: string[] = [];
 /** `data-page-views`: a page_view on load and on SPA navigations unless `off`. */
 export let pageViews = true;
+/** The tag's own script element. */
+export let script: HTMLScriptElement;
+/** `data-cookies`: first-party cookies copied into each event, by name. */
+export let cookieNames: string[] = [];
+/** `data-cookie`: the collector sets a visitor cookie, so requests carry cookies (`credentials: include`). */
+export let withCookie = false;
 
 /**
  * Reads the `data-` attributes of the tag's own script element: `document.currentScript`, else
  * the script whose src ends with `/t.js`.
  */
 export const options = (): void => {
-  const script = (document.currentScript || document.querySelector('script[src$="/t.js"]')) as HTMLScriptElement;
+  script = (document.currentScript || document.querySelector('script[src$="/t.js"]')) as HTMLScriptElement;
   const data = script.dataset;
   endpoint = data.endpoint || new URL('/collect', script.src).href;
   required = data.consent == 'required';
@@ -29,4 +35,6 @@ export const options = (): void => {
   bridge = data.datalayer != null;
   clickParams = CLICK_PARAMS.concat((data.clickParams || '').split(/ *, */));
   pageViews = data.pageViews != 'off';
+  cookieNames = data.cookies ? data.cookies.split(/ *, */) : [];
+  withCookie = data.cookie != null;
 };

@@ -1,3 +1,4 @@
+import { pageUrl } from './pageUrl.js';
 import { track } from './track.js';
 
 /**
@@ -7,7 +8,7 @@ import { track } from './track.js';
 export const trackPageViews = (): void => {
   let last = '';
   const pageView = () => {
-    const url = location.href.split('#')[0]!;
+    const url = pageUrl();
     if (url != last) {
       last = url;
       track('page_view');

@@ -4,30 +4,45 @@ import { clickIds } from './clickIds.js';
 import { decided, setConsent, stamp } from './consent.js';
 import { clicks, visitor } from './firstParty.js';
 import { ignore } from './log.js';
-import { attribution } from './options.js';
+import { attribution, cookieNames } from './options.js';
+import { pageUrl } from './pageUrl.js';
 import { enqueue } from './queue.js';
 import { tabId } from './tab.js';
 import { uuid } from './uuid.js';
 
+/** The first-party cookies named in `data-cookies`, as `document.cookie` holds them. */
+const cookies = (): Record<string, string> | undefined => {
+  let found: Record<string, string> | undefined;
+  for (const pair of document.cookie.split('; ')) {
+    const [name, value] = pair.split('=');
+    if (cookieNames.includes(name!)) (found ||= {})[name!] = value!;
+  }
+  return found;
+};
+
 /**
- * `window.track(name, properties)`; `track('consent', {...})` sets consent instead. Builds the
- * event with everything known now (click ids, consent, GPC) and queues it. Never throws.
+ * `window.track(name, properties, {id})`; `track('consent', {...})` sets consent instead. Builds the
+ * event with everything known now (click ids, consent, GPC, the cookies of `data-cookies`) and queues
+ * it. `id` is the site's own event id (8–64 of letters, digits and `_.:-`), to share with a vendor's
+ * browser pixel for deduplication; else a random one. Never throws.
  */
-export const track = (name: string, properties?: Record<string, unknown>): void => {
+export const track = (name: string, properties?: Record<string, unknown>, options?: { id?: string }): void => {
   try {
     if (name == 'consent') return setConsent(properties);
     if (!/^[\w.:-]{1,64}$/.test(name)) return ignore('name', name);
     const time = Date.now();
+    const id = options?.id;
+    const found = cookies();
     const event = clean({
-      id: uuid(),
+      id: id && /^[\w.:-]{8,64}$/.test(id) ? id : uuid(),
       name,
       time,
       anonymousId: visitor,
-      url: location.href,
+      url: pageUrl(),
       referrer: document.referrer || undefined,
       clickIds: clickIds(clicks, time, attribution),
       consent: stamp(),
-      properties: (typeof properties == 'object' && properties) || undefined,
+      properties: found ? { ...properties, cookies: found } : (typeof properties == 'object' && properties) || undefined,
     }) as TrackedEvent;
     enqueue({ e: event, o: tabId, p: decided ? 0 : 1 });
   } catch {

@@ -1,4 +1,4 @@
-import { endpoint } from './options.js';
+import { endpoint, withCookie } from './options.js';
 import type { Rec } from './store.js';
 
 /**
@@ -12,7 +12,7 @@ const body = (recs: Rec[]): string => JSON.stringify({ v: 1, events: recs.map((r
  * The collector's CORS answer lets the tag read the status.
  */
 export const request = (recs: Rec[]): Promise<Response> =>
-  fetch(endpoint, { method: 'POST', body: body(recs), keepalive: true });
+  fetch(endpoint, { method: 'POST', body: body(recs), keepalive: true, credentials: withCookie ? 'include' : 'same-origin' });
 
 /**
  * When the page is hidden or closing: `navigator.sendBeacon`, the one request browsers promise to

@@ -131,6 +131,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
         return answerAndClose(req, res, 403, { error: `origin ${origin.slice(0, 200)} is not in allowedOrigins` });
       }
       res.setHeader('Access-Control-Allow-Origin', origin);
+      // The tag waits as long as a 429 or 503 asks: a page may read that header only if told so.
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
       // Credentials only where a feature needs them (the visitor cookie), only to origins named in the
       // config or the collector's own, never to "*".
       if (config.cookie && (config.allowedOrigins.includes(origin) || originAllowed(origin, req.headers.host, []))) {

@@ -30,3 +30,24 @@ describe('parseCollectBody', () => {
     expect(batch.rejected).toEqual([{ index: 0, error: expect.stringContaining('extra') }]);
   });
 });
+
+describe('parseCollectBody: one bad event is refused alone', () => {
+  const good = { id: 'evt-good-00001', name: 'purchase', time: 1795344440021 };
+  let deep: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < 10; i++) deep = { deep };
+  it.each([
+    ['nested too deep', { ...good, id: 'evt-deep-00001', properties: deep }, /^events\.1 is nested deeper than 8 levels$/],
+    ['a prototype key', JSON.parse('{"id":"evt-proto-0001","name":"x","time":1795344440021,"properties":{"__proto__":{"a":1}}}'), /key "__proto__" is not allowed/],
+    ['a long key', { ...good, id: 'evt-key-000001', properties: { ['k'.repeat(129)]: 1 } }, /events\.1\.properties: a key is longer than 128/],
+    ['a long string', { ...good, id: 'evt-str-000001', properties: { note: 'x'.repeat(2049) } }, /events\.1\.properties\.note: longer than 2048/],
+  ])('%s: its neighbours are kept', (_what, bad, message) => {
+    const batch = parseCollectBody(Buffer.from(JSON.stringify({ v: 1, events: [good, bad, { ...good, id: 'evt-good-00002' }] }).replace('"__proto__"', '"__proto__"')));
+    expect(batch.events.map((e) => e.id)).toEqual(['evt-good-00001', 'evt-good-00002']);
+    expect(batch.rejected).toHaveLength(1);
+    expect(batch.rejected[0]!.index).toBe(1);
+    expect(batch.rejected[0]!.error).toMatch(message);
+  });
+  it('a prototype key around the events still refuses the body', () => {
+    expect(() => parseCollectBody(Buffer.from('{"v":1,"__proto__":{},"events":[]}'))).toThrow(/key "__proto__" is not allowed/);
+  });
+});

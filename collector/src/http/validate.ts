@@ -32,9 +32,9 @@ function pathOf(node: PathNode | undefined, key?: string | number): string {
  * One pass over every value, without recursion: nesting, string, array and key lengths, finite
  * numbers, and no key that could reach an object's prototype.
  */
-function checkValues(root: unknown): void {
+function checkValues(root: unknown, depth = 0, at?: PathNode, key?: string | number): void {
   const stack: [value: unknown, depth: number, parent: PathNode | undefined, key: string | number | undefined][] = [
-    [root, 0, undefined, undefined],
+    [root, depth, at, key],
   ];
   while (stack.length) {
     const [value, depth, parent, key] = stack.pop()!;
@@ -102,12 +102,29 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   } catch (e) {
     throw new ClientError(400, `body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
   }
-  checkValues(json);
+  // Each event's values are checked with the event, so one bad event is refused alone (its neighbours
+  // are stored); what is around the events is checked as a whole.
+  const events = (json as { events?: unknown } | null)?.events;
+  const perEvent = json !== null && typeof json === 'object' && !Array.isArray(json) && Array.isArray(events);
+  if (perEvent) {
+    for (const k in json as object) if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
+    if (events.length > bodyLimits.array) throw new ClientError(422, `events: more than ${bodyLimits.array} items`);
+  } else checkValues(json);
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
   const batch: CheckedBatch = { events: [], positions: [], rejected: [] };
   const refusedIds = new Map<number, { id?: string; name?: string }>();
+  let firstStatus: number | undefined;
   envelope.data.events.forEach((candidate, index) => {
+    try {
+      checkValues(candidate, 2, { key: 'events' }, index);
+    } catch (e) {
+      if (!(e instanceof ClientError)) throw e;
+      batch.rejected.push({ index, error: e.message.replace(/^body is/, `events.${index} is`) });
+      refusedIds.set(index, idAndName(candidate));
+      if (firstStatus === undefined) firstStatus = e.status;
+      return;
+    }
     const event = eventSchema.safeParse(candidate);
     // The schema is strict and transforms nothing, so a valid event is the parsed value itself; keeping
     // that rather than zod's copy saves a copy per event, and JSON.parse's objects serialise faster.
@@ -115,9 +132,13 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
       batch.events.push(candidate as TrackedEvent);
       batch.positions.push(index);
     } else batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]).slice(0, 500) });
-    if (!event.success) refusedIds.set(index, idAndName(candidate));
+    if (!event.success) {
+      refusedIds.set(index, idAndName(candidate));
+      if (firstStatus === undefined) firstStatus = 422;
+    }
   });
-  if (batch.events.length === 0) throw new ClientError(422, batch.rejected[0]!.error, refusedIds.get(0));
+  // No event to keep: the whole request is refused, with the first event's problem and status.
+  if (batch.events.length === 0) throw new ClientError(firstStatus ?? 422, batch.rejected[0]!.error, refusedIds.get(0));
   batch.refusedEvents = refusedIds;
   return batch;
 }

@@ -3,7 +3,7 @@ import { batches } from './batches.js';
 import { decided, DROP, HOLD, stamp, verdict } from './consent.js';
 import { ignore, log } from './log.js';
 import { debug, required } from './options.js';
-import { commit, idbOk, load, remove, save, type Rec } from './store.js';
+import { idbOk, load, remove, save, type Rec } from './store.js';
 import { tabId } from './tab.js';
 import { beacon, request } from './transmit.js';
 
@@ -188,8 +188,6 @@ export const send = (leaving?: boolean): void => {
         forget(batch);
       }
     }
-    // leaving: the page may be gone before the transaction would commit by itself
-    if (leaving) commit();
   } catch {}
 };
 

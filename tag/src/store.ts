@@ -43,9 +43,14 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
     }))
       .then((db) => {
         if (!tick) {
-          tick = db.transaction('events', 'readwrite');
-          // queued after this task's other works: the next task opens a new transaction
-          Promise.resolve().then(() => (tick = undefined));
+          const opened = (tick = db.transaction('events', 'readwrite'));
+          // Queued after this task's other works: then it is committed at once, not when the browser
+          // gets to it (a page closed right after its last track() would lose what had not committed),
+          // and the next task opens a new transaction.
+          Promise.resolve().then(() => {
+            opened.commit?.();
+            tick = undefined;
+          });
         }
         const request = work(tick.objectStore('events'));
         return request && done(request);
@@ -57,7 +62,5 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
 
 export const save = (recs: Rec[]) => transaction((store) => recs.map((rec) => store.put(rec, rec.e.id)).pop());
 export const remove = (ids: string[]) => transaction((store) => ids.map((id) => store.delete(id)).pop());
-/** Commits this tick's transaction at once (pagehide: the page may be gone before it commits by itself). */
-export const commit = () => transaction((store) => void store.transaction.commit?.());
 /** Every buffered event, or undefined when IndexedDB failed. */
 export const load = () => transaction((store) => store.getAll() as IDBRequest<Rec[]>);

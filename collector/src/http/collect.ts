@@ -10,7 +10,7 @@ import type { RequestContext } from '../event.js';
 import { clientIp } from './clientIp.js';
 import { serverKeyOf } from './serverKey.js';
 import { setCookie, storageAllowed, visitorIdFromCookie } from './visitorCookie.js';
-import { visitorUpdates, withVisitorMemory } from './visitorMemory.js';
+import { VisitorWrites, visitorUpdates, withVisitorMemory } from './visitorMemory.js';
 import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
 import { Refusals } from './refusals.js';
@@ -116,6 +116,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
   };
   const tooLarge = { error: `body is larger than ${MAX_BODY_BYTES} bytes` };
   const cleanUrl = urlCleaner(config.keepQueryParams);
+  const visitorWrites = new VisitorWrites();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The shop's backend: a server key, no origin (and no CORS), its events verified.
@@ -215,7 +216,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     // request finds it; a failure here costs attribution later, never an event.
     const remembered = fromServer
       ? undefined
-      : store.rememberVisitors(visitorUpdates(items)).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
+      : store.rememberVisitors(visitorWrites.changed(visitorUpdates(items))).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
     const result = await store.ingest(items);
     await remembered;
     events({ result: 'stored' }, result.stored);

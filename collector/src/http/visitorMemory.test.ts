@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { visitorUpdates } from './visitorMemory.js';
+import { VisitorWrites, visitorUpdates } from './visitorMemory.js';
 
 const item = (anonymousId: string, time: number, extra: Record<string, unknown>) => ({
   event: { id: `evt-${anonymousId}-${time}`, name: 'page_view', time, anonymousId, ...extra },
@@ -16,5 +16,15 @@ describe('visitorUpdates', () => {
         item('v-2', 1500, {}),
       ]),
     ).toEqual([{ anonymousId: 'v-1', clickIds: { irclickid: 'new', ndclid: 'nd' }, consent: { ad_storage: 'granted' }, at: 2000 }]);
+  });
+});
+
+describe('VisitorWrites', () => {
+  it('writes a visitor again only when its click ids or consent changed', () => {
+    const writes = new VisitorWrites();
+    const u = (consent: string, at: number) => ({ anonymousId: 'v-1', clickIds: { irclickid: 'ir' }, consent: { ad_storage: consent as 'granted' }, at });
+    expect(writes.changed([u('granted', 1)])).toHaveLength(1);
+    expect(writes.changed([u('granted', 2)])).toHaveLength(0);
+    expect(writes.changed([u('denied', 3)])).toHaveLength(1);
   });
 });

@@ -54,3 +54,26 @@ export function visitorUpdates(items: Incoming[]): VisitorUpdate[] {
   }
   return [...byVisitor.values()];
 }
+
+/** How many visitors' last remembered state a process keeps, to skip writing what did not change. */
+const KEPT = 50_000;
+
+/**
+ * Drops the updates that would write what this process already wrote for the visitor (the same click
+ * ids and consent: a visitor's events repeat them on every page), so the store is written when
+ * something changed, not once per request. The capture time stays that of the first sighting.
+ */
+export class VisitorWrites {
+  private readonly written = new Map<string, string>();
+
+  changed(updates: VisitorUpdate[]): VisitorUpdate[] {
+    return updates.filter((u) => {
+      const state = JSON.stringify([u.clickIds, u.consent]);
+      if (this.written.get(u.anonymousId) === state) return false;
+      this.written.delete(u.anonymousId);
+      this.written.set(u.anonymousId, state);
+      if (this.written.size > KEPT) this.written.delete(this.written.keys().next().value!);
+      return true;
+    });
+  }
+}

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,21 @@ describe('SqliteStore schema', () => {
     const db = new Database(path, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
     db.close();
+  });
+
+  it('overwrites what it deletes (secure_delete): erased and scrubbed personal data does not stay in the file', async () => {
+    const path = join(dir, 't.db');
+    const store = new SqliteStore(path, { thread: false });
+    const secret = 'erase-me-please@example.com';
+    await store.ingest([{ event: { id: 'evt-secure-001', name: 'purchase', time: 1795344440021, anonymousId: 'v-secure', properties: { user_data: { email: secret } } }, context: { receivedAt: Date.now() }, destinations: ['a'] }]);
+    await store.forget({ anonymousId: 'v-secure' });
+    await store.close();
+    const db = new Database(path);
+    expect(db.pragma('secure_delete', { simple: true })).toBe(0); // a new connection's default...
+    db.close();
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync(path).toString('latin1') + (existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`).toString('latin1') : '');
+    expect(bytes).not.toContain(secret); // ...but the store's own connections overwrote the rows they deleted
   });
 
   it('refuses a store made by a newer tagrelay, naming the file and both versions', () => {

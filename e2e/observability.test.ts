@@ -59,7 +59,9 @@ describe('metrics', () => {
     expect((await post(collector, [signUp('evt-obs-refused1'), signUp('evt-obs-waiting1')])).status).toBe(200);
     await waitFor(async () => (await collector!.metric('tagrelay_deliveries_total', { outcome: 'rejected' })) === 1, 10000, 'rejection counted');
     await waitFor(async () => (await collector!.metric('tagrelay_vendor_request_duration_seconds_count', { status_class: '5xx' })) >= 1, 10000, '5xx timed');
-    expect(await collector.metric('tagrelay_collect_requests_total', { status: '2xx' })).toBe(1);
+    // At least ours (a browser of a test running beside this one may still post to a port it reused).
+    expect(await collector.metric('tagrelay_collect_requests_total', { status: '2xx' })).toBeGreaterThanOrEqual(1);
+    expect(await collector.metric('tagrelay_collect_events_total', { result: 'stored' })).toBeGreaterThanOrEqual(2);
     expect(await collector.metric('tagrelay_queue_depth', { destination: 'chase' })).toBe(1);
     expect(await collector.metric('tagrelay_lane_state', { state: 'backing-off' })).toBe(1);
     await new Promise((r) => setTimeout(r, 16_000)); // the oldest age is read at most every 15 s

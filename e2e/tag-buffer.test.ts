@@ -101,12 +101,14 @@ describe('tag: buffer and transport', () => {
     await until(() => ofPage(marker, 'sign_up'), 'sign_up');
     expect(posts[0]).toBe('POST text/plain;charset=UTF-8');
     await page.evaluate(() => window.track('login'));
-    await page.close(); // no beacon: login waits in IndexedDB
-    expect(await ofPage(marker, 'login')).toEqual([]);
+    await page.close(); // no beacon: unless its fetch left in the 200 ms before, login waits in IndexedDB
     const next = await context.newPage();
     errors.push(...watchErrors(next));
     await next.goto(`${site.url}/tag-basic.html?${marker}-next`);
     await until(() => ofPage(marker, 'login'), 'login');
+    await tagReady(next);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await ofPage(marker, 'login')).toHaveLength(1); // once, whichever page sent it
     expect(errors).toEqual([]);
     await context.close();
   });

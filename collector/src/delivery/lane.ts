@@ -1,8 +1,7 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import { conversionKey } from '../event.js';
 import type { Logger } from '../log.js';
-import { personalDataForms } from '../destinations/pii.js';
-import { redactHeaders, redactor } from '../redact.js';
+import { recordingMask, requestText } from './record.js';
 import type { ClaimedDelivery, DeliveryState, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
@@ -257,13 +256,13 @@ export class Lane {
   }
 
   private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number): Promise<void> {
-    let request: HttpRequest | undefined;
+    let recorded: string | undefined;
     let updates: DeliveryUpdate[];
     const abort = new AbortController();
     this.inFlightRequests.add(abort);
     try {
-      request = this.destination.request(payloads);
-      const recorded = this.record(request, deliveries);
+      const request = this.destination.request(payloads);
+      recorded = this.record(request, deliveries);
       if (this.destination.dryRun) {
         updates = deliveries.map((d) => ({
           id: d.id,
@@ -294,7 +293,7 @@ export class Lane {
       updates = abort.signal.aborted
         ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
           deliveries.map((d) => ({ id: d.id, state: 'pending', nextAt: Date.now(), detail: 'collector stopped before the vendor answered' }))
-        : this.failed(deliveries, e, request, epoch);
+        : this.failed(deliveries, e, recorded, epoch);
     } finally {
       this.inFlightRequests.delete(abort);
     }
@@ -394,17 +393,20 @@ export class Lane {
 
   /** The request as recorded for /debug: no secret, and none of the events' personal data, in any form. */
   private record(request: HttpRequest, deliveries: ClaimedDelivery[]): string {
-    const headers = redactHeaders(request.headers);
-    const personal = deliveries.flatMap((d) => personalDataForms(d.event.properties, this.opts.defaultCountry));
-    const text = this.redact(`${request.method} ${request.url}\n${JSON.stringify(headers)}\n${request.body ?? ''}`);
-    return (personal.length ? redactor(personal, '[personal data]')(text) : text).slice(0, 8000);
+    const mask = recordingMask(
+      deliveries.map((d) => d.event),
+      this.redact,
+      this.opts.defaultCountry,
+    );
+    return mask(requestText(request)).slice(0, 8000);
   }
 
   /**
    * What becomes of deliveries whose mapping or request failed, decided from the error's class alone.
-   * `epoch`: the lane's epoch when the request was sent (undefined: no request, the mapping failed).
+   * `recorded`: the request as recorded, when one was built; `epoch`: the lane's epoch when it was sent
+   * (undefined: no request, the mapping failed).
    */
-  private failed(deliveries: ClaimedDelivery[], e: unknown, request?: HttpRequest, epoch?: number): DeliveryUpdate[] {
+  private failed(deliveries: ClaimedDelivery[], e: unknown, recorded?: string, epoch?: number): DeliveryUpdate[] {
     const error: DeliveryError = isDeliveryError(e)
       ? e
       : new InvalidEventError(`cannot map event: ${(e as Error)?.message ?? String(e)}`, {
@@ -412,8 +414,7 @@ export class Lane {
           cause: e,
         });
     const now = Date.now();
-    const recorded = request ? this.record(request, deliveries) : undefined;
-    const base = { status: error.status, request: recorded, attempted: request !== undefined };
+    const base = { status: error.status, request: recorded, attempted: recorded !== undefined };
     const detail = this.redact(error.body ? `${error.message}: ${error.body}` : error.message).slice(0, 4000);
     this.events?.failed(this.name, error.name, deliveries.length);
 

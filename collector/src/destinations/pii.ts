@@ -166,6 +166,9 @@ const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 const asRecord = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
+/** The email address an event's `properties.user_data` gives, as written (the first of a GA4 array). */
+export const givenEmail = (properties: Record<string, unknown> | undefined): unknown => first(asRecord(properties?.user_data)?.email);
+
 /** What a vendor takes beyond the common normalisation. */
 export interface UserDataOptions {
   /** Gender `o` (other) is kept (Nextdoor); otherwise only `m` and `f`. */
@@ -184,7 +187,7 @@ export function userData(properties: Record<string, unknown> | undefined, defaul
   const address = asRecord(first(ud.address)) ?? {};
   const country = normaliseCountry(address.country);
   const out: UserData = {
-    email: normaliseEmail(first(ud.email)),
+    email: normaliseEmail(givenEmail(properties)),
     phone: normalisePhone(first(ud.phone_number), country ?? normaliseCountry(defaultCountry)),
     firstName: normaliseName(address.first_name ?? ud.first_name),
     lastName: normaliseName(address.last_name ?? ud.last_name),

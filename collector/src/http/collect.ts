@@ -4,7 +4,7 @@ import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { combinations, type Metrics } from '../metrics.js';
-import { normaliseEmail } from '../destinations/pii.js';
+import { givenEmail, normaliseEmail } from '../destinations/pii.js';
 import { emailKey } from '../emailKey.js';
 import type { RequestContext } from '../event.js';
 import { clientIp } from './clientIp.js';
@@ -99,19 +99,20 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
   const limited = metrics.counter('tagrelay_collect_limited_total', 'POST /collect requests refused with 429, by limit (ip, global)', ['limit'], combinations({ limit: ['ip', 'global'] }));
   const perIp = new RateLimiter(config.limits.perIp);
   const global = new RateLimiter(config.limits.global);
-  const counted = (status: number, body: unknown, event?: { id?: string; name?: string }) => {
+  /** Counts an answer; a refusal is also kept for /debug and logged under `kind` (default: its status). */
+  const counted = (status: number, body: unknown, event?: { id?: string; name?: string }, kind = String(status)) => {
     requests({ status: `${String(status)[0]}xx` });
     if (status >= 400) {
       const reason = (body as { error?: string }).error ?? String(status);
-      refusals.record({ status, reason, eventId: event?.id, eventName: event?.name }, kindOf(status, reason));
+      refusals.record({ status, reason, eventId: event?.id, eventName: event?.name }, kind);
     }
   };
   const answer = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, event?: { id?: string; name?: string }) => {
     counted(status, body, event);
     send(res, status, body, headers);
   };
-  const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => {
-    counted(status, body);
+  const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, kind?: string) => {
+    counted(status, body, undefined, kind);
     sendAndClose(req, res, status, body, headers);
   };
   const tooLarge = { error: `body is larger than ${MAX_BODY_BYTES} bytes` };
@@ -159,11 +160,18 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     const wait = ipWait || global.take('');
     if (wait) {
       limited({ limit: ipWait ? 'ip' : 'global' });
-      return answerAndClose(req, res, 429, { error: `too many requests${ipWait ? ' from this address' : ''}: retry in ${wait} s` }, { 'Retry-After': String(wait) });
+      return answerAndClose(
+        req,
+        res,
+        429,
+        { error: `too many requests${ipWait ? ' from this address' : ''}: retry in ${wait} s` },
+        { 'Retry-After': String(wait) },
+        ipWait ? 'rate limit (address)' : 'rate limit (global)',
+      );
     }
     const refused = refusal?.();
     if (refused) {
-      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': '30' });
+      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': '30' }, 'not taking events');
     }
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding !== 'identity') {
@@ -208,7 +216,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (event.referrer) event.referrer = cleanUrl(event.referrer);
       if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
       // An email is kept as a key, to find the event for erasure after its personal data is removed.
-      const email = to.length ? normaliseEmail(firstOf((event.properties?.user_data as { email?: unknown } | undefined)?.email)) : undefined;
+      const email = to.length ? normaliseEmail(givenEmail(event.properties)) : undefined;
       return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
     items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
@@ -254,11 +262,3 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
   };
 }
 
-const firstOf = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
-
-/** The kind a refusal is logged under: its status, with the limit or the cause where that says more. */
-function kindOf(status: number, reason: string): string {
-  if (status === 429) return reason.includes('this address') ? 'rate limit (address)' : 'rate limit (global)';
-  if (status === 503) return 'not taking events';
-  return String(status);
-}

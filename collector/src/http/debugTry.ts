@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { StoredEvent } from '../event.js';
+import { recordingMask, requestText } from '../delivery/record.js';
 import { Sender } from '../delivery/send.js';
 import { BadCredentialsError, InvalidEventError, isDeliveryError, RetryableError } from '../destinations/errors.js';
-import { personalDataForms } from '../destinations/pii.js';
 import type { Destination, HttpRequest } from '../destinations/types.js';
-import { redactHeaders, redactor } from '../redact.js';
 
 /** What trying a destination gave: the request as recorded (redacted) and the vendor's answer, or why nothing was sent. */
 export interface TryResult {
@@ -87,9 +86,7 @@ export async function tryDestination(
   event: StoredEvent,
   opts: { redact: (text: string) => string; timeoutMs: number; defaultCountry?: string },
 ): Promise<TryResult> {
-  const personal = personalDataForms(event.properties, opts.defaultCountry);
-  const mask = personal.length ? redactor(personal, '[personal data]') : (t: string) => t;
-  const clean = (text: string) => mask(opts.redact(text));
+  const clean = recordingMask([event], opts.redact, opts.defaultCountry);
   const result = {
     destination: destination.name,
     eventName: event.name,
@@ -119,7 +116,7 @@ export async function tryDestination(
   } catch (e) {
     return { ...result, ...failure(e) };
   }
-  const recorded = clean(`${request.method} ${request.url}\n${JSON.stringify(redactHeaders(request.headers))}\n${request.body ?? ''}`);
+  const recorded = clean(requestText(request));
   if (destination.dryRun) return { ...result, outcome: 'dry-run', request: recorded, message: 'dry run: built, not sent' };
   const sender = new Sender(destination.name, { connections: 1, timeoutMs: opts.timeoutMs });
   const started = performance.now();

@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../../event.js';
 import { InvalidEventError } from '../errors.js';
-import { trimmedEmail } from '../pii.js';
+import { givenEmail, trimmedEmail } from '../pii.js';
 import type { ChaseConversion } from './types.js';
 
 const MAX_TYPE = 63;
@@ -14,7 +14,7 @@ const MAX_TYPE = 63;
 export function chaseConversion(event: StoredEvent, conversionType: string): ChaseConversion {
   const fail = (why: string) => new InvalidEventError(why, { destination: 'chase' });
   const props = event.properties ?? {};
-  const given = (props.user_data as { email?: unknown } | undefined)?.email;
+  const given = givenEmail(props);
   if (typeof given !== 'string' || !given.trim()) throw fail('no properties.user_data.email: Chase requires an email');
   const email = trimmedEmail(given);
   if (!email) throw fail('properties.user_data.email is not an email address');

@@ -1,6 +1,6 @@
 import { InvalidEventError } from '../errors.js';
 import type { Consent, StoredEvent } from '../../event.js';
-import { looksLikeEmail, normaliseEmail, sha1Hex } from '../pii.js';
+import { givenEmail, looksLikeEmail, normaliseEmail, sha1Hex } from '../pii.js';
 import { currencyCode, finite, money, text } from '../values.js';
 import type { ImpactConversion, ImpactEventType } from './types.js';
 
@@ -118,7 +118,7 @@ export function impactConversion(event: StoredEvent, o: ImpactMappingOptions): I
   if (event.anonymousId && event.anonymousId.length <= MAX_PROFILE_ID) f.CustomProfileId = event.anonymousId;
   const customerId = text(props.user_id);
   if (customerId && !looksLikeEmail(customerId)) f.CustomerId = customerId;
-  const email = normaliseEmail((props.user_data as { email?: unknown } | undefined)?.email);
+  const email = normaliseEmail(givenEmail(props));
   if (email) f.CustomerEmail = sha1Hex(email);
   const coupon = text(props.coupon);
   if (coupon) f.OrderPromoCode = coupon;

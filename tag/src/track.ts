@@ -13,10 +13,12 @@ import { uuid } from './uuid.js';
 /** The first-party cookies named in `data-cookies`, as `document.cookie` holds them. */
 const cookies = (): Record<string, string> | undefined => {
   let found: Record<string, string> | undefined;
-  for (const pair of document.cookie.split('; ')) {
-    const [name, value] = pair.split('=');
-    if (cookieNames.includes(name!)) (found ||= {})[name!] = value!;
-  }
+  // document.cookie is read only when the site named cookies: it is not free on every track().
+  if (cookieNames[0])
+    for (const pair of document.cookie.split('; ')) {
+      const [name, value] = pair.split('=');
+      if (cookieNames.includes(name!)) (found ||= {})[name!] = value!;
+    }
   return found;
 };
 

@@ -123,7 +123,8 @@ export function idbEvents(page: Page): Promise<{ id: string; name: string }[]> {
           const db = req.result;
           if (!db.objectStoreNames.contains('events')) return resolve([]);
           const get = db.transaction('events').objectStore('events').getAll();
-          get.onsuccess = () => resolve(get.result.map((r: { e: { id: string; name: string } }) => r.e));
+          // the visitor's memory (key `visitor`) sits beside the events, without an `e`
+          get.onsuccess = () => resolve(get.result.filter((r: { e?: unknown }) => r.e).map((r: { e: { id: string; name: string } }) => r.e));
           get.onerror = () => reject(get.error);
         };
       }),

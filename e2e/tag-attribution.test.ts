@@ -102,7 +102,11 @@ describe('tag: attribution that lasts', () => {
     const byMethod = new Map(signUps.map((e) => [e.properties!.method, e]));
     expect(byMethod.get('email')!.id).toBe('site-event-0001');
     expect(byMethod.get('sms')!.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(byMethod.get('email')!.properties!.cookies).toEqual({ _conv_v: expect.stringContaining('exp:{100123.{v.100456') });
+    // named cookies only (_fbp is not set), each value whole, '=' included
+    expect(byMethod.get('email')!.properties!.cookies).toEqual({
+      _conv_v: expect.stringContaining('exp:{100123.{v.100456'),
+      session_b64: 'c2Vzc2lvbg==',
+    });
     for (const e of signUps) expect(e.url).toBe(`${site.url}/tag-cookie.html?m=ids`);
     expect(JSON.stringify(await collector.events())).not.toContain('oauth-secret-123');
     expect(errors).toEqual([]);

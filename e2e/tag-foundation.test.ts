@@ -48,6 +48,29 @@ describe('tag: foundation', () => {
     await context.close();
   });
 
+  it('the tag added twice starts once: every event arrives once, the queued call too', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-twice.html?m=twice`);
+    await tagReady(page);
+    await page.evaluate(() => window.track('login'));
+    const ofPage = async () => (await collector.events()).filter((e) => e.url?.includes('m=twice'));
+    await until(ofPage, 'page_view, sign_up and login', 3);
+    await page.waitForTimeout(700); // a second copy would have sent its own by now
+    expect((await ofPage()).map((e) => e.name).sort()).toEqual(['login', 'page_view', 'sign_up']);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('without the snippet stub, a call made as soon as the tag loaded (its onload) is tracked', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-no-stub.html?m=nostub`);
+    const [search] = await until(
+      async () => (await collector.events()).filter((e) => e.name === 'search' && e.url?.includes('m=nostub')),
+      'the onload call',
+    );
+    expect(search!.properties).toEqual({ search_term: 'onload' });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('an event tracked offline stays in IndexedDB across a reload and is delivered once back online', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html`);
     await tagReady(page);

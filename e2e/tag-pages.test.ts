@@ -89,18 +89,19 @@ describe('tag: click ids', () => {
 });
 
 describe('tag: page views', () => {
-  it('page_view on load and on SPA navigations, never twice in a row for the same URL', async () => {
+  it('page_view on load and on SPA navigations to a new path, never twice in a row for one path', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-spa.html?spa=1`);
     await tagReady(page);
     await page.evaluate(() => {
       history.pushState({}, '', '/tag-spa.html/products?spa=1'); // new page
       history.pushState({}, '', '/tag-spa.html/products?spa=1'); // same URL: no page_view
+      history.pushState({}, '', '/tag-spa.html/products?spa=1&page=2'); // same path, another query: none
       history.replaceState({ s: 1 }, '', '/tag-spa.html/products?spa=1&sort=price'); // same path: none
       history.replaceState({}, '', '/tag-spa.html/cart?spa=1'); // replaceState to a new path
       history.pushState({}, '', '/tag-spa.html/cart?spa=1#reviews'); // only the fragment: none
       history.pushState({}, '', '/tag-spa.html/checkout?spa=1');
     });
-    await page.goBack(); // popstate back to /cart#reviews: a new URL again
+    await page.goBack(); // popstate back to /cart#reviews: a new path again
     await waitFor(async () => (await ofPage('spa=1', 'page_view')).length >= 5, 5000, '5 page views');
     await page.waitForTimeout(400);
     const paths = (await ofPage('spa=1', 'page_view'))

@@ -23,10 +23,10 @@ export let withCookie = false;
 
 /**
  * Reads the `data-` attributes of the tag's own script element: `document.currentScript`, else
- * the script whose src ends with `/t.js`.
+ * the script whose src contains `/t.js` (t.debug.js runs as a module, which has none).
  */
 export const options = (): void => {
-  script = (document.currentScript || document.querySelector('script[src$="/t.js"]')) as HTMLScriptElement;
+  script = (document.currentScript || document.querySelector('script[src*="/t.js"]')) as HTMLScriptElement;
   const data = script.dataset;
   endpoint = data.endpoint || new URL('/collect', script.src).href;
   required = data.consent == 'required';

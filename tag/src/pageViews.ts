@@ -1,27 +1,23 @@
-import { pageUrl } from './pageUrl.js';
 import { track } from './track.js';
 
 /**
- * `page_view` now and on SPA navigations: pushState, replaceState to a new path, popstate. Never
- * twice in a row for the same URL (the fragment does not count).
+ * `page_view` now and on SPA navigations to a new path: `pushState`, `replaceState`, `popstate`.
+ * Never twice in a row for one path (a new query or fragment alone is no new page, as in Plausible).
  */
 export const trackPageViews = (): void => {
-  let last = '';
+  let last: string;
   const pageView = () => {
-    const url = pageUrl();
-    if (url != last) {
-      last = url;
+    if (location.pathname != last) {
+      last = location.pathname;
       track('page_view');
     }
   };
-  const methods = history as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const methods = history as unknown as Record<string, (...args: unknown[]) => void>;
   for (const name of ['pushState', 'replaceState']) {
     const original = methods[name]!;
-    methods[name] = function (this: unknown, ...args: unknown[]) {
-      const path = location.pathname;
-      const result = original.apply(this, args);
-      if (name == 'pushState' || path != location.pathname) pageView();
-      return result;
+    methods[name] = function (this: History, ...args: unknown[]) {
+      original.apply(this, args);
+      pageView();
     };
   }
   addEventListener('popstate', pageView);

@@ -71,11 +71,11 @@ const adopt = async (): Promise<void> => {
   const snapshot = locks && (await locks.query());
   const live = snapshot ? [...snapshot.held!, ...snapshot.pending!].map((lock) => lock.name) : [tabId];
   const adopted: Rec[] = [];
-  const expired: string[] = [];
+  const expired: Rec[] = [];
   for (const rec of (await load()) || [])
-    if (!live.includes(rec.o)) {
+    if (rec.e && !live.includes(rec.o)) {
       if (rec.s && Date.now() - rec.s > UNCONFIRMED_MS) {
-        expired.push(rec.e.id);
+        expired.push(rec);
         ignore('expired', rec.e);
       } else {
         rec.o = tabId;
@@ -134,7 +134,7 @@ const post = (batch: Rec[]) => {
       } else ignore('refused', status, batch);
       failures = 0;
       forget(batch);
-      remove(batch.map((rec) => rec.e.id));
+      remove(batch);
       send();
     },
     () => {
@@ -157,12 +157,11 @@ export const send = (leaving?: boolean): void => {
     if (inFlight[0] && !leaving) return;
     const kept: Rec[] = [];
     const due: Rec[] = [];
-    const dropped: string[] = [];
-    const drop = (reason: string, rec: Rec) => {
-      dropped.push(rec.e.id);
-      ignore(reason, rec.e);
-    };
-    while (owned.length > MAX_EVENTS) drop('full', owned.shift()!);
+    const dropped: Rec[] = [];
+    while (owned.length > MAX_EVENTS) {
+      ignore('full', owned[0]!.e);
+      dropped.push(owned.shift()!);
+    }
     for (const rec of owned) {
       if (rec.p && decided) {
         // tracked before the visitor decided: it takes the decision
@@ -170,8 +169,10 @@ export const send = (leaving?: boolean): void => {
         rec.p = 0;
       }
       const action = verdict(rec.e.consent!, rec.p, required);
-      if (action == DROP) drop('consent', rec);
-      else {
+      if (action == DROP) {
+        ignore('consent', rec.e);
+        dropped.push(rec);
+      } else {
         kept.push(rec);
         if (action == HOLD) log('held', rec.e);
         else if (!inFlight.includes(rec)) due.push(rec);

@@ -1,4 +1,5 @@
 import type { TrackedEvent } from '../../collector/src/event.js';
+import type { ClickStore } from './clickIds.js';
 
 /** One buffered event as kept in IndexedDB (short literal keys: they outlive a build, so never mangled). */
 export interface Rec {
@@ -10,6 +11,15 @@ export interface Rec {
   p: number;
   /** when it was first sent without an answer (a beacon, or a request in flight at pagehide) */
   s?: number;
+}
+
+/**
+ * The visitor's first-party memory: the anonymous id `v` and the click ids `c`. Kept in the same store
+ * under the key `visitor`, which no event id can be (they have 8 characters at least).
+ */
+export interface Visitor {
+  v?: string;
+  c?: ClickStore;
 }
 
 /** False once IndexedDB failed: memory only from then on. */
@@ -61,6 +71,8 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
 };
 
 export const save = (recs: Rec[]) => transaction((store) => recs.map((rec) => store.put(rec, rec.e.id)).pop());
-export const remove = (ids: string[]) => transaction((store) => ids.map((id) => store.delete(id)).pop());
-/** Every buffered event, or undefined when IndexedDB failed. */
+export const remove = (recs: Rec[]) => transaction((store) => recs.map((rec) => store.delete(rec.e.id)).pop());
+/** Every buffered event (and the visitor's memory, which has no `e`), or undefined when IndexedDB failed. */
 export const load = () => transaction((store) => store.getAll() as IDBRequest<Rec[]>);
+export const loadVisitor = () => transaction((store) => store.get('visitor') as IDBRequest<Visitor | undefined>);
+export const saveVisitor = (memory: Visitor) => transaction((store) => store.put(memory, 'visitor'));

@@ -1,5 +1,5 @@
 import type { Consent } from '../../collector/src/event.js';
-import { CONSENT_KEYS, setConsent } from './consent.js';
+import { setConsent } from './consent.js';
 
 /** The fields of TCF's TCData this tag reads. */
 export interface TCData {
@@ -7,9 +7,6 @@ export interface TCData {
   eventStatus?: string;
   purpose?: { consents?: Record<string, boolean> };
 }
-
-/** The TCF purposes each Consent Mode key needs, in the order of CONSENT_KEYS. */
-const PURPOSES = [[1], [1], [1, 7], [3, 4]];
 
 /**
  * IAB TCF v2.2 -> Consent Mode v2, as Google's TCF integration maps purposes
@@ -20,14 +17,16 @@ const PURPOSES = [[1], [1], [1, 7], [3, 4]];
  * too. When GDPR does not apply only `gdpr: false` is reported.
  */
 export const tcfConsent = (data: TCData): Consent => {
-  const consent: Consent = { gdpr: !!data.gdprApplies };
-  if (data.gdprApplies) {
-    const consents = data.purpose!.consents!;
-    CONSENT_KEYS.forEach((key, i) => {
-      consent[key] = PURPOSES[i]!.every((purpose) => consents[purpose]) ? 'granted' : 'denied';
-    });
-  }
-  return consent;
+  if (!data.gdprApplies) return { gdpr: false };
+  const purposes = data.purpose!.consents!;
+  const given = (granted: unknown) => (granted ? 'granted' : 'denied');
+  return {
+    gdpr: true,
+    ad_storage: given(purposes[1]),
+    analytics_storage: given(purposes[1]),
+    ad_user_data: given(purposes[1] && purposes[7]),
+    ad_personalization: given(purposes[3] && purposes[4]),
+  };
 };
 
 /**

@@ -10,17 +10,19 @@ import { enqueue } from './queue.js';
 import { tabId } from './tab.js';
 import { uuid } from './uuid.js';
 
-/** The first-party cookies named in `data-cookies`, as `document.cookie` holds them. */
-const cookies = (): Record<string, string> | undefined => {
-  let found: Record<string, string> | undefined;
-  // document.cookie is read only when the site named cookies: it is not free on every track().
-  if (cookieNames[0])
-    for (const pair of document.cookie.split('; ')) {
-      const [name, value] = pair.split('=');
-      if (cookieNames.includes(name!)) (found ||= {})[name!] = value!;
-    }
-  return found;
-};
+/**
+ * The first-party cookies named in `data-cookies`, as `document.cookie` holds them (read only when
+ * the site named cookies: it is not free on every track()).
+ */
+const cookies = () =>
+  cookieNames[0]
+    ? Object.fromEntries(
+        document.cookie
+          .split('; ')
+          .map((pair) => pair.split(/=(.*)/))
+          .filter(([name]) => cookieNames.includes(name!)),
+      )
+    : undefined;
 
 /**
  * `window.track(name, properties, {id})`; `track('consent', {...})` sets consent instead. Builds the
@@ -34,7 +36,6 @@ export const track = (name: string, properties?: Record<string, unknown>, option
     if (!/^[\w.:-]{1,64}$/.test(name)) return ignore('name', name);
     const time = Date.now();
     const id = options?.id;
-    const found = cookies();
     const event = clean({
       id: id && /^[\w.:-]{8,64}$/.test(id) ? id : uuid(),
       name,
@@ -44,7 +45,7 @@ export const track = (name: string, properties?: Record<string, unknown>, option
       referrer: document.referrer || undefined,
       clickIds: clickIds(clicks, time, attribution),
       consent: stamp(),
-      properties: found ? { ...properties, cookies: found } : (typeof properties == 'object' && properties) || undefined,
+      properties: { ...properties, cookies: cookies() },
     }) as TrackedEvent;
     enqueue({ e: event, o: tabId, p: decided ? 0 : 1 });
   } catch {

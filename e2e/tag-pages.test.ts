@@ -88,6 +88,63 @@ describe('tag: click ids', () => {
   });
 });
 
+describe('tag: the visitor\'s memory', () => {
+  it('a visitor new to the tag: the memory is kept in IndexedDB, localStorage is never touched', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?clickid=c-new&m=mem-0`, (ctx) =>
+      ctx.addInitScript(() => {
+        const real = Object.getOwnPropertyDescriptor(window, 'localStorage')!;
+        Object.defineProperty(window, 'localStorage', {
+          get() {
+            (window as unknown as { lsReads: number }).lsReads = ((window as unknown as { lsReads?: number }).lsReads ?? 0) + 1;
+            return real.get!.call(window);
+          },
+        });
+      }),
+    );
+    await tagReady(page);
+    const first = await one('m=mem-0', 'page_view');
+    const reads = () => page.evaluate(() => (window as unknown as { lsReads?: number }).lsReads ?? 0);
+    expect(await reads()).toBe(0);
+    await page.goto(`${site.url}/tag-basic.html?m=mem-1`);
+    await tagReady(page);
+    const second = await one('m=mem-1', 'page_view');
+    expect(second.anonymousId).toBe(first.anonymousId);
+    expect(second.clickIds).toEqual({ clickid: 'c-new' });
+    expect(await reads()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('a visitor of tag 0.1.0 (memory in localStorage, its database already there) keeps its id and click ids', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-blank.html`);
+    const captured = Date.now() - 3 * DAY;
+    // what 0.1.0 left: the visitor's memory in localStorage, an empty `events` store in IndexedDB
+    await page.evaluate(async (captured) => {
+      localStorage.tagrelay = JSON.stringify({ v: 'visitor-of-0.1.0', c: { irclickid: ['ir-before', captured] } });
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.open('tagrelay');
+        req.onupgradeneeded = () => req.result.createObjectStore('events');
+        req.onsuccess = () => (req.result.close(), resolve(null));
+        req.onerror = () => reject(req.error);
+      });
+    }, captured);
+    await page.goto(`${site.url}/tag-basic.html?m=mem-old-0`);
+    await tagReady(page);
+    const upgraded = await one('m=mem-old-0', 'page_view');
+    expect(upgraded.anonymousId).toBe('visitor-of-0.1.0');
+    expect(upgraded.clickIds).toEqual({ irclickid: 'ir-before' });
+    // from now on IndexedDB holds it: localStorage can go
+    await page.evaluate(() => localStorage.clear());
+    await page.goto(`${site.url}/tag-basic.html?m=mem-old-1`);
+    await tagReady(page);
+    const later = await one('m=mem-old-1', 'page_view');
+    expect(later.anonymousId).toBe('visitor-of-0.1.0');
+    expect(later.clickIds).toEqual({ irclickid: 'ir-before' });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
+
 describe('tag: page views', () => {
   it('page_view on load and on SPA navigations to a new path, never twice in a row for one path', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-spa.html?spa=1`);

@@ -24,6 +24,8 @@ export interface Visitor {
 
 /** False once IndexedDB failed: memory only from then on. */
 export let idbOk = true;
+/** True when this page created the database: a visitor new to the tag (no older version left memory). */
+export let created = false;
 
 let database: Promise<IDBDatabase> | undefined;
 /** The transaction of the current task (tick). */
@@ -47,7 +49,10 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
   if (idbOk)
     return (database ||= new Promise<IDBDatabase>((resolve, reject) => {
       const request = indexedDB.open('tagrelay');
-      request.onupgradeneeded = () => request.result.createObjectStore('events');
+      request.onupgradeneeded = () => {
+        created = true;
+        request.result.createObjectStore('events');
+      };
       request.onsuccess = () => resolve(request.result);
       request.onerror = reject;
     }))

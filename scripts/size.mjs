@@ -6,8 +6,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 // bytes, gzip. It was 2,500 until the tag kept every event until the collector answered for it (issue 10:
 // 2,773 B; the guarantee was kept over the bytes, as that issue asked) and copied cookies, took the site's
-// event ids and sent the visitor cookie (issue 14); the debug log moved to t.debug.js to pay for part of it.
-const BUDGET = 2850;
+// event ids and sent the visitor cookie (issue 14); the debug log moved to t.debug.js to pay for part of it,
+// and a diet won 48 B back (2,830 -> 2,782 B) while the visitor's memory moved to IndexedDB.
+const BUDGET = 2800;
 const file = new URL('../dist/t.js', import.meta.url);
 let code;
 try {

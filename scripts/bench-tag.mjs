@@ -10,7 +10,8 @@
 //           around the loop), then ScriptDuration/TaskDuration from before the calls to
 //           CALLS_SETTLE_MS after them (the calls and what they caused after returning:
 //           buffering, batching, sending), and the long tasks among them
-// Figures are medians of BENCH_RUNS runs (default 5). Quote ratios from one run: machines here are
+// Figures are medians of BENCH_RUNS runs (default 5); the load script is also compared with Plausible's
+// run by run (the goal takes the median of those ratios). Quote ratios from one run: machines here are
 // shared and noisy. BENCH_RATES=1, BENCH_SUBJECTS=tagrelay,plausible and BENCH_TAG=<another t.js>
 // narrow a run down.
 import { nodeResolve } from '@rollup/plugin-node-resolve';
@@ -254,6 +255,20 @@ for (const rate of RATES) {
       `  ${s.padEnd(10)} ${ms(fig(rate, s, 'loadScript')).padStart(12)} ${ms(fig(rate, s, 'loadTask')).padStart(5)} ${String(fig(rate, s, 'loadLongTasks')).padStart(11)} | ${ms(fig(rate, s, 'sync')).padStart(16)} ${ms(fig(rate, s, 'callsScript')).padStart(13)} ${ms(fig(rate, s, 'callsTask')).padStart(11)} ${String(fig(rate, s, 'callLongTasks')).padStart(11)}`,
     );
 }
+// Load script paired by run: each run loads every subject one after the other, so the ratio within a run
+// is steadier than the ratio of medians on a shared machine.
+const pairedLoad = (rate) => {
+  const tag = results[rate].tagrelay?.loadScript;
+  const peer = results[rate].plausible?.loadScript;
+  return tag && peer ? tag.map((x, i) => x / peer[i]) : undefined;
+};
+for (const rate of RATES) {
+  const paired = pairedLoad(rate);
+  if (paired)
+    console.log(
+      `  ${rate}x load script, tagrelay / Plausible in each run: median ${median(paired).toFixed(2)}x (runs ${paired.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+}
 if (SUBJECTS.length < Object.keys(pages).length || !RATES.includes(1)) process.exit(0); // a narrowed run: figures only
 const ratio = (a, b) => (b / a).toFixed(1);
 const t = (k, rate = 1) => fig(rate, 'tagrelay', k);
@@ -267,7 +282,7 @@ const goals = [
   [`${CALLS} calls at 1x: >= 30x less than Segment`, fig(1, 'segment', 'sync') / t('sync') >= 30],
   [`${CALLS} calls at 1x: ahead of Snowplow`, t('sync') < fig(1, 'snowplow', 'sync')],
   ['no long task at 1x from load through the calls', t('loadLongTasks') + t('callLongTasks') === 0],
-  ["load script at 1x: no more than Plausible's", t('loadScript') <= fig(1, 'plausible', 'loadScript')],
+  ["load script at 1x: no more than Plausible's (median of the paired runs' ratios)", median(pairedLoad(1)) <= 1],
 ];
 console.log('\nGoals:');
 for (const [goal, ok] of goals) console.log(`  ${ok ? 'met ' : 'MISS'}  ${goal}`);

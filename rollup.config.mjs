@@ -1,11 +1,12 @@
-// Builds the browser tag: one minified IIFE, dist/t.js, and its debug build, dist/t.debug.js, the
-// same code with the debug log (`data-debug` or `?tagrelay_debug=1` makes t.js load it instead).
+// Builds the browser tag: one minified IIFE, dist/t.js; its debug build, dist/t.debug.js, the same code
+// with the debug log (`data-debug` or `?tagrelay_debug=1` makes t.js load it instead); and dist/t.tcf.js,
+// the IAB TCF listener, which t.js loads only where a CMP (`__tcfapi`) is on the page.
 import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 
-const build = (debug, file) => ({
-  input: 'tag/src/index.ts',
+const build = (debug, file, input = 'tag/src/index.ts') => ({
+  input,
   output: { file, format: 'iife', strict: false },
   // Every warning fails the build: the tag has none, and a new one (an import cycle among them)
   // is a bug to fix, not to scroll past.
@@ -16,7 +17,7 @@ const build = (debug, file) => ({
     resolve({ browser: true }),
     typescript({ tsconfig: 'tag/tsconfig.json', include: ['tag/src/**/*.ts'], exclude: ['**/*.test.ts'], noEmitOnError: true }),
     terser({
-      ecma: 2020,
+      ecma: 2021,
       compress: {
         passes: 3,
         inline: 1, // only simple functions: 5 B gzip less than inlining everything
@@ -28,10 +29,11 @@ const build = (debug, file) => ({
         // Without the debug log, its calls are dropped, not left calling an empty function.
         pure_funcs: debug ? [] : ['log', 'ignore'],
       },
-      mangle: { properties: { regex: /^_/ } },
+      // `_loaded` and the like are ours to shorten; `__tcfapi` (the IAB CMP API) is not.
+      mangle: { properties: { regex: /^_[^_]/ } },
       format: { comments: false },
     }),
   ],
 });
 
-export default [build(false, 'dist/t.js'), build(true, 'dist/t.debug.js')];
+export default [build(false, 'dist/t.js'), build(true, 'dist/t.debug.js'), build(false, 'dist/t.tcf.js', 'tag/src/tcfMain.ts')];

@@ -164,6 +164,13 @@ describe('POST /collect answers bad input with the right 4xx', () => {
     expect(res.headers.get('cache-control')).toContain('max-age');
     const etag = res.headers.get('etag')!;
     expect((await fetch(`${c.url}/t.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    // the builds t.js imports beside it: its debug log, and the TCF listener (modules: CORS-readable)
+    for (const [path, holds] of [['/t.debug.js', 'console.log'], ['/t.tcf.js', '__tcfapi']]) {
+      const other = await fetch(`${c.url}${path}`);
+      expect(other.status).toBe(200);
+      expect(other.headers.get('access-control-allow-origin')).toBe('*');
+      expect(await other.text()).toContain(holds);
+    }
   });
 
   it('answers /healthz once the store is usable', async () => {

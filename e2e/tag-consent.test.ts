@@ -82,6 +82,25 @@ describe('tag: consent', () => {
     await context.close();
   });
 
+  it('t.tcf.js is downloaded only where a TCF CMP is on the page, and listens before the first page_view leaves', async () => {
+    for (const [url, downloads] of [
+      [`${site.url}/tag-basic.html?m=no-cmp`, 0],
+      [`${site.url}/tag-tcf.html?tc=grant&m=cmp`, 1],
+    ] as const) {
+      const fetched: string[] = [];
+      const { context, page, errors } = await open(browser, url, async (ctx) =>
+        ctx.on('request', (r) => void (r.url().includes('/t.tcf.js') && fetched.push(r.url()))),
+      );
+      await tagReady(page);
+      const marker = new URL(url).searchParams.get('m')!;
+      const [pv] = await until(() => ofPage(`m=${marker}`, 'page_view'), 'page_view', 1, 5000);
+      expect(fetched).toHaveLength(downloads);
+      expect(pv!.consent).toEqual(downloads ? { ...granted, gdpr: true, gpc: false } : { gpc: false });
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+  });
+
   it('a TCF CMP granting every purpose: events carry the four keys granted and gdpr: true', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant`);
     await tagReady(page);

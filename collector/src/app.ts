@@ -77,6 +77,7 @@ export async function createCollector(
   const root = packageRoot();
   app.get('/t.js', tagScript(opts.tagPath ?? join(root, 'dist/t.js')));
   app.get('/t.debug.js', tagScript(join(root, 'dist/t.debug.js'))); // the same tag with its debug log (data-debug)
+  app.get('/t.tcf.js', tagScript(join(root, 'dist/t.tcf.js'))); // the IAB TCF listener, where a CMP is on the page
   // Public: states only, never a vendor's URL or answer (those are behind /debug).
   app.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });

@@ -5,7 +5,6 @@ import { clickParams, debug, options, pageViews, script } from './options.js';
 import { trackPageViews } from './pageViews.js';
 import { flush, leave, schedule, send } from './queue.js';
 import { lockTab } from './tab.js';
-import { tcf } from './tcf.js';
 import { track } from './track.js';
 
 /** The snippet's stub (`track.q` holds the calls made before the tag started), or the tag's own `track`. */
@@ -21,9 +20,11 @@ try {
   const w = window as unknown as { track?: Stub };
   if (!w.track?._loaded) {
     options();
-    // The debug log lives in its own build, t.debug.js beside t.js: it takes over, finding this element
-    // by its src (a module has no currentScript), and the snippet's stub still holds the queued calls.
-    if (!DEBUG && debug) import(script.src.replace(/\.js\b/, '.debug.js'));
+    /** A build beside t.js (imported as a module: it finds this element by its src, having no currentScript). */
+    const beside = (suffix: string) => import(script.src.replace(/\.js\b/, suffix));
+    // The debug log lives in its own build, t.debug.js: it takes over; the snippet's stub still holds the
+    // queued calls.
+    if (!DEBUG && debug) beside('.debug.js');
     else {
       const stub: Stub = (w.track ||= function (...args: unknown[]) {
         (stub.q ||= []).push(args);
@@ -31,12 +32,16 @@ try {
       // a second copy of the tag on the page leaves both alone
       stub._loaded = (track as Stub)._loaded = true;
       lockTab(true);
-      remember(clickParams).then(() => {
+      // The IAB TCF listener, t.tcf.js, only where a CMP is on the page; the tag starts once it listens (its
+      // first answer then comes before the queued calls and the page_view are sent) or could not load.
+      Promise.all([
+        remember(clickParams),
+        (w as { __tcfapi?: unknown }).__tcfapi && beside('.tcf.js').catch(String),
+      ]).then(() => {
         try {
           w.track = track as Stub;
           onConsentChange(schedule);
           dataLayer();
-          tcf();
           for (const args of stub.q || []) (track as Stub)(...(args as unknown[]));
           if (pageViews) trackPageViews();
           addEventListener('visibilitychange', () => {

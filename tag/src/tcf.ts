@@ -1,5 +1,4 @@
 import type { Consent } from '../../collector/src/event.js';
-import { setConsent } from './consent.js';
 
 /** The fields of TCF's TCData this tag reads. */
 export interface TCData {
@@ -31,14 +30,15 @@ export const tcfConsent = (data: TCData): Consent => {
 
 /**
  * Listens to an IAB TCF v2.2 CMP through `__tcfapi` (its stub must be on the page when the tag
- * loads, as the TCF asks of CMPs); each loaded or changed decision becomes a consent signal.
+ * loads, as the TCF asks of CMPs); each loaded or changed decision becomes a consent signal, given
+ * through the public `track('consent', …)`: this runs in its own small build, t.tcf.js, which t.js
+ * imports only where a CMP is on the page, and the tag replays it in order if it has not started yet.
  */
-export const tcf = (): void => {
-  const api = (window as unknown as { __tcfapi?: (...args: unknown[]) => void }).__tcfapi;
-  if (!api) return;
-  api('addEventListener', 2, (data: TCData, success: boolean) => {
+export const listenTcf = (): void => {
+  const w = window as unknown as { __tcfapi?: (...args: unknown[]) => void; track: (...args: unknown[]) => void };
+  w.__tcfapi?.('addEventListener', 2, (data: TCData, success: boolean) => {
     try {
-      if (success && data.eventStatus != 'cmpuishown') setConsent(tcfConsent(data));
+      if (success && data.eventStatus != 'cmpuishown') w.track('consent', tcfConsent(data));
     } catch {}
   });
 };

@@ -42,7 +42,7 @@ export const track = (name: string, properties?: Record<string, unknown>, option
       time,
       anonymousId: visitor,
       url: pageUrl(),
-      referrer: document.referrer || undefined,
+      referrer: document.referrer, // '' when there is none
       clickIds: clickIds(clicks, time, attribution),
       consent: stamp(),
       properties: { ...properties, cookies: cookies() },

@@ -5,9 +5,6 @@
  * between dots (10 to 46 characters).
  */
 export const uuid = (): string => {
-  try {
-    return crypto.randomUUID();
-  } catch {
-    return 'r.' + crypto.getRandomValues(new Uint32Array(4)).join('.');
-  }
+  // randomUUID is not there at all outside secure contexts
+  return crypto.randomUUID?.() || 'r.' + crypto.getRandomValues(new Uint32Array(4)).join('.');
 };

@@ -12,8 +12,18 @@ let site: Site;
 let collector: Collector;
 let browser: Browser;
 
-const granted = { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' };
-const denied = { ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied' };
+const granted = {
+  ad_storage: 'granted',
+  analytics_storage: 'granted',
+  ad_user_data: 'granted',
+  ad_personalization: 'granted',
+};
+const denied = {
+  ad_storage: 'denied',
+  analytics_storage: 'denied',
+  ad_user_data: 'denied',
+  ad_personalization: 'denied',
+};
 
 /** A genuine TC string: a GVL built here (no network), the purposes the visitor consented to. */
 function tcString(purposes: number[]): string {
@@ -23,7 +33,9 @@ function tcString(purposes: number[]): string {
     vendorListVersion: 100,
     tcfPolicyVersion: 5,
     lastUpdated: '2026-01-01T00:00:00Z',
-    purposes: Object.fromEntries(ids.map((id) => [id, { id, name: `Purpose ${id}`, description: '', illustrations: [] }])),
+    purposes: Object.fromEntries(
+      ids.map((id) => [id, { id, name: `Purpose ${id}`, description: '', illustrations: [] }]),
+    ),
     specialPurposes: {},
     features: {},
     specialFeatures: {},
@@ -49,7 +61,11 @@ beforeAll(async () => {
     onwarn: () => {}, // @iabtcf's own circular imports
   });
   const { output } = await bundle.generate({ format: 'iife' });
-  const strings = { grant: tcString([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), refuse: tcString([]), storageOnly: tcString([1]) };
+  const strings = {
+    grant: tcString([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    refuse: tcString([]),
+    storageOnly: tcString([1]),
+  };
   site.files.set('/cmp.js', {
     type: 'text/javascript',
     body: `${output[0].code}\nwindow.TC_STRINGS = ${JSON.stringify(strings)};`,
@@ -85,7 +101,7 @@ describe('tag: consent', () => {
   it('t.tcf.js is downloaded only where a TCF CMP is on the page, and listens before the first page_view leaves', async () => {
     for (const [url, downloads] of [
       [`${site.url}/tag-basic.html?m=no-cmp`, 0],
-      [`${site.url}/tag-tcf.html?tc=grant&m=cmp`, 1],
+      [`${site.url}/tag-tcf.html?tc=grant&m=with-cmp`, 1], // (a marker no other test's contains)
     ] as const) {
       const fetched: string[] = [];
       const { context, page, errors } = await open(browser, url, async (ctx) =>
@@ -132,7 +148,11 @@ describe('tag: consent', () => {
     const { context, page, errors, log } = await open(browser, `${site.url}/tag-tcf.html?tc=refuse`);
     await tagReady(page);
     await page.evaluate(() => window.track('purchase', { transaction_id: 'T-refuse', value: 5, currency: 'EUR' }));
-    await waitFor(() => log.filter((l) => /dropped consent/.test(l)).length >= 2, 5000, 'page_view and purchase dropped');
+    await waitFor(
+      () => log.filter((l) => /dropped consent/.test(l)).length >= 2,
+      5000,
+      'page_view and purchase dropped',
+    );
     // a later grant through the CMP lets new events through, never the refused ones
     await page.evaluate(() => (window as any).tagCmp.update((window as any).TC_STRINGS.grant, false));
     await page.evaluate(() => window.track('purchase', { transaction_id: 'T-after', value: 6, currency: 'EUR' }));
@@ -150,7 +170,12 @@ describe('tag: consent', () => {
     await page.evaluate(() => window.track('generate_lead', { n: 1 }));
     await waitFor(() => log.some((l) => /dropped consent/.test(l)), 5000, 'lead 1 dropped');
     await page.evaluate(() => {
-      (window as any).gtag('consent', 'update', { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' });
+      (window as any).gtag('consent', 'update', {
+        ad_storage: 'granted',
+        analytics_storage: 'granted',
+        ad_user_data: 'granted',
+        ad_personalization: 'granted',
+      });
       window.track('generate_lead', { n: 2 });
     });
     const [e] = await until(() => ofPage('m=cm', 'generate_lead'), 'lead 2', 1, 5000);
@@ -172,7 +197,14 @@ describe('tag: consent', () => {
     await tagReady(page);
     await page.waitForTimeout(400);
     expect(await ofPage('m=hold')).toEqual([]);
-    await page.evaluate(() => window.track('consent', { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' }));
+    await page.evaluate(() =>
+      window.track('consent', {
+        ad_storage: 'granted',
+        analytics_storage: 'granted',
+        ad_user_data: 'granted',
+        ad_personalization: 'granted',
+      }),
+    );
     const [e] = await until(() => ofPage('m=hold', 'purchase'), 'released purchase', 1, 5000);
     expect(e!.properties!.transaction_id).toBe('R-1');
     expect(e!.consent).toEqual({ ...granted, gpc: false });
@@ -203,7 +235,9 @@ describe('tag: consent', () => {
     await tagReady(page);
     await page.evaluate(() => window.track('purchase', { transaction_id: 'R-3', value: 1, currency: 'EUR' }));
     await waitFor(() => log.some((l) => /held/.test(l)), 5000, 'held');
-    await page.evaluate(() => (window as any).gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted' }));
+    await page.evaluate(() =>
+      (window as any).gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted' }),
+    );
     const [e] = await until(() => ofPage('m=req', 'purchase'), 'released', 1, 5000);
     expect(e!.consent).toEqual({ ...denied, ad_storage: 'granted', ad_user_data: 'granted', gpc: false });
     expect(errors).toEqual([]);

@@ -44,8 +44,9 @@ function purchase() {
 const batchBody = (n) => JSON.stringify({ v: 1, events: Array.from({ length: n }, purchase) });
 
 /**
- * autocannon against POST /collect: 10-event batches, 50 connections; returns requests/s, p99 ms and,
- * when the server is ours, its CPU ms per request (steadier than requests/s on a shared machine).
+ * autocannon against POST /collect: 10-event batches, 50 connections; returns requests/s, p99 ms, how
+ * many requests and the server's CPU ms per request (its own process; steadier than requests/s on a
+ * shared machine).
  */
 async function load(server, seconds = SECONDS) {
   const cpu0 = server.cpuMs();
@@ -56,7 +57,7 @@ async function load(server, seconds = SECONDS) {
     requests: [{ method: 'POST', headers: { 'content-type': 'text/plain' }, setupRequest: (req) => ({ ...req, body: batchBody(10) }) }],
   });
   if (r.non2xx || r.errors) throw new Error(`load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-  return { rps: r.requests.average, p99: r.latency.p99, cpu: (server.cpuMs() - cpu0) / r.requests.total };
+  return { rps: r.requests.average, p99: r.latency.p99, cpu: (server.cpuMs() - cpu0) / r.requests.total, requests: r.requests.total };
 }
 
 async function deliveredCount(url) {

@@ -164,9 +164,10 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     readonly where: string,
     owner: string,
+    groupsInFlight: number,
   ) {
     this.fleet = new PgFleet(pool, owner);
-    this.ingestWriter = new GroupWriter(3, (items) => this.writeIngest(items));
+    this.ingestWriter = new GroupWriter(groupsInFlight, (items) => this.writeIngest(items));
     this.updateWriter = new GroupWriter(2, async (items): Promise<undefined[]> => {
       await this.writeUpdates(items.flat());
       return items.map(() => undefined);
@@ -175,9 +176,10 @@ export class PostgresStore implements Store {
 
   /**
    * Connects (a pool of `poolSize`), brings the schema up to date under an advisory lock, and returns
-   * the store. Any failure is a StoreError naming the server (without its password).
+   * the store, writing up to `groupsInFlight` ingest groups at once (3). Any failure is a StoreError
+   * naming the server (without its password).
    */
-  static async open(url: string, opts: { poolSize?: number; owner?: string } = {}): Promise<PostgresStore> {
+  static async open(url: string, opts: { poolSize?: number; owner?: string; groupsInFlight?: number } = {}): Promise<PostgresStore> {
     const where = redactUrl(url);
     const pool = new pg.Pool({
       connectionString: url,
@@ -204,7 +206,7 @@ export class PostgresStore implements Store {
       throw new StoreError(`cannot prepare the PostgreSQL store ${where}: ${(e as Error).message}`);
     }
     client.release();
-    return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`);
+    return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`, opts.groupsInFlight ?? 3);
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {

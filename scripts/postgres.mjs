@@ -135,6 +135,8 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400 } 
       child.stdout.unref();
       resolve({
         url,
+        /** The process that runs the server: its descendants are PostgreSQL's processes. */
+        pid: child.pid,
         async stop() {
           child.stdin.end();
           await exited;

@@ -28,10 +28,13 @@ export interface Collector {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** Builds the collector from a parsed config: store, destinations, delivery lanes and HTTP routes. */
+/**
+ * Builds the collector from a parsed config: store, destinations, delivery lanes and HTTP routes.
+ * `processes`: how many `serve` workers share the store (`--workers`).
+ */
 export async function createCollector(
   config: Config,
-  opts: { log?: Logger; tagPath?: string; freeSpace?: FreeSpaceReader } = {},
+  opts: { log?: Logger; tagPath?: string; freeSpace?: FreeSpaceReader; processes?: number } = {},
 ): Promise<Collector> {
   const destinations: Destination[] = Object.entries(config.destinations)
     .filter(([, s]) => s.enabled)
@@ -39,7 +42,7 @@ export async function createCollector(
   const secrets = [...destinations.flatMap((d) => d.secrets), ...config.serverKeys, ...(config.adminToken ? [config.adminToken] : [])];
   const redact = redactor(secrets);
   const log = opts.log ?? createLogger(secrets, undefined, { level: config.logLevel, pretty: process.stdout.isTTY });
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { server: true, processes: opts.processes });
   await store.check();
   const metrics = new Metrics();
   const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);

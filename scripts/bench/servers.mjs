@@ -1,11 +1,46 @@
 // Processes and servers the benchmark runs side by side on this machine (loopback only).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
+
+/** [user + system, its reaped children's] CPU ms of a process (Linux /proc), or zeros once it is gone. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return [(Number(f[11]) + Number(f[12])) * 10, (Number(f[13]) + Number(f[14])) * 10];
+  } catch {
+    return [0, 0];
+  }
+}
+
+/**
+ * CPU time used by a process and every process under it, ms (Linux /proc): PostgreSQL's server and
+ * its backends, say. Backends that ended are counted once the server has reaped them.
+ */
+export function treeCpuMs(pid) {
+  const parents = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      parents.set(Number(p), Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    const [own, reaped] = processCpu(p);
+    total += own + reaped;
+    for (const [child, parent] of parents) if (parent === p) todo.push(child);
+  }
+  return total;
+}
 
 /** Starts a Node script as a child process and resolves with its URL once it prints `listening on URL`. */
 export function startProcess(args, env = {}) {

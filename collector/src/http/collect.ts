@@ -220,7 +220,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
     });
     items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
-    // Remembered with the events (one commit on SQLite), before the answer, so the visitor's next
+    // Remembered with the events (one commit, on SQLite and on PostgreSQL), before the answer, so the visitor's next
     // request finds it; a failure here costs attribution later, never an event.
     const remembered = fromServer
       ? undefined

@@ -83,6 +83,28 @@ describe('PostgresStore in a fleet', () => {
     expect(await a.queueDepth()).toEqual(new Map([['x', 200]]));
   });
 
+  it("writes a request's events and its visitor updates in one transaction (one commit to wait for)", async () => {
+    const a = await store('a');
+    const visitor = { anonymousId: 'v-one-commit', clickIds: { clickid: 'c-1' }, at: Date.now() };
+    // As /collect does: both asked for in the same turn, then awaited.
+    const remembered = a.rememberVisitors([visitor]);
+    await a.ingest([newEvent('evt-one-commit', ['x'])]);
+    await remembered;
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT (SELECT xmin::text FROM tagrelay.events WHERE id = 'evt-one-commit') AS event,
+                (SELECT xmin::text FROM tagrelay.visitors WHERE anonymous_id = 'v-one-commit') AS visitor`,
+      );
+      expect(rows[0].event).toBeTruthy();
+      expect(rows[0].visitor).toBe(rows[0].event);
+    } finally {
+      await c.end();
+    }
+    expect((await a.visitors(['v-one-commit'], 0)).get('v-one-commit')?.clickIds).toEqual({ clickid: ['c-1', visitor.at] });
+  });
+
   it('two collectors claiming at once never get the same delivery', async () => {
     const [a, b] = [await store('a'), await store('b')];
     await a.ingest(Array.from({ length: 500 }, (_, i) => newEvent(`evt-claim-${String(i).padStart(4, '0')}`, ['x'])));

@@ -104,7 +104,10 @@ class GroupWriter<T, R> {
   }
 }
 
-/** One request's events, ready for the ingest function: lists the group joins. */
+/**
+ * One request's events, ready for the ingest function (lists the group joins), or the visitor updates
+ * it remembers (`rememberVisitors`): both go in the group's one statement and commit.
+ */
 interface IngestItem {
   ids: string[];
   names: string[];
@@ -112,6 +115,31 @@ interface IngestItem {
   bodies: string[];
   digests: string[];
   dests: string[];
+  visitors: VisitorUpdate[];
+}
+
+const noEvents = (visitors: VisitorUpdate[]): IngestItem => ({ ids: [], names: [], received: [], bodies: [], digests: [], dests: [], visitors });
+
+/**
+ * A group's visitor updates as the ingest function takes them (JSON, or null for none): one row per
+ * visitor, in anonymous-id order so that concurrent groups lock rows in the same order; later values
+ * win, click id by click id (each with its capture time); consent as a whole.
+ */
+function visitorRows(updates: VisitorUpdate[]): string | null {
+  if (!updates.length) return null;
+  const byId = new Map<string, { id: string; click_ids: Record<string, [string, number]>; consent: Consent | null; at: number }>();
+  const sorted = [...updates].sort((a, b) => (a.anonymousId < b.anonymousId ? -1 : a.anonymousId > b.anonymousId ? 1 : a.at - b.at));
+  for (const u of sorted) {
+    const row = {
+      id: u.anonymousId,
+      click_ids: Object.fromEntries(Object.entries(u.clickIds ?? {}).map(([k, v]) => [k, [v, u.at] as [string, number]])),
+      consent: u.consent ?? null,
+      at: u.at,
+    };
+    const seen = byId.get(row.id);
+    byId.set(row.id, seen ? { ...row, click_ids: { ...seen.click_ids, ...row.click_ids }, consent: row.consent ?? seen.consent } : row);
+  }
+  return JSON.stringify([...byId.values()]);
 }
 
 const NEWLINE_OR_COMMA = /[\n,]/;
@@ -130,20 +158,16 @@ export class PostgresStore implements Store {
   private readonly leases = new Map<number, number>();
   private readonly ingestWriter: GroupWriter<IngestItem, IngestResult>;
   private readonly updateWriter: GroupWriter<DeliveryUpdate[], undefined>;
-  private readonly visitorWriter: GroupWriter<VisitorUpdate[], undefined>;
   private closed = false;
 
   private constructor(
     private readonly pool: pg.Pool,
     readonly where: string,
     owner: string,
+    groupsInFlight: number,
   ) {
     this.fleet = new PgFleet(pool, owner);
-    this.ingestWriter = new GroupWriter(3, (items) => this.writeIngest(items));
-    this.visitorWriter = new GroupWriter(1, async (items): Promise<undefined[]> => {
-      await this.writeVisitors(items.flat());
-      return items.map(() => undefined);
-    });
+    this.ingestWriter = new GroupWriter(groupsInFlight, (items) => this.writeIngest(items));
     this.updateWriter = new GroupWriter(2, async (items): Promise<undefined[]> => {
       await this.writeUpdates(items.flat());
       return items.map(() => undefined);
@@ -152,9 +176,10 @@ export class PostgresStore implements Store {
 
   /**
    * Connects (a pool of `poolSize`), brings the schema up to date under an advisory lock, and returns
-   * the store. Any failure is a StoreError naming the server (without its password).
+   * the store, writing up to `groupsInFlight` ingest groups at once (3). Any failure is a StoreError
+   * naming the server (without its password).
    */
-  static async open(url: string, opts: { poolSize?: number; owner?: string } = {}): Promise<PostgresStore> {
+  static async open(url: string, opts: { poolSize?: number; owner?: string; groupsInFlight?: number } = {}): Promise<PostgresStore> {
     const where = redactUrl(url);
     const pool = new pg.Pool({
       connectionString: url,
@@ -181,11 +206,11 @@ export class PostgresStore implements Store {
       throw new StoreError(`cannot prepare the PostgreSQL store ${where}: ${(e as Error).message}`);
     }
     client.release();
-    return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`);
+    return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`, opts.groupsInFlight ?? 3);
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {
-    const item: IngestItem = { ids: [], names: [], received: [], bodies: [], digests: [], dests: [] };
+    const item = noEvents([]);
     // The events of one request share their context: its JSON is made once.
     let context: RequestContext | undefined;
     let contextJson = '';
@@ -207,10 +232,10 @@ export class PostgresStore implements Store {
   }
 
   private async writeIngest(items: IngestItem[]): Promise<IngestResult[]> {
-    const join = (key: keyof IngestItem, sep: string) => items.map((i) => i[key].join(sep)).join(sep);
+    const join = (key: Exclude<keyof IngestItem, 'visitors'>, sep: string) => items.flatMap((i): (string | number)[] => i[key]).join(sep);
     const { rows } = await this.pool.query<{ duplicates: number[]; conflicts: number[] }>({
       name: 'tagrelay_ingest',
-      text: 'SELECT duplicates, conflicts FROM tagrelay.ingest($1, $2, $3, $4, $5, $6, $7)',
+      text: 'SELECT duplicates, conflicts FROM tagrelay.ingest($1, $2, $3, $4, $5, $6, $7, $8)',
       values: [
         join('ids', '\n'),
         join('names', '\n'),
@@ -219,6 +244,7 @@ export class PostgresStore implements Store {
         join('digests', ','),
         join('dests', '\n'),
         Date.now(),
+        visitorRows(items.flatMap((i) => i.visitors)),
       ],
     });
     const { duplicates, conflicts } = rows[0]!;
@@ -391,45 +417,15 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Written in the ingest group of the same turn (a /collect request's events and its visitors: one
+   * statement, one commit). A statement of its own per request was a commit per request, and requests
+   * of one visitor waited for each other's commit on its row; a group of its own was a second commit
+   * for every request to wait for.
+   */
   async rememberVisitors(updates: VisitorUpdate[]): Promise<void> {
     if (!updates.length) return;
-    await this.visitorWriter.add(updates);
-  }
-
-  /**
-   * The visitor updates of many requests in one statement and one commit, one group at a time: a
-   * statement per request was a commit per request, and requests of one visitor waited for each
-   * other's commit on its row (the benchmark's load, one visitor: 5 to 10 % of bare Express).
-   */
-  private async writeVisitors(updates: VisitorUpdate[]): Promise<void> {
-    // Later values win, click id by click id; consent as a whole. One statement for the batch, in
-    // anonymous-id order so concurrent batches lock rows in the same order.
-    const rows = [...updates]
-      .sort((a, b) => (a.anonymousId < b.anonymousId ? -1 : a.anonymousId > b.anonymousId ? 1 : a.at - b.at))
-      .map((u) => ({
-        id: u.anonymousId,
-        click_ids: Object.fromEntries(Object.entries(u.clickIds ?? {}).map(([k, v]) => [k, [v, u.at]])),
-        consent: u.consent ?? null,
-        at: u.at,
-      }));
-    const byId = new Map<string, (typeof rows)[number]>();
-    for (const r of rows) {
-      const seen = byId.get(r.id);
-      byId.set(r.id, seen ? { ...r, click_ids: { ...seen.click_ids, ...r.click_ids }, consent: r.consent ?? seen.consent } : r);
-    }
-    await withRetry(() =>
-      this.pool.query(
-        `INSERT INTO tagrelay.visitors (anonymous_id, click_ids, consent, updated_at)
-         SELECT r.id, r.click_ids, r.consent, r.at FROM jsonb_to_recordset($1::jsonb) AS r(id text, click_ids jsonb, consent jsonb, at bigint)
-         ON CONFLICT (anonymous_id) DO UPDATE SET
-           click_ids  = CASE WHEN excluded.updated_at >= visitors.updated_at THEN visitors.click_ids || excluded.click_ids
-                             ELSE excluded.click_ids || visitors.click_ids END,
-           consent    = CASE WHEN excluded.updated_at >= visitors.updated_at THEN coalesce(excluded.consent, visitors.consent)
-                             ELSE coalesce(visitors.consent, excluded.consent) END,
-           updated_at = greatest(visitors.updated_at, excluded.updated_at)`,
-        [JSON.stringify([...byId.values()])],
-      ),
-    );
+    await this.ingestWriter.add(noEvents(updates));
   }
 
   async visitors(anonymousIds: string[], since: number): Promise<Map<string, VisitorMemory>> {
@@ -619,7 +615,7 @@ export class PostgresStore implements Store {
     this.closed = true;
     await this.fleet.leave().catch(() => {});
     // Writes still queued or in flight finish first.
-    while (!this.ingestWriter.idle || !this.updateWriter.idle || !this.visitorWriter.idle) await new Promise((r) => setTimeout(r, 5));
+    while (!this.ingestWriter.idle || !this.updateWriter.idle) await new Promise((r) => setTimeout(r, 5));
     await this.pool.end();
   }
 }

@@ -229,6 +229,84 @@ CREATE TABLE tagrelay.conversion_sends (
 );
 CREATE INDEX conversion_sends_claimed ON tagrelay.conversion_sends (claimed_at);
 `,
+  // 3: one commit per /collect request, visitor memory included: ingest takes the group's visitor
+  // updates and writes them in its own transaction, after the events (the order every writer takes its
+  // locks in). A result that completes its event is written with its request already cut to the first
+  // line (one row version, not two). The ingest of migration 1 stays for collectors of the version before.
+  `
+CREATE FUNCTION tagrelay.ingest(p_ids text, p_names text, p_received text, p_bodies text, p_digests text,
+                                p_dests text, p_now bigint, p_visitors text,
+                                OUT duplicates integer[], OUT conflicts integer[])
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT i.duplicates, i.conflicts INTO duplicates, conflicts
+    FROM tagrelay.ingest(p_ids, p_names, p_received, p_bodies, p_digests, p_dests, p_now) i;
+  -- One row per visitor, in anonymous-id order (see rememberVisitors): later values win, click id by
+  -- click id; consent as a whole.
+  IF p_visitors IS NOT NULL THEN
+    INSERT INTO tagrelay.visitors (anonymous_id, click_ids, consent, updated_at)
+    SELECT r.id, r.click_ids, r.consent, r.at
+      FROM jsonb_to_recordset(p_visitors::jsonb) AS r(id text, click_ids jsonb, consent jsonb, at bigint)
+    ON CONFLICT (anonymous_id) DO UPDATE SET
+      click_ids  = CASE WHEN excluded.updated_at >= visitors.updated_at THEN visitors.click_ids || excluded.click_ids
+                        ELSE excluded.click_ids || visitors.click_ids END,
+      consent    = CASE WHEN excluded.updated_at >= visitors.updated_at THEN coalesce(excluded.consent, visitors.consent)
+                        ELSE coalesce(visitors.consent, excluded.consent) END,
+      updated_at = greatest(visitors.updated_at, excluded.updated_at);
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION tagrelay.record_results(p_ids bigint[], p_leases bigint[], p_states text[], p_attempted integer[],
+                                                   p_next_at bigint[], p_status integer[], p_detail text[], p_request text[],
+                                                   p_now bigint) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  n integer;
+BEGIN
+  WITH u AS (
+    SELECT u.*, d.event_seq
+      FROM unnest(p_ids, p_leases, p_states, p_attempted, p_next_at, p_status, p_detail, p_request)
+           AS u(id, lease, state, attempted, next_at, status, detail, request)
+      JOIN tagrelay.deliveries d ON d.id = u.id
+     WHERE u.lease IS NULL OR d.lease = u.lease
+  ), done AS (
+    -- Events these results complete: every other delivery of the event is delivered or skipped already.
+    SELECT DISTINCT u.event_seq FROM u
+     WHERE u.state IN ('delivered', 'skipped')
+       AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries o
+                        WHERE o.event_seq = u.event_seq AND o.state NOT IN ('delivered', 'skipped')
+                          AND o.id NOT IN (SELECT x.id FROM u x WHERE x.state IN ('delivered', 'skipped')))
+  )
+  UPDATE tagrelay.deliveries d
+     SET state = u.state, attempts = d.attempts + u.attempted, next_at = coalesce(u.next_at, d.next_at),
+         updated_at = p_now, status = coalesce(u.status, d.status), detail = coalesce(u.detail, d.detail),
+         request = CASE WHEN u.event_seq IN (SELECT event_seq FROM done) AND coalesce(u.status, d.status) IS NOT NULL
+                             AND strpos(coalesce(u.request, d.request), E'\\n') > 0
+                        THEN split_part(coalesce(u.request, d.request), E'\\n', 1) || ' [body removed after delivery]'
+                        ELSE coalesce(u.request, d.request) END,
+         lease = NULL, leased_by = NULL
+    FROM u
+   WHERE d.id = u.id AND (u.lease IS NULL OR d.lease = u.lease);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  -- Then personal data leaves every event whose deliveries are now all delivered or skipped (this
+  -- statement sees what other collectors committed meanwhile), and the other deliveries of those events
+  -- keep the first line of their request.
+  IF 'delivered' = ANY(p_states) OR 'skipped' = ANY(p_states) THEN
+    WITH done AS (
+      UPDATE tagrelay.events e
+         SET body = (e.body::jsonb #- '{properties,user_data}')::text, scrubbed = true
+       WHERE e.seq IN (SELECT event_seq FROM tagrelay.deliveries WHERE id = ANY(p_ids) AND state IN ('delivered', 'skipped'))
+         AND NOT e.scrubbed
+         AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq AND d.state NOT IN ('delivered', 'skipped'))
+      RETURNING e.seq
+    )
+    UPDATE tagrelay.deliveries d
+       SET request = split_part(d.request, E'\\n', 1) || ' [body removed after delivery]'
+      FROM done WHERE d.event_seq = done.seq AND d.status IS NOT NULL AND strpos(d.request, E'\\n') > 0;
+  END IF;
+  RETURN n;
+END $$;
+`,
 ];
 
 /** The schema version this code writes. */

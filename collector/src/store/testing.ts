@@ -121,6 +121,12 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect((await store.recentEvents(1))[0]!.properties).toEqual({ value: 1 });
       const deliveries = await store.recentDeliveries(10);
       expect(deliveries.find((d) => d.destination === 'a')!.request).toBe('POST x [body removed after delivery]');
+      // The delivery that completes its event keeps only the first line of its own request too.
+      await store.ingest([newEvent('evt-00000002', ['a'])]);
+      const [c] = await store.claim('a', 1, Date.now(), 60_000);
+      await store.update([{ id: c!.id, state: 'delivered', attempted: true, status: 202, request: 'POST y\n{}\n{"email":"c@d.example"}' }]);
+      expect((await store.recentDeliveries(1))[0]!.request).toBe('POST y [body removed after delivery]');
+      expect((await store.recentEvents(1))[0]!.properties).toEqual({ value: 1 });
     });
 
     it('re-queues dead letters, and refused deliveries only when asked, with progress', async () => {

@@ -112,11 +112,17 @@ export async function tagReady(page: Page): Promise<void> {
   );
 }
 
-/** The events the tag holds in IndexedDB (database `tagrelay`, store `events`). */
-export function idbEvents(page: Page): Promise<{ id: string; name: string }[]> {
+/** One event as the tag keeps it in IndexedDB: the event `e`, and `s` once a beacon (unanswered) took it. */
+export interface IdbRecord {
+  e: { id: string; name: string; properties?: Record<string, unknown> };
+  s?: number;
+}
+
+/** The records the tag holds in IndexedDB (database `tagrelay`, store `events`), the visitor's memory left out. */
+export function idbRecords(page: Page): Promise<IdbRecord[]> {
   return page.evaluate(
     () =>
-      new Promise<{ id: string; name: string }[]>((resolve, reject) => {
+      new Promise<IdbRecord[]>((resolve, reject) => {
         const req = indexedDB.open('tagrelay');
         req.onerror = () => reject(req.error);
         req.onsuccess = () => {
@@ -124,12 +130,15 @@ export function idbEvents(page: Page): Promise<{ id: string; name: string }[]> {
           if (!db.objectStoreNames.contains('events')) return resolve([]);
           const get = db.transaction('events').objectStore('events').getAll();
           // the visitor's memory (key `visitor`) sits beside the events, without an `e`
-          get.onsuccess = () => resolve(get.result.filter((r: { e?: unknown }) => r.e).map((r: { e: { id: string; name: string } }) => r.e));
+          get.onsuccess = () => resolve(get.result.filter((r: { e?: unknown }) => r.e));
           get.onerror = () => reject(get.error);
         };
       }),
   );
 }
+
+/** The events the tag holds in IndexedDB. */
+export const idbEvents = async (page: Page): Promise<IdbRecord['e'][]> => (await idbRecords(page)).map((r) => r.e);
 
 /** Polls `get` until it returns at least `n` items (bounded by `timeoutMs`), and returns them. */
 export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, timeoutMs = 5000): Promise<T[]> {

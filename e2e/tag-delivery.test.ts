@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
-import { idbEvents, launchBrowser, MARKERS, open, Site, tagReady, watchErrors } from './browser.js';
+import { idbEvents, idbRecords, launchBrowser, MARKERS, open, Site, tagReady, watchErrors } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 import { FlakyProxy } from './proxy.js';
 
@@ -31,21 +31,6 @@ afterAll(async () => {
 const ofPage = async (marker: string, c = collector): Promise<StoredEvent[]> =>
   (await c.events()).filter((e) => e.url?.includes(marker));
 const duplicates = (c = collector) => c.metric('tagrelay_collect_events_total', { result: 'duplicate' });
-
-/** The tag's IndexedDB records, as stored (with the sent-unconfirmed mark `s`). */
-const records = (page: Page) =>
-  page.evaluate(
-    () =>
-      new Promise<{ e: { id: string; name: string }; s?: number }[]>((resolve, reject) => {
-        const req = indexedDB.open('tagrelay');
-        req.onerror = () => reject(req.error);
-        req.onsuccess = () => {
-          const get = req.result.transaction('events').objectStore('events').getAll();
-          get.onsuccess = () => resolve(get.result.filter((r) => r.e)); // not the visitor's memory
-          get.onerror = () => reject(get.error);
-        };
-      }),
-  );
 
 /** A port free a moment ago, for a collector that must come back where it was. */
 const freePort = () =>
@@ -110,8 +95,8 @@ describe('tag: an event leaves the browser only when the collector has it', () =
       await waitFor(async () => (await idbEvents(inspector)).length === 3, 5000, 'three events in IndexedDB');
       await page.close(); // its beacon finds nobody
       // still there, marked as sent without an answer
-      await waitFor(async () => (await records(inspector)).every((r) => r.s), 5000, 'marked as sent');
-      expect((await records(inspector)).map((r) => r.e.name)).toEqual(Array(3).fill('generate_lead'));
+      await waitFor(async () => (await idbRecords(inspector)).every((r) => r.s), 5000, 'marked as sent');
+      expect((await idbRecords(inspector)).map((r) => r.e.name)).toEqual(Array(3).fill('generate_lead'));
       await own.restart();
       expect(await ofPage('down=0', own)).toHaveLength(1); // the page_view only
       const next = await context.newPage();
@@ -145,7 +130,7 @@ describe('tag: an event leaves the browser only when the collector has it', () =
     await inspector.goto(`${site.url}/tag-blank.html`);
     // every event is in IndexedDB, or already at the collector
     const accounted = async () => {
-      const kept = (await records(inspector)).map((r) => (r.e as { properties?: { i?: number } }).properties?.i);
+      const kept = (await idbRecords(inspector)).map((r) => r.e.properties?.i);
       const stored = (await ofPage('burst=600')).map((e) => e.properties?.i);
       return new Set([...kept, ...stored].filter((i) => i !== undefined)).size;
     };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 
 /**
@@ -7,8 +7,10 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
  * rather than sent in a shape the vendor cannot match.
  */
 
-export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
-export const sha1Hex = (value: string): string => createHash('sha1').update(value, 'utf8').digest('hex');
+// One-shot hashes, as emailKey and the SQLite writer use: no Hash object per value (every delivery's
+// recording hashes each personal value twice).
+export const sha256Hex = (value: string): string => hash('sha256', value, 'hex');
+export const sha1Hex = (value: string): string => hash('sha1', value, 'hex');
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

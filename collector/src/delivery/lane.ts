@@ -80,8 +80,7 @@ export class Lane {
   private epoch = 0;
   /** Deliveries that failed during the current outage, and those whose failure started it. */
   private outage = { failed: new Set<number>(), starters: new Set<number>() };
-  /** Requests in flight, to abort at the stop deadline. */
-  private readonly inFlightRequests = new Set<AbortController>();
+  /** Past the stop deadline: the requests still in flight are aborted. */
   private stopping = false;
   /** The destination's state shared by a fleet (undefined: this process alone). */
   private readonly shared?: SharedLane;
@@ -139,7 +138,7 @@ export class Lane {
     const deadline = Date.now() + deadlineMs;
     while (this.inFlight > 0 && Date.now() < deadline) await this.sleep(20);
     this.stopping = true;
-    for (const abort of this.inFlightRequests) abort.abort(new Error('collector stopping'));
+    this.sender.abortAll(new Error('collector stopping'));
     while (this.inFlight > 0) await this.sleep(10);
     await this.loop;
   }
@@ -258,8 +257,7 @@ export class Lane {
   private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number): Promise<void> {
     let recorded: string | undefined;
     let updates: DeliveryUpdate[];
-    const abort = new AbortController();
-    this.inFlightRequests.add(abort);
+    let aborted = false;
     try {
       const request = this.destination.request(payloads);
       recorded = this.record(request, deliveries);
@@ -273,8 +271,10 @@ export class Lane {
         }));
       } else {
         const sent = performance.now();
-        const response = await this.sender.send(request, abort.signal).catch((e: unknown) => {
-          if (!abort.signal.aborted) this.events?.request(this.name, 'network', (performance.now() - sent) / 1000);
+        const response = await this.sender.send(request).catch((e: unknown) => {
+          // Past the stop deadline, the sender aborts what is in flight.
+          aborted = this.stopping;
+          if (!aborted) this.events?.request(this.name, 'network', (performance.now() - sent) / 1000);
           throw e;
         });
         this.events?.request(this.name, `${String(response.status)[0]}xx`, (performance.now() - sent) / 1000);
@@ -290,12 +290,10 @@ export class Lane {
         }));
       }
     } catch (e) {
-      updates = abort.signal.aborted
+      updates = aborted
         ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
           deliveries.map((d) => ({ id: d.id, state: 'pending', nextAt: Date.now(), detail: 'collector stopped before the vendor answered' }))
         : this.failed(deliveries, e, recorded, epoch);
-    } finally {
-      this.inFlightRequests.delete(abort);
     }
     this.logOutcomes(deliveries, updates);
     try {

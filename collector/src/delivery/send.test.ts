@@ -72,4 +72,37 @@ describe('Sender', () => {
     );
     expect(answers.every((a) => a.status === 202)).toBe(true);
   });
+
+  it('reads at most 64 KB of an answer, however long the vendor talks', async () => {
+    const url = await vendor((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 64; i++) res.write(chunk); // 1 MB
+      res.end();
+    });
+    sender = new Sender('test', { connections: 1, timeoutMs: 5000 });
+    const res = await sender.send({ method: 'POST', url, headers: {}, body: '{}' });
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(64 * 1024);
+  });
+
+  it('abortAll ends the requests in flight, and one still waiting for a connection, as network errors', async () => {
+    const url = await vendor((req) => req.resume()); // never answers
+    sender = new Sender('test', { connections: 1, timeoutMs: 60_000 });
+    const sent = [0, 1].map(() => sender!.send({ method: 'POST', url, headers: {}, body: '{}' }).catch((e: unknown) => e));
+    await new Promise((r) => setTimeout(r, 100));
+    sender.abortAll(new Error('collector stopping'));
+    for (const error of await Promise.all(sent)) {
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as Error).message).toContain('collector stopping');
+    }
+    // The connection pool still works after the aborts.
+    server!.removeAllListeners('request');
+    server!.on('request', (req, res) => {
+      req.resume();
+      res.writeHead(202).end('ok');
+    });
+    expect((await sender.send({ method: 'POST', url, headers: {}, body: '{}' })).status).toBe(202);
+  });
 });

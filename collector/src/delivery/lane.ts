@@ -255,13 +255,13 @@ export class Lane {
   }
 
   private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number): Promise<void> {
-    let recorded: string | undefined;
+    let request: HttpRequest | undefined;
     let updates: DeliveryUpdate[];
     let aborted = false;
     try {
-      const request = this.destination.request(payloads);
-      recorded = this.record(request, deliveries);
+      request = this.destination.request(payloads);
       if (this.destination.dryRun) {
+        const recorded = this.record(request, deliveries);
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -280,6 +280,9 @@ export class Lane {
         this.events?.request(this.name, `${String(response.status)[0]}xx`, (performance.now() - sent) / 1000);
         this.destination.check(response, request);
         if (epoch === this.epoch) this.succeeded();
+        // A delivered request keeps its first line only (the store would remove the body at once), so
+        // its body is neither masked nor written: most of the work of recording, once per delivery.
+        const recorded = `${this.redact(`${request.method} ${request.url}`)} [body removed after delivery]`;
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -293,7 +296,7 @@ export class Lane {
       updates = aborted
         ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
           deliveries.map((d) => ({ id: d.id, state: 'pending', nextAt: Date.now(), detail: 'collector stopped before the vendor answered' }))
-        : this.failed(deliveries, e, recorded, epoch);
+        : this.failed(deliveries, e, request && this.record(request, deliveries), epoch);
     }
     this.logOutcomes(deliveries, updates);
     try {

@@ -55,7 +55,7 @@ const options: LaneOptions = {
   leaseMs: 60_000,
 };
 
-async function setUp(n: number, opts: Partial<LaneOptions> = {}) {
+async function setUp(n: number, opts: Partial<LaneOptions> = {}, destinations = ['chase']) {
   const vendor = await new Vendor().start();
   cleanup.push(() => vendor.close());
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-lane-'));
@@ -74,7 +74,7 @@ async function setUp(n: number, opts: Partial<LaneOptions> = {}) {
     Array.from({ length: n }, (_, i) => ({
       event: { id: `evt-lane-${String(i).padStart(5, '0')}`, name: 'sign_up', time: now, properties: { user_data: { email: `p${i}@example.com` } } },
       context: { receivedAt: now },
-      destinations: ['chase'],
+      destinations,
     })),
   );
   const delivered = async () => (await store.stats()).find((s) => s.destination === 'chase')?.delivered ?? 0;
@@ -130,4 +130,21 @@ describe('Lane', () => {
     expect(tries).toBeLessThanOrEqual(8);
     expect((await store.stats())[0]).toMatchObject({ delivered: 199, pending: 1 });
   }, 20_000);
+
+  it('records a refused request masked in full, and a delivered one as its first line even while another destination still waits', async () => {
+    // 'later' is a second destination of every event that no lane serves here: its deliveries stay pending.
+    const { vendor, store, lane, delivered } = await setUp(3, {}, ['chase', 'later']);
+    vendor.answer = (body) => (body.includes('p1@example.com') ? 400 : 202);
+    lane.start();
+    expect(await until(async () => (await delivered()) === 2, 10_000)).toBe(true);
+    await until(async () => (await store.recentDeliveries(10)).some((d) => d.state === 'rejected'), 5000);
+    const chaseDeliveries = (await store.recentDeliveries(10)).filter((d) => d.destination === 'chase');
+    const refused = chaseDeliveries.find((d) => d.state === 'rejected')!;
+    expect(refused.request).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/api\/v2\/conversions\n/);
+    expect(refused.request).toContain('[personal data]');
+    expect(refused.request).not.toContain('p1@example.com');
+    for (const d of chaseDeliveries.filter((x) => x.state === 'delivered')) {
+      expect(d.request).toBe(`POST ${vendor.url}/api/v2/conversions [body removed after delivery]`);
+    }
+  });
 });

@@ -204,6 +204,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       } else if (visitorIdFromCookie(req, config.cookie.name)) cookie = setCookie(req, config.cookie, undefined);
     }
     const routes = new Map<string, string[]>();
+    const contexts = new Map<string, RequestContext>();
     let items = batch.events.map((event) => {
       let to = routes.get(event.name);
       if (!to) {
@@ -217,7 +218,11 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
       // An email is kept as a key, to find the event for erasure after its personal data is removed.
       const email = to.length ? normaliseEmail(givenEmail(event.properties)) : undefined;
-      return { event, context: email ? { ...context, emailKey: emailKey(email) } : context, destinations: to };
+      if (!email) return { event, context, destinations: to };
+      // One context per address in the request: a visitor's events share it, and the store makes its JSON once.
+      let withKey = contexts.get(email);
+      if (!withKey) contexts.set(email, (withKey = { ...context, emailKey: emailKey(email) }));
+      return { event, context: withKey, destinations: to };
     });
     items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
     // Remembered with the events (one commit, on SQLite and on PostgreSQL), before the answer, so the visitor's next

@@ -138,6 +138,9 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400 } 
         /** The process that runs the server: its descendants are PostgreSQL's processes. */
         pid: child.pid,
         async stop() {
+          // Waited for, the child keeps this process alive again: otherwise a script whose last work this
+          // is (npm run bench) ends here, its top-level await unsettled, before printing its summary.
+          child.ref();
           child.stdin.end();
           await exited;
         },

@@ -280,9 +280,9 @@ export class Lane {
         this.events?.request(this.name, `${String(response.status)[0]}xx`, (performance.now() - sent) / 1000);
         this.destination.check(response, request);
         if (epoch === this.epoch) this.succeeded();
-        // A delivered request keeps its first line only (the store would remove the body at once), so
-        // its body is neither masked nor written: most of the work of recording, once per delivery.
-        const recorded = `${this.redact(`${request.method} ${request.url}`)} [body removed after delivery]`;
+        // A delivered request is recorded as its first line: its body is never needed again (the store
+        // cuts it once the event is done), so it is neither masked nor written, most of recording's work.
+        const recorded = `${this.requestLine(request)} [body removed after delivery]`;
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -296,7 +296,7 @@ export class Lane {
       updates = aborted
         ? // Stopped before the vendor answered: the deliveries wait for the next start, as if never tried.
           deliveries.map((d) => ({ id: d.id, state: 'pending', nextAt: Date.now(), detail: 'collector stopped before the vendor answered' }))
-        : this.failed(deliveries, e, request && this.record(request, deliveries), epoch);
+        : this.failed(deliveries, e, request && this.recordFailed(request, deliveries), epoch);
     }
     this.logOutcomes(deliveries, updates);
     try {
@@ -390,6 +390,21 @@ export class Lane {
     this.blockedUntil = r.blockedUntil;
     this.reason = r.reason;
     if (failing) this.window = 1;
+  }
+
+  /** `METHOD url`, secrets redacted (a URL is built from settings, never from an event). */
+  private requestLine(request: HttpRequest): string {
+    return this.redact(`${request.method} ${request.url}`);
+  }
+
+  /** A request that failed, recorded whole for /debug; if masking it fails, its first line. */
+  private recordFailed(request: HttpRequest, deliveries: ClaimedDelivery[]): string {
+    try {
+      return this.record(request, deliveries);
+    } catch {
+      // Not its message either: it may quote the value it choked on.
+      return `${this.requestLine(request)} [body not recorded]`;
+    }
   }
 
   /** The request as recorded for /debug: no secret, and none of the events' personal data, in any form. */

@@ -66,43 +66,50 @@ export class Sender {
         finish(reason);
       };
       // One timer per request, cleared at the answer.
-      const timer = setTimeout(() => abort(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => abort(new Error(`no complete answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       this.inFlight.add(abort);
-      let url: URL;
       try {
-        url = new URL(req.url);
+        const url = new URL(req.url);
+        this.agent.dispatch(
+          {
+            origin: url.origin,
+            path: url.pathname + url.search,
+            method: req.method as Dispatcher.HttpMethod,
+            headers: req.headers,
+            body: req.body ?? null,
+          },
+          {
+            onRequestStart(c) {
+              controller = c;
+              if (stopped) c.abort(stopped);
+            },
+            onResponseStart(_c, statusCode, responseHeaders) {
+              status = statusCode;
+              headers = responseHeaders;
+            },
+            onResponseData(c, chunk) {
+              chunks.push(chunk);
+              size += chunk.length;
+              // Enough of the answer: what a vendor says past 64 KB is not read.
+              if (size >= MAX_RESPONSE_BYTES) {
+                finish();
+                c.abort(new Error('answer over 64 KB'));
+              }
+            },
+            onResponseEnd() {
+              finish();
+            },
+            onResponseError(_c, error) {
+              finish(error);
+            },
+          },
+        );
       } catch (e) {
         finish(e as Error);
-        return;
       }
-      this.agent.dispatch(
-        { origin: url.origin, path: url.pathname + url.search, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body ?? null },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (stopped) c.abort(stopped);
-          },
-          onResponseStart(_c, statusCode, responseHeaders) {
-            status = statusCode;
-            headers = responseHeaders;
-          },
-          onResponseData(c, chunk) {
-            chunks.push(chunk);
-            size += chunk.length;
-            // Enough of the answer: what a vendor says past 64 KB is not read.
-            if (size >= MAX_RESPONSE_BYTES) {
-              finish();
-              c.abort(new Error('answer over 64 KB'));
-            }
-          },
-          onResponseEnd() {
-            finish();
-          },
-          onResponseError(_c, error) {
-            finish(error);
-          },
-        },
-      );
     });
   }
 

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { RequestContext, StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
 import { openDatabase } from './sqliteSchema.js';
-import { GroupCommitter, type IngestRow, type WriteOp, type WriteResult } from './sqliteWrites.js';
+import { GroupCommitter, type IngestRows, type WriteOp, type WriteResult } from './sqliteWrites.js';
 import type {
   ClaimedDelivery,
   IdConflict,
@@ -197,18 +197,17 @@ export class SqliteStore implements Store {
     // The events of one request share their context: its JSON is made once.
     let context: RequestContext | undefined;
     let contextJson = '';
-    const rows = events.map((e): IngestRow => {
+    const rows: IngestRows = { ids: [], names: [], receivedAt: [], bodies: [], contentLengths: [], destinations: [] };
+    for (const e of events) {
       if (e.context !== context) contextJson = JSON.stringify((context = e.context));
       const json = JSON.stringify(e.event);
-      return {
-        id: e.event.id,
-        name: e.event.name,
-        receivedAt: e.context.receivedAt,
-        body: `${json.slice(0, -1)},"context":${contextJson}}`,
-        contentLength: json.length - 1,
-        destinations: e.destinations,
-      };
-    });
+      rows.ids.push(e.event.id);
+      rows.names.push(e.event.name);
+      rows.receivedAt.push(e.context.receivedAt);
+      rows.bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
+      rows.contentLengths.push(json.length - 1);
+      rows.destinations.push(e.destinations);
+    }
     return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
   }
 

@@ -3,21 +3,24 @@ import { hash } from 'node:crypto';
 import { emailKey } from '../emailKey.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
-/** An event ready to write: its JSON already made on the thread that received it. */
-export interface IngestRow {
-  id: string;
-  name: string;
-  receivedAt: number;
-  /** The stored event's JSON: the event as it arrived, then its `context`. */
-  body: string;
-  /** Where the event as it arrived ends in `body` (the context is not part of what it holds). */
-  contentLength: number;
-  destinations: string[];
+/**
+ * Events ready to write, a list per field (the i-th of each is one event): posted to the writer thread,
+ * lists clone in about two thirds of the time objects take, each of which repeats its keys. Each body is
+ * the stored event's JSON (the event as it arrived, then its `context`), made on the thread that received
+ * it; `contentLengths` says where the event as it arrived ends in it (the context is not part of what it holds).
+ */
+export interface IngestRows {
+  ids: string[];
+  names: string[];
+  receivedAt: number[];
+  bodies: string[];
+  contentLengths: number[];
+  destinations: string[][];
 }
 
 /** Every write the SQLite store makes, by name, so it can run on a writer thread. */
 export type WriteOp =
-  | { op: 'ingest'; rows: IngestRow[] }
+  | { op: 'ingest'; rows: IngestRows }
   | { op: 'update'; updates: DeliveryUpdate[] }
   | { op: 'retryNow'; ids: number[]; now: number }
   | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
@@ -138,26 +141,28 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         let stored = 0;
         const conflicts: number[] = [];
         const added = new Map<string, number>();
-        for (const [index, r] of w.rows.entries()) {
+        const { ids, names, receivedAt, bodies, contentLengths, destinations } = w.rows;
+        for (let i = 0; i < ids.length; i++) {
+          const body = bodies[i]!;
           // One-shot hash: no Hash object per event (a third of the cost).
-          const digest = hash('sha1', r.body.slice(0, r.contentLength), 'buffer');
-          const inserted = s.insertEvent.run(r.id, r.name, r.receivedAt, r.body, digest);
+          const digest = hash('sha1', body.slice(0, contentLengths[i]), 'buffer');
+          const inserted = s.insertEvent.run(ids[i], names[i], receivedAt[i], body, digest);
           if (inserted.changes === 0) {
-            const before = s.storedDigest.get(r.id) as Buffer | null;
+            const before = s.storedDigest.get(ids[i]) as Buffer | null;
             // A store from before digests cannot tell: a repeat, as it was then.
             if (before && !before.equals(digest)) {
-              conflicts.push(index);
-              s.insertConflict.run(r.id, r.name, r.receivedAt, r.body);
+              conflicts.push(i);
+              s.insertConflict.run(ids[i], names[i], receivedAt[i], body);
             }
             continue;
           }
           stored++;
-          for (const d of r.destinations) {
+          for (const d of destinations[i]!) {
             if (s.insertDelivery.run(inserted.lastInsertRowid, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
           }
         }
         for (const [destination, n] of added) s.countNew.run(destination, n);
-        return { stored, duplicates: w.rows.length - stored - conflicts.length, conflicts };
+        return { stored, duplicates: ids.length - stored - conflicts.length, conflicts };
       }
       case 'update':
         for (const u of w.updates) {

@@ -84,6 +84,33 @@ describe('SqliteStore schema', () => {
 });
 
 /** The schema tagrelay 0.1 made stores with (no user_version). */
+describe('SqliteStore claims', () => {
+  it('reads due deliveries ahead: a leased one is never handed out again, and what falls due is taken within a second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
+    const store = new SqliteStore(join(dir, 't.db'), { thread: false });
+    try {
+      await store.ingest(Array.from({ length: 20 }, (_, i) => newEvent(`evt-${String(i).padStart(8, '0')}`, ['a'])));
+      const t0 = Date.now();
+      const first = await store.claim('a', 4, t0, 60_000);
+      const second = await store.claim('a', 4, t0 + 1, 60_000);
+      expect(new Set([...first, ...second].map((d) => d.id)).size).toBe(8);
+      // The first delivery fails (due in an hour); the operator makes it due at once, older than every other.
+      const retry = first[0]!.id;
+      await store.update([{ id: retry, state: 'pending', nextAt: t0 + 3_600_000, attempted: true }]);
+      await store.update(first.slice(1).map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      await store.retryNow([retry], t0 - 60_000);
+      // A second after the last read, the claim reads the due index again, oldest first: the retry leads,
+      // and nothing of the second claim (still leased) comes again.
+      const later = await store.claim('a', 4, t0 + 1000, 60_000);
+      expect(later[0]).toMatchObject({ id: retry, attempts: 1 });
+      expect(new Set([...second, ...later].map((d) => d.id)).size).toBe(8);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const SCHEMA_0_1 = `
 CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, received_at INTEGER NOT NULL,
   body TEXT NOT NULL, scrubbed INTEGER NOT NULL DEFAULT 0);

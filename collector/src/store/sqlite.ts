@@ -101,6 +101,10 @@ class InlineWriter implements Writer {
   }
 }
 
+/** How many due ids a claim reads ahead (at least), and for how long they may be taken without reading again. */
+const READ_AHEAD = 256;
+const READ_AHEAD_MS = 1000;
+
 /**
  * The embedded store: one SQLite file (WAL, fsync on every commit). Writes are group-committed on a
  * writer thread; reads and claims run on this thread. One process serves a store, so the leases on
@@ -111,6 +115,8 @@ export class SqliteStore implements Store {
   private readonly writer: Writer;
   /** Deliveries handed to a worker and not yet reported back, per destination. */
   private readonly leased = new Map<string, Set<number>>();
+  /** Due ids read ahead of the claims that will take them, per destination, oldest first; and when. */
+  private readonly ahead = new Map<string, { ids: number[]; next: number; readAt: number }>();
   private readonly stmts;
   /** Releases the lock that keeps a second collector off this store (tagrelay serve). */
   private readonly unlock?: () => void;
@@ -150,7 +156,7 @@ export class SqliteStore implements Store {
         .pluck(),
       load: this.db.prepare(
         `SELECT d.id, d.destination, d.attempts, d.created_at AS createdAt, e.body
-           FROM json_each(?) j JOIN deliveries d ON d.id = j.value JOIN events e ON e.seq = d.event_seq`,
+           FROM json_each(?) j JOIN deliveries d ON d.id = j.value AND d.state = 'pending' JOIN events e ON e.seq = d.event_seq`,
       ),
       counts: this.db.prepare(`SELECT destination, state, n FROM delivery_counts`),
       oldestWaiting: this.db
@@ -214,9 +220,16 @@ export class SqliteStore implements Store {
   async claim(destination: string, limit: number, now: number, _leaseMs?: number): Promise<ClaimedDelivery[]> {
     let leased = this.leased.get(destination);
     if (!leased) this.leased.set(destination, (leased = new Set()));
-    // Leased rows are still pending in the table: read past them.
-    const due = this.stmts.dueIds.all(destination, now, limit + leased.size) as number[];
-    const ids = due.filter((id) => !leased.has(id)).slice(0, limit);
+    // Leased rows are still pending in the table, so a read of the due index passes them first: about
+    // 64 rows for 14 taken, a tenth of a drain's work. So it reads ahead, for the next claims too, and
+    // again once that is used up or a second old (a delivery that fell due meanwhile waits no longer).
+    let ahead = this.ahead.get(destination);
+    if (!ahead || ahead.ids.length - ahead.next < limit || now < ahead.readAt || now - ahead.readAt >= READ_AHEAD_MS) {
+      const due = this.stmts.dueIds.all(destination, now, Math.max(limit * 4, READ_AHEAD) + leased.size) as number[];
+      this.ahead.set(destination, (ahead = { ids: due.filter((id) => !leased.has(id)), next: 0, readAt: now }));
+    }
+    const ids = ahead.ids.slice(ahead.next, ahead.next + limit);
+    ahead.next += ids.length;
     if (!ids.length) return [];
     for (const id of ids) leased.add(id);
     const rows = this.stmts.load.all(JSON.stringify(ids)) as {

@@ -2,9 +2,10 @@ import { hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { emailKey } from '../emailKey.js';
-import type { Consent, RequestContext, StoredEvent } from '../event.js';
+import type { Consent, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
 import { migrate } from './postgresSchema.js';
+import { storedBodies } from './storedBody.js';
 import {
   StoreError,
   type ClaimedDelivery,
@@ -210,25 +211,22 @@ export class PostgresStore implements Store {
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {
-    const item = noEvents([]);
-    // The events of one request share their context: its JSON is made once.
-    let context: RequestContext | undefined;
-    let contextJson = '';
+    if (!events.length) return { stored: 0, duplicates: 0, conflicts: [] };
     for (const e of events) {
-      if (e.context !== context) contextJson = JSON.stringify((context = e.context));
-      const json = JSON.stringify(e.event);
       if (NEWLINE_OR_COMMA.test(e.event.id) || NEWLINE_OR_COMMA.test(e.event.name)) {
         throw new Error(`event id or name with a newline or comma: ${JSON.stringify(e.event.id)}`);
       }
-      item.ids.push(e.event.id);
-      item.names.push(e.event.name);
-      item.received.push(e.context.receivedAt);
-      item.bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
-      item.digests.push(hash('sha1', json.slice(0, -1), 'hex'));
-      item.dests.push(e.destinations.join(','));
     }
-    if (!events.length) return { stored: 0, duplicates: 0, conflicts: [] };
-    return this.ingestWriter.add(item);
+    const { bodies, contentLengths } = storedBodies(events);
+    return this.ingestWriter.add({
+      ids: events.map((e) => e.event.id),
+      names: events.map((e) => e.event.name),
+      received: events.map((e) => e.context.receivedAt),
+      bodies,
+      digests: bodies.map((body, i) => hash('sha1', body.slice(0, contentLengths[i]), 'hex')),
+      dests: events.map((e) => e.destinations.join(',')),
+      visitors: [],
+    });
   }
 
   private async writeIngest(items: IngestItem[]): Promise<IngestResult[]> {

@@ -3,9 +3,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { RequestContext, StoredEvent } from '../event.js';
+import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
 import { openDatabase } from './sqliteSchema.js';
+import { storedBodies } from './storedBody.js';
 import { GroupCommitter, type IngestRows, type WriteOp, type WriteResult } from './sqliteWrites.js';
 import type {
   ClaimedDelivery,
@@ -200,20 +201,13 @@ export class SqliteStore implements Store {
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {
-    // The events of one request share their context: its JSON is made once.
-    let context: RequestContext | undefined;
-    let contextJson = '';
-    const rows: IngestRows = { ids: [], names: [], receivedAt: [], bodies: [], contentLengths: [], destinations: [] };
-    for (const e of events) {
-      if (e.context !== context) contextJson = JSON.stringify((context = e.context));
-      const json = JSON.stringify(e.event);
-      rows.ids.push(e.event.id);
-      rows.names.push(e.event.name);
-      rows.receivedAt.push(e.context.receivedAt);
-      rows.bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
-      rows.contentLengths.push(json.length - 1);
-      rows.destinations.push(e.destinations);
-    }
+    const rows: IngestRows = {
+      ids: events.map((e) => e.event.id),
+      names: events.map((e) => e.event.name),
+      receivedAt: events.map((e) => e.context.receivedAt),
+      ...storedBodies(events),
+      destinations: events.map((e) => e.destinations),
+    };
     return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
   }
 

@@ -1,7 +1,7 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import { conversionKey } from '../event.js';
 import type { Logger } from '../log.js';
-import { recordingMask, requestText } from './record.js';
+import { recordingMask, requestLine, requestText } from './record.js';
 import type { ClaimedDelivery, DeliveryState, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
 import {
@@ -282,7 +282,8 @@ export class Lane {
         if (epoch === this.epoch) this.succeeded();
         // A delivered request is recorded as its first line: its body is never needed again (the store
         // cuts it once the event is done), so it is neither masked nor written, most of recording's work.
-        const recorded = `${this.requestLine(request)} [body removed after delivery]`;
+        // Its URL is built from settings, never from an event: secrets are all it may hold.
+        const recorded = `${this.redact(requestLine(request))} [body removed after delivery]`;
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'delivered',
@@ -392,18 +393,13 @@ export class Lane {
     if (failing) this.window = 1;
   }
 
-  /** `METHOD url`, secrets redacted (a URL is built from settings, never from an event). */
-  private requestLine(request: HttpRequest): string {
-    return this.redact(`${request.method} ${request.url}`);
-  }
-
   /** A request that failed, recorded whole for /debug; if masking it fails, its first line. */
   private recordFailed(request: HttpRequest, deliveries: ClaimedDelivery[]): string {
     try {
       return this.record(request, deliveries);
     } catch {
       // Not its message either: it may quote the value it choked on.
-      return `${this.requestLine(request)} [body not recorded]`;
+      return `${this.redact(requestLine(request))} [body not recorded]`;
     }
   }
 

@@ -14,6 +14,9 @@ export function recordingMask(events: StoredEvent[], redactSecrets: (text: strin
   return (text) => (maskPersonal ? maskPersonal(redactSecrets(text)) : redactSecrets(text));
 }
 
-/** A request as text for /debug (`METHOD url`, the headers without credentials, the body), before masking. */
+/** A request's first line as recorded: `METHOD url` (before redaction). */
+export const requestLine = (request: HttpRequest): string => `${request.method} ${request.url}`;
+
+/** A request as text for /debug (its first line, the headers without credentials, the body), before masking. */
 export const requestText = (request: HttpRequest): string =>
-  `${request.method} ${request.url}\n${JSON.stringify(redactHeaders(request.headers))}\n${request.body ?? ''}`;
+  `${requestLine(request)}\n${JSON.stringify(redactHeaders(request.headers))}\n${request.body ?? ''}`;

@@ -57,10 +57,7 @@ export function startProcess(args, env = {}) {
           url: m[1].replace('localhost', '127.0.0.1'),
           pid: child.pid,
           /** CPU time the process has used, ms (user + system, all threads; Linux /proc). */
-          cpuMs() {
-            const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-            return (Number(fields[11]) + Number(fields[12])) * 10;
-          },
+          cpuMs: () => processCpu(child.pid)[0],
           /** Peak and current resident memory of the process, MB (Linux /proc). */
           memory() {
             const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

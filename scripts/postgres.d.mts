@@ -1,6 +1,10 @@
 export interface EmbeddedPostgresServer {
   /** postgres://postgres:<password>@127.0.0.1:<port>/postgres */
   url: string;
+  /** The process that runs the server: its descendants are PostgreSQL's processes. */
+  pid: number;
+  /** Stops the server (ending its connections) and starts it again on the same port `downMs` later. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 export function spawnEmbeddedPostgres(opts?: {

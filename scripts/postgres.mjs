@@ -27,8 +27,9 @@ function freePort() {
 
 /**
  * Starts a PostgreSQL server in a fresh temporary directory, listening on 127.0.0.1 only; resolves
- * with its URL (user `postgres`, database `postgres`) and `stop()`, which stops it and removes the
- * directory. As root the server runs as the unprivileged user `postgres` (created if missing), so the
+ * with its URL (user `postgres`, database `postgres`), `restart(downMs)`, which stops it (a fast
+ * shutdown: open connections are ended) and starts it again on the same port after `downMs`, and
+ * `stop()`, which stops it and removes the directory. As root the server runs as the unprivileged user `postgres` (created if missing), so the
  * directory is made reachable and owned by it. `durable: false` turns fsync off (tests: a crash of
  * the machine is not what they test); the benchmark keeps PostgreSQL's defaults.
  */
@@ -48,7 +49,8 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, lo
       user: 'postgres',
       password,
       authMethod: 'scram-sha-256',
-      persistent: false,
+      // Kept across restart(); stop() removes the whole directory.
+      persistent: true,
       createPostgresUser: root,
       initdbFlags: ['--encoding=UTF8', '--no-sync'],
       postgresFlags: [
@@ -66,6 +68,11 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, lo
       const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
       return {
         url,
+        async restart(downMs = 0) {
+          await server.stop();
+          await new Promise((r) => setTimeout(r, downMs));
+          await server.start();
+        },
         async stop() {
           await server.stop().catch(() => {});
           rmSync(dir, { recursive: true, force: true });
@@ -137,6 +144,20 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400 } 
         url,
         /** The process that runs the server: its descendants are PostgreSQL's processes. */
         pid: child.pid,
+        /** Stops the server (ending its connections) and starts it again on the same port `downMs` later. */
+        restart(downMs = 0) {
+          return new Promise((done) => {
+            const onData = (chunk) => {
+              if (!String(chunk).includes('"restarted"')) return;
+              child.stdout.off('data', onData);
+              child.stdout.unref();
+              done();
+            };
+            child.stdout.on('data', onData);
+            child.stdout.ref();
+            child.stdin.write(`${JSON.stringify({ restart: downMs })}\n`);
+          });
+        },
         async stop() {
           // Waited for, the child keeps this process alive again: otherwise a script whose last work this
           // is (npm run bench) ends here, its top-level await unsettled, before printing its summary.
@@ -156,6 +177,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const stop = () => (stopping ??= server.stop().then(() => process.exit(0)));
   process.stdin.on('end', stop);
   process.stdin.on('error', stop);
+  // A line {"restart": downMs} restarts the server; {"restarted": true} answers once it is up again.
+  let input = '';
+  process.stdin.on('data', (chunk) => {
+    input += chunk;
+    for (let nl = input.indexOf('\n'); nl >= 0; nl = input.indexOf('\n')) {
+      const { restart } = JSON.parse(input.slice(0, nl));
+      input = input.slice(nl + 1);
+      void server.restart(restart).then(() => process.stdout.write(`${JSON.stringify({ restarted: true })}\n`));
+    }
+  });
   process.stdin.resume();
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, stop);
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);

@@ -67,8 +67,8 @@ export async function createCollector(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
     async () => [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0),
     opts.freeSpace,
-    (refusal) =>
-      refusal ? log.error('not taking events', { reason: refusal }) : log.info('taking events again'),
+    (refusal, cause) =>
+      refusal ? log.error('not taking events', { reason: refusal, cause }) : log.info('taking events again'),
   );
   await admission.check();
   let draining = false;

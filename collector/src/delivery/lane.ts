@@ -189,7 +189,7 @@ export class Lane {
           await this.sleep(this.opts.pollMs);
           continue;
         }
-        await this.dispatch(claimed);
+        await this.dispatch(claimed, now + this.opts.leaseMs);
       } catch (e) {
         this.log.error('delivery loop error', { destination: this.name, error: e });
         await this.sleep(1000);
@@ -198,7 +198,7 @@ export class Lane {
   }
 
   /** Maps the claimed deliveries and starts their requests; returns once they are in flight. */
-  private async dispatch(claimed: ClaimedDelivery[]): Promise<void> {
+  private async dispatch(claimed: ClaimedDelivery[], leaseEnds: number): Promise<void> {
     const updates: DeliveryUpdate[] = [];
     const ready: { delivery: ClaimedDelivery; payload: unknown }[] = [];
     for (const delivery of claimed) {
@@ -247,6 +247,7 @@ export class Lane {
         chunk.map((c) => c.delivery),
         chunk.map((c) => c.payload),
         this.epoch,
+        leaseEnds,
       ).finally(() => {
         this.inFlight--;
         this.notify();
@@ -254,7 +255,7 @@ export class Lane {
     }
   }
 
-  private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number): Promise<void> {
+  private async deliver(deliveries: ClaimedDelivery[], payloads: unknown[], epoch: number, leaseEnds: number): Promise<void> {
     let request: HttpRequest | undefined;
     let updates: DeliveryUpdate[];
     let aborted = false;
@@ -300,11 +301,34 @@ export class Lane {
         : this.failed(deliveries, e, request && this.recordFailed(request, deliveries), epoch);
     }
     this.logOutcomes(deliveries, updates);
-    try {
-      await this.store.update(updates);
-    } catch (e) {
-      // The lease runs out and the deliveries are tried again: a repeat, never a loss.
-      this.log.error('could not record delivery results', { destination: this.name, error: e });
+    await this.saveResults(updates, leaseEnds);
+  }
+
+  /**
+   * Records results. A store that fails (a database restarting) is tried again while the deliveries'
+   * lease holds, so a short outage repeats no request; the slots stay taken meanwhile, so the lane sends
+   * nothing new. Past the lease, or once the lane is stopping, the results are left: the deliveries are
+   * tried again when the lease runs out, a repeat, never a loss.
+   */
+  private async saveResults(updates: DeliveryUpdate[], leaseEnds: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.update(updates);
+        if (attempt > 0) this.log.info('recorded delivery results once the store answered again', { destination: this.name, tries: attempt + 1 });
+        return;
+      } catch (e) {
+        const wait = Math.min(250 * 2 ** attempt, 2000);
+        const giveUp = this.stopping || Date.now() + wait >= leaseEnds;
+        if (attempt === 0 || giveUp) {
+          this.log.error(giveUp ? 'could not record delivery results: their lease runs out and they are sent again' : 'could not record delivery results: trying again while their lease holds', {
+            destination: this.name,
+            deliveries: updates.length,
+            error: e,
+          });
+        }
+        if (giveUp) return;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
   }
 

@@ -36,7 +36,7 @@ export class Admission {
     private readonly settings: AdmissionSettings,
     private readonly queueDepth: () => Promise<number>,
     private readonly freeSpace: FreeSpaceReader = readFreeSpace,
-    private readonly onChange: (refusal: string | undefined) => void = () => {},
+    private readonly onChange: (refusal: string | undefined, cause?: string) => void = () => {},
   ) {
     this.timer = setInterval(() => void this.check(), settings.intervalMs ?? 1000);
     this.timer.unref();
@@ -45,6 +45,7 @@ export class Admission {
   /** Looks at the disk and the queue now. */
   async check(): Promise<void> {
     let refusal: string | undefined;
+    let cause: string | undefined;
     try {
       if (this.settings.storeDir) {
         const { free, total } = await this.freeSpace(this.settings.storeDir);
@@ -56,11 +57,13 @@ export class Admission {
         refusal = `${depth} deliveries are waiting, above limits.maxQueueDepth (${this.settings.maxQueueDepth})`;
       }
     } catch (e) {
-      refusal = `cannot check the store: ${(e as Error).message}`;
+      // The cause (a database's address, say) goes to the log, not to whoever posts events.
+      refusal = 'the store does not answer';
+      cause = (e as Error).message;
     }
     if (refusal !== this.refusal) {
       this.refusal = refusal;
-      this.onChange(refusal);
+      this.onChange(refusal, cause);
     }
   }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/types.js';
+import type { IngestResult, Store } from '../store/types.js';
 import { combinations, type Metrics } from '../metrics.js';
 import { givenEmail, normaliseEmail } from '../destinations/pii.js';
 import { emailKey } from '../emailKey.js';
@@ -17,6 +17,20 @@ import { Refusals } from './refusals.js';
 import { ClientError, parseCollectBody } from './validate.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The store failed while taking a request's events (unreachable, its disk full, its writer gone). They
+ * were not stored, or (a connection lost after the commit) stored without the answer coming back: the
+ * tag sends them again either way, and an event stored already is known by its id.
+ */
+class StoreFailure extends Error {
+  constructor(readonly reason: unknown) {
+    super('the store failed');
+  }
+}
+
+/** How long a client is asked to wait after a store failure, s: a database restart takes a few. */
+const STORE_RETRY_AFTER_S = 5;
 
 interface CollectDeps {
   config: Config;
@@ -107,9 +121,25 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       refusals.record({ status, reason, eventId: event?.id, eventName: event?.name }, kind);
     }
   };
-  const answer = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, event?: { id?: string; name?: string }) => {
-    counted(status, body, event);
+  const answer = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string>,
+    event?: { id?: string; name?: string },
+    kind?: string,
+  ) => {
+    counted(status, body, event, kind);
     send(res, status, body, headers);
+  };
+  // A store failure is logged with its cause at most once a minute (an outage fails every request).
+  let storeFailures = { count: 0, loggedAt: 0 };
+  const storeFailed = (reason: unknown) => {
+    storeFailures.count++;
+    const now = Date.now();
+    if (now - storeFailures.loggedAt < 60_000) return;
+    log.error('could not store events', { error: reason, requests: storeFailures.count });
+    storeFailures = { count: 0, loggedAt: now };
   };
   const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, kind?: string) => {
     counted(status, body, undefined, kind);
@@ -224,14 +254,19 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (!withKey) contexts.set(email, (withKey = { ...context, emailKey: emailKey(email) }));
       return { event, context: withKey, destinations: to };
     });
-    items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
-    // Remembered with the events (one commit, on SQLite and on PostgreSQL), before the answer, so the visitor's next
-    // request finds it; a failure here costs attribution later, never an event.
-    const remembered = fromServer
-      ? undefined
-      : store.rememberVisitors(visitorWrites.changed(visitorUpdates(items))).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
-    const result = await store.ingest(items);
-    await remembered;
+    let result: IngestResult;
+    try {
+      items = await withVisitorMemory(items, store, config.attributionDays * 86_400_000, fromServer);
+      // Remembered with the events (one commit, on SQLite and on PostgreSQL), before the answer, so the visitor's next
+      // request finds it; a failure here costs attribution later, never an event.
+      const remembered = fromServer
+        ? undefined
+        : store.rememberVisitors(visitorWrites.changed(visitorUpdates(items))).catch((e: unknown) => log.error('could not remember visitors', { error: e }));
+      result = await store.ingest(items);
+      await remembered;
+    } catch (e) {
+      throw new StoreFailure(e);
+    }
     events({ result: 'stored' }, result.stored);
     if (result.duplicates) events({ result: 'duplicate' }, result.duplicates);
     if (result.conflicts.length) events({ result: 'conflict' }, result.conflicts.length);
@@ -260,7 +295,13 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     res.once('finish', () => duration(Number(process.hrtime.bigint() - started) / 1e9, { status: `${String(res.statusCode)[0]}xx` }));
     handle(req, res).catch((err: unknown) => {
       if (err instanceof ClientError) return answer(res, err.status, { error: err.message }, undefined, err.event);
-      if (res.destroyed || req.destroyed) return; // the client went away
+      // The client went away. (Not req.destroyed: that is true as soon as the body has been read.)
+      if (res.destroyed) return;
+      if (err instanceof StoreFailure) {
+        storeFailed(err.reason);
+        const body = { error: 'the events could not be stored now: send them again later' };
+        return answer(res, 503, body, { 'Retry-After': String(STORE_RETRY_AFTER_S) }, undefined, 'store failure');
+      }
       log.error('collect failed', { error: err });
       answer(res, 500, { error: 'internal error' });
     });

@@ -155,8 +155,11 @@ const NEWLINE_OR_COMMA = /[\n,]/;
  */
 export class PostgresStore implements Store {
   readonly fleet: Fleet;
-  /** Lease token of each delivery this process claimed and has not reported on. */
-  private readonly leases = new Map<number, number>();
+  /**
+   * Lease token of each delivery this process claimed and has not reported on, and when the lease ends.
+   * Kept when a report fails, so that the report sent again still carries it.
+   */
+  private readonly leases = new Map<number, { lease: number; until: number }>();
   private readonly ingestWriter: GroupWriter<IngestItem, IngestResult>;
   private readonly updateWriter: GroupWriter<DeliveryUpdate[], undefined>;
   private closed = false;
@@ -276,9 +279,11 @@ export class PostgresStore implements Store {
       }),
     );
     rows.sort((a, b) => a.id - b.id);
+    // Tokens of claims never reported on (given up in an outage) go an hour after their lease ended.
+    for (const [id, l] of this.leases) if (l.until + 3_600_000 < now) this.leases.delete(id);
     const claimed: ClaimedDelivery[] = [];
     for (const r of rows) {
-      this.leases.set(r.id, r.lease);
+      this.leases.set(r.id, { lease: r.lease, until: now + leaseMs });
       if (r.body === null) continue; // its event was purged by hand: nothing to send
       claimed.push({ id: r.id, destination, attempts: r.attempts, createdAt: r.created_at, event: JSON.parse(r.body) as StoredEvent });
     }
@@ -287,11 +292,8 @@ export class PostgresStore implements Store {
 
   async update(updates: DeliveryUpdate[]): Promise<void> {
     if (!updates.length) return;
-    try {
-      await this.updateWriter.add(updates);
-    } finally {
-      for (const u of updates) this.leases.delete(u.id);
-    }
+    await this.updateWriter.add(updates);
+    for (const u of updates) this.leases.delete(u.id);
   }
 
   private async writeUpdates(updates: DeliveryUpdate[]): Promise<void> {
@@ -300,7 +302,7 @@ export class PostgresStore implements Store {
       text: 'SELECT tagrelay.record_results($1, $2, $3, $4, $5, $6, $7, $8, $9)',
       values: [
         updates.map((u) => u.id),
-        updates.map((u) => this.leases.get(u.id) ?? null),
+        updates.map((u) => this.leases.get(u.id)?.lease ?? null),
         updates.map((u) => u.state),
         updates.map((u) => (u.attempted ? 1 : 0)),
         updates.map((u) => u.nextAt ?? null),

@@ -89,6 +89,11 @@ export class Collector {
     });
   }
 
+  /** Whether its process is still running. */
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** SIGKILL: no chance to flush or clean up. */
   async kill(): Promise<void> {
     await this.signal('SIGKILL');

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep } from './load.js';
 import { testDatabase } from './postgres.js';
+import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
 import { chaseRules, startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
 
@@ -185,6 +186,70 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect([...traffic.posted].filter((id) => !traffic.acked.has(id))).toEqual([]); // every post went to a live collector
     expect([...traffic.acked].filter((id) => !got.has(id))).toEqual([]);
     expect(repeats).toBe(0);
+  });
+
+  it('PostgreSQL restarting under load: requests are answered 503 meanwhile, never left hanging; nothing is lost or sent twice', { timeout: 180_000 }, async () => {
+    // A server of its own, since this test stops it (also when TAGRELAY_TEST_DATABASE_URL names one).
+    const server = await spawnEmbeddedPostgres();
+    drops.push(() => server.stop());
+    chase = await startChase(KEY);
+    const rules = chaseRules(KEY);
+    chase.override = (req) => ({ ...rules(req), delayMs: 20 });
+    const config = {
+      store: server.url,
+      destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
+      delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs: LEASE_MS },
+    };
+    for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
+    // Posters that behave as the tag does: a batch that is not stored is sent again, after the Retry-After.
+    const answers = new Map<string, number>();
+    const retryAfter = new Set<string | undefined>();
+    const refusals = new Set<string>();
+    const stored = new Set<string>();
+    let seq = 0;
+    let running = true;
+    const poster = async (k: number) => {
+      for (let turn = k; running; turn++) {
+        const ids = Array.from({ length: 20 }, () => `pgrestart-${String(++seq).padStart(7, '0')}`);
+        const body = JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) });
+        for (let attempt = 0; ; attempt++) {
+          const c = collectors[(turn + attempt) % collectors.length]!;
+          const started = Date.now();
+          const r = await postCollect(c.url, body, undefined, 8000);
+          const key = 'status' in r ? String(r.status) : r.error;
+          answers.set(key, (answers.get(key) ?? 0) + 1);
+          if ('status' in r && r.status === 200) break;
+          if ('status' in r && r.status === 503) {
+            refusals.add((JSON.parse(r.body) as { error: string }).error);
+            retryAfter.add(r.retryAfter);
+          } else throw new Error(`a /collect request during the restart was answered ${key} after ${Date.now() - started} ms`);
+          await sleep(300);
+        }
+        ids.forEach((id) => stored.add(id));
+        await sleep(50);
+      }
+    };
+    const posters = Array.from({ length: 3 }, (_, k) => poster(k));
+    await sleep(2000);
+    await server.restart(3000); // fast shutdown (connections ended), 3 s down, then up again
+    await sleep(2000);
+    running = false;
+    await Promise.all(posters);
+    await everyAckedDelivered(stored, LEASE_MS + 20_000);
+    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
+    const got = countBy(chase!.requests, chaseEventId);
+    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    console.log(`PostgreSQL restart: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
+    expect(answers.get('503')).toBeGreaterThan(0); // the outage was seen
+    expect([...answers.keys()].sort()).toEqual(['200', '503']); // and every request was answered, in time
+    expect([...retryAfter].every((s) => Number(s) > 0)).toBe(true);
+    // The public answer says what to do, not where the database is.
+    for (const r of refusals) expect(r).not.toMatch(/127\.0\.0\.1|ECONN|port/);
+    expect([...stored].filter((id) => !got.has(id))).toEqual([]);
+    expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
+    // A result the database could not take while it restarted is written once it is back, within the lease: no resend.
+    expect(repeats).toBe(0);
+    expect(collectors.every((c) => c.running)).toBe(true);
   });
 
   it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', { timeout: 180_000 }, async () => {

@@ -18,7 +18,7 @@ export function signUp(id: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-export type PostResult = { status: number; body: string } | { error: string };
+export type PostResult = { status: number; body: string; retryAfter?: string } | { error: string };
 
 /** POST /collect with a bounded wait; a connection error or timeout is returned, not thrown. */
 export async function postCollect(
@@ -34,7 +34,7 @@ export async function postCollect(
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    return { status: res.status, body: await res.text() };
+    return { status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') ?? undefined };
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     return { error: cause?.code ?? cause?.message ?? (e as Error).name };

@@ -231,8 +231,17 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     };
     const posters = Array.from({ length: 3 }, (_, k) => poster(k));
     await sleep(2000);
-    await server.restart(3000); // fast shutdown (connections ended), 3 s down, then up again
+    const restarted = server.restart(3000); // fast shutdown (connections ended), 3 s down, then up again
+    await sleep(1500);
+    // Monitoring goes on meanwhile: /metrics answers, and says the store is down.
+    const during = await fetch(`${collectors[0]!.url}/metrics`);
+    const duringText = await during.text();
+    await restarted;
     await sleep(2000);
+    expect(during.status).toBe(200);
+    expect(duringText).toMatch(/^tagrelay_store_up 0$/m);
+    expect(duringText).toMatch(/^tagrelay_deliveries_total\{/m);
+    expect(await collectors[0]!.metrics()).toMatch(/^tagrelay_store_up 1$/m);
     running = false;
     await Promise.all(posters);
     await everyAckedDelivered(stored, LEASE_MS + 20_000);

@@ -62,6 +62,14 @@ export async function createCollector(
       return [{ destination }, at ? Math.max(0, (Date.now() - at) / 1000) : 0];
     });
   });
+  metrics.gauge('tagrelay_store_up', 'Whether the store answers: 1, or 0 while it does not (a database restarting)', [], async () => {
+    try {
+      await store.check();
+      return [[{}, 1]];
+    } catch {
+      return [[{}, 0]];
+    }
+  });
   metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
   const admission = new Admission(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },

@@ -21,7 +21,10 @@ export class Metrics {
     return (labels = {}, by = 1) => c.inc(labels, by);
   }
 
-  /** A gauge read when /metrics is scraped. */
+  /**
+   * A gauge read when /metrics is scraped. One that cannot be read (the store does not answer) has no
+   * series in that scrape; the others are still served.
+   */
   gauge(name: string, help: string, labelNames: string[], read: () => Promise<[Labels, number][]> | [Labels, number][]): void {
     new Gauge({
       name,
@@ -30,7 +33,13 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const [labels, value] of await read()) this.set(labels, value);
+        let values: [Labels, number][];
+        try {
+          values = await read();
+        } catch {
+          return;
+        }
+        for (const [labels, value] of values) this.set(labels, value);
       },
     });
   }

@@ -6,6 +6,7 @@ import { Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep } from './load.js';
 import { testDatabase } from './postgres.js';
 import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
+import { TcpProxy } from './tcpProxy.js';
 import { chaseRules, startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
 
@@ -87,6 +88,58 @@ function load(targets: () => Collector[], prefix: string) {
     async stop() {
       running = false;
       await Promise.all(posters);
+    },
+  };
+}
+
+/**
+ * Posters that behave as the tag does: a batch that is not stored is sent again (to the next collector,
+ * after 300 ms) until it is. Any answer other than 200 or 503, or none within `answerMs`, fails the test.
+ */
+function tagLikeLoad(prefix: string, answerMs: number) {
+  const answers = new Map<string, number>();
+  const retryAfter = new Set<string | undefined>();
+  const refusals = new Set<string>();
+  const stored = new Set<string>();
+  let seq = 0;
+  let running = true;
+  const poster = async (k: number) => {
+    for (let turn = k; running; turn++) {
+      const ids = Array.from({ length: 20 }, () => `${prefix}-${String(++seq).padStart(7, '0')}`);
+      const body = JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) });
+      for (let attempt = 0; ; attempt++) {
+        const c = collectors[(turn + attempt) % collectors.length]!;
+        const started = Date.now();
+        const r = await postCollect(c.url, body, undefined, answerMs);
+        const key = 'status' in r ? String(r.status) : r.error;
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+        if ('status' in r && r.status === 200) break;
+        if (!('status' in r) || r.status !== 503) throw new Error(`a /collect request was answered ${key} after ${Date.now() - started} ms`);
+        refusals.add((JSON.parse(r.body) as { error: string }).error);
+        retryAfter.add(r.retryAfter);
+        await sleep(300);
+      }
+      ids.forEach((id) => stored.add(id));
+      await sleep(50);
+    }
+  };
+  // The first failure stops the posting and is thrown by stop().
+  let failure: unknown;
+  const posters = Array.from({ length: 3 }, (_, k) =>
+    poster(k).catch((e: unknown) => {
+      failure ??= e;
+      running = false;
+    }),
+  );
+  return {
+    answers,
+    retryAfter,
+    refusals,
+    stored,
+    async stop() {
+      running = false;
+      await Promise.all(posters);
+      if (failure) throw failure;
     },
   };
 }
@@ -201,35 +254,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs: LEASE_MS },
     };
     for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
-    // Posters that behave as the tag does: a batch that is not stored is sent again, after the Retry-After.
-    const answers = new Map<string, number>();
-    const retryAfter = new Set<string | undefined>();
-    const refusals = new Set<string>();
-    const stored = new Set<string>();
-    let seq = 0;
-    let running = true;
-    const poster = async (k: number) => {
-      for (let turn = k; running; turn++) {
-        const ids = Array.from({ length: 20 }, () => `pgrestart-${String(++seq).padStart(7, '0')}`);
-        const body = JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) });
-        for (let attempt = 0; ; attempt++) {
-          const c = collectors[(turn + attempt) % collectors.length]!;
-          const started = Date.now();
-          const r = await postCollect(c.url, body, undefined, 8000);
-          const key = 'status' in r ? String(r.status) : r.error;
-          answers.set(key, (answers.get(key) ?? 0) + 1);
-          if ('status' in r && r.status === 200) break;
-          if ('status' in r && r.status === 503) {
-            refusals.add((JSON.parse(r.body) as { error: string }).error);
-            retryAfter.add(r.retryAfter);
-          } else throw new Error(`a /collect request during the restart was answered ${key} after ${Date.now() - started} ms`);
-          await sleep(300);
-        }
-        ids.forEach((id) => stored.add(id));
-        await sleep(50);
-      }
-    };
-    const posters = Array.from({ length: 3 }, (_, k) => poster(k));
+    const traffic = tagLikeLoad('pgrestart', 8000);
     await sleep(2000);
     const restarted = server.restart(3000); // fast shutdown (connections ended), 3 s down, then up again
     await sleep(1500);
@@ -242,8 +267,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(duringText).toMatch(/^tagrelay_store_up 0$/m);
     expect(duringText).toMatch(/^tagrelay_deliveries_total\{/m);
     expect(await collectors[0]!.metrics()).toMatch(/^tagrelay_store_up 1$/m);
-    running = false;
-    await Promise.all(posters);
+    await traffic.stop();
+    const { answers, refusals, retryAfter, stored } = traffic;
     await everyAckedDelivered(stored, LEASE_MS + 20_000);
     await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
     const got = countBy(chase!.requests, chaseEventId);
@@ -257,6 +282,63 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);
     expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
     // A result the database could not take while it restarted is written once it is back, within the lease: no resend.
+    expect(repeats).toBe(0);
+    expect(collectors.every((c) => c.running)).toBe(true);
+  });
+
+  it('a network partition between the collectors and PostgreSQL (nothing closed, nothing answered): each request is answered within the 10-s statement limit, nothing is lost or sent twice', { timeout: 180_000 }, async () => {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    const url = new URL(db.url);
+    const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
+    drops.push(() => proxy.close());
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    chase = await startChase(KEY);
+    const rules = chaseRules(KEY);
+    chase.override = (req) => ({ ...rules(req), delayMs: 20 });
+    // A lease longer than the partition: results held up by it are written once it heals.
+    const leaseMs = 30_000;
+    const config = {
+      store: url.toString(),
+      destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
+      delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs },
+    };
+    for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
+    const traffic = tagLikeLoad('partition', 12_000);
+    await sleep(2000);
+    proxy.partition();
+    await sleep(6000);
+    // The admission check gives the store 3 s: new requests are refused at once; /readyz and /metrics answer in time.
+    let started = Date.now();
+    const ready = await fetch(`${collectors[0]!.url}/readyz`);
+    const readyBody = await ready.json();
+    const readyMs = Date.now() - started;
+    started = Date.now();
+    const during = await fetch(`${collectors[0]!.url}/metrics`);
+    const duringText = await during.text();
+    const metricsMs = Date.now() - started;
+    await sleep(6000);
+    proxy.heal();
+    await sleep(3000);
+    await traffic.stop();
+    const { answers, refusals, stored } = traffic;
+    // Deliveries claimed by a statement whose answer the partition swallowed wait for their lease.
+    await everyAckedDelivered(stored, leaseMs + 30_000);
+    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 30_000, 'an empty queue');
+    const got = countBy(chase!.requests, chaseEventId);
+    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    console.log(`partition: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}; during it /readyz ${readyMs} ms, /metrics ${metricsMs} ms`);
+    expect(answers.get('503')).toBeGreaterThan(0);
+    expect([...answers.keys()].sort()).toEqual(['200', '503']); // every request answered, within 12 s
+    expect(refusals).toContain('not taking events now: the store does not answer');
+    expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store does not answer' }]);
+    expect(readyMs).toBeLessThan(5000);
+    expect(during.status).toBe(200);
+    expect(duringText).toMatch(/^tagrelay_store_up 0$/m);
+    expect(metricsMs).toBeLessThan(5000);
+    expect([...stored].filter((id) => !got.has(id))).toEqual([]);
+    expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
     expect(repeats).toBe(0);
     expect(collectors.every((c) => c.running)).toBe(true);
   });

@@ -10,12 +10,16 @@ import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Refusals } from './http/refusals.js';
 import { Metrics } from './metrics.js';
+import { withinTime } from './withinTime.js';
 import { tagScript } from './http/tagScript.js';
 import { createLogger, type Logger } from './log.js';
 import { packageRoot, version } from './packageInfo.js';
 import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
+
+/** How long /readyz, /healthz and /metrics wait for the store to answer, ms: a load balancer's check does not wait long. */
+const HEALTH_CHECK_MS = 1500;
 
 export interface Collector {
   /** The HTTP handler: `/collect` directly, everything else through Express. */
@@ -62,9 +66,9 @@ export async function createCollector(
       return [{ destination }, at ? Math.max(0, (Date.now() - at) / 1000) : 0];
     });
   });
-  metrics.gauge('tagrelay_store_up', 'Whether the store answers: 1, or 0 while it does not (a database restarting)', [], async () => {
+  metrics.gauge('tagrelay_store_up', 'Whether the store answers: 1, or 0 while it does not (a database restarting or cut off)', [], async () => {
     try {
-      await store.check();
+      await withinTime(store.check(), HEALTH_CHECK_MS);
       return [[{}, 1]];
     } catch {
       return [[{}, 0]];
@@ -95,7 +99,7 @@ export async function createCollector(
   });
   app.get('/readyz', async (_req, res) => {
     try {
-      await store.check();
+      await withinTime(store.check(), HEALTH_CHECK_MS);
     } catch {
       res.status(503).json({ status: 'not ready', reason: 'the store does not answer' });
       return;
@@ -106,7 +110,7 @@ export async function createCollector(
   });
   app.get('/healthz', async (_req, res) => {
     try {
-      await store.check();
+      await withinTime(store.check(), HEALTH_CHECK_MS);
     } catch {
       res.status(503).json({ status: 'store unavailable' });
       return;

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withinTime } from './withinTime.js';
 
 type Labels = Record<string, string>;
 
@@ -22,8 +23,8 @@ export class Metrics {
   }
 
   /**
-   * A gauge read when /metrics is scraped. One that cannot be read (the store does not answer) has no
-   * series in that scrape; the others are still served.
+   * A gauge read when /metrics is scraped. One that cannot be read within `READ_TIMEOUT_MS` (the store
+   * does not answer) has no series in that scrape; the others are still served, in time for the scraper.
    */
   gauge(name: string, help: string, labelNames: string[], read: () => Promise<[Labels, number][]> | [Labels, number][]): void {
     new Gauge({
@@ -35,7 +36,7 @@ export class Metrics {
         this.reset();
         let values: [Labels, number][];
         try {
-          values = await read();
+          values = await withinTime(Promise.resolve().then(read), READ_TIMEOUT_MS);
         } catch {
           return;
         }
@@ -59,6 +60,9 @@ export class Metrics {
     return this.registry.contentType;
   }
 }
+
+/** How long a scrape waits for a gauge read from the store, ms. */
+const READ_TIMEOUT_MS = 2000;
 
 /** Every combination of the values of each label, as label sets. */
 export function combinations(values: Record<string, readonly string[]>): Labels[] {

@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import { withinTime } from '../withinTime.js';
 
 /** Free and total bytes of the filesystem holding `dir`. */
 export type FreeSpaceReader = (dir: string) => Promise<{ free: number; total: number }>;
@@ -20,6 +21,7 @@ export interface AdmissionSettings {
 }
 
 const GB = 1024 ** 3;
+const CHECK_TIMEOUT_MS = 3000;
 
 /**
  * Whether the collector takes new events: not when the store's disk is nearly full or the queue is
@@ -31,6 +33,7 @@ export class Admission {
   /** Why new events are refused, or undefined when they are taken. */
   refusal?: string;
   private readonly timer: NodeJS.Timeout;
+  private checking?: Promise<void>;
 
   constructor(
     private readonly settings: AdmissionSettings,
@@ -42,8 +45,17 @@ export class Admission {
     this.timer.unref();
   }
 
-  /** Looks at the disk and the queue now. */
+  /**
+   * Looks at the disk and the queue now. A store that gives no answer within `CHECK_TIMEOUT_MS` (a
+   * database cut off by the network) counts as not answering; the next look waits for this one.
+   */
   async check(): Promise<void> {
+    if (this.checking) return this.checking;
+    this.checking = this.look().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async look(): Promise<void> {
     let refusal: string | undefined;
     let cause: string | undefined;
     try {
@@ -52,7 +64,7 @@ export class Admission {
         const floor = this.settings.minFreeBytes ?? Math.max(GB, total * 0.05);
         if (free < floor) refusal = `the store's disk has ${mb(free)} free, below the floor of ${mb(floor)}`;
       }
-      const depth = await this.queueDepth();
+      const depth = await withinTime(this.queueDepth(), CHECK_TIMEOUT_MS);
       if (!refusal && depth > this.settings.maxQueueDepth) {
         refusal = `${depth} deliveries are waiting, above limits.maxQueueDepth (${this.settings.maxQueueDepth})`;
       }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabase } from '../../../e2e/postgres.js';
+import { TcpProxy } from '../../../e2e/tcpProxy.js';
 import { describeStoreContract, newEvent } from './testing.js';
 import { PostgresStore } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
@@ -68,6 +69,30 @@ describe('PostgresStore in a fleet', () => {
     expect(e).toBeInstanceOf(StoreError);
     expect((e as Error).message).toMatch(/^cannot connect to the PostgreSQL store postgres:\/\/127\.0\.0\.1:1\/nothing: /);
     expect((e as Error).message).not.toContain('hunter2secret');
+  });
+
+  it('with the database cut off, a group of requests fails once the statement limit is up, not then again request by request', async () => {
+    const url = new URL(db.url);
+    const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
+    try {
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      const s = await PostgresStore.open(url.toString(), { queryTimeoutMs: 2000 });
+      open.push(s);
+      expect(await s.ingest([newEvent('evt-cut-0000', ['x'])])).toMatchObject({ stored: 1 }); // connected
+      proxy.partition();
+      const started = Date.now();
+      // Three requests in one turn: one group, one statement.
+      const results = await Promise.allSettled(['1', '2', '3'].map((n) => s.ingest([newEvent(`evt-cut-000${n}`, ['x'])])));
+      const took = Date.now() - started;
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      // Request by request after that, each would wait another 2 s.
+      expect(took).toBeGreaterThanOrEqual(1900);
+      expect(took).toBeLessThan(3500);
+      proxy.heal();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('stores an id once whichever collector receives it, also when both receive it at the same moment', async () => {

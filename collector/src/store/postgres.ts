@@ -39,6 +39,11 @@ const types = {
 /** Deadlocks and serialization failures: the statement did nothing and can run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
+/** An error in what a statement asked (its data), not in reaching the database (SQLSTATE classes 08 and 57). */
+function statementError(e: unknown): boolean {
+  return e instanceof pg.DatabaseError && !/^(08|57)/.test(e.code ?? '');
+}
+
 async function withRetry<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -85,10 +90,11 @@ class GroupWriter<T, R> {
       withRetry(() => this.write(group.map((g) => g.item)))
         .then(
           (results): unknown => group.forEach((g, i) => g.resolve(results[i]!)),
-          // One bad item must not fail the others: each on its own.
+          // One bad item must not fail the others: each on its own. Not when the database is gone or
+          // gives no answer: that would only fail them again, one after the other.
           (e: unknown): unknown =>
-            group.length === 1
-              ? group[0]!.reject(e)
+            group.length === 1 || !statementError(e)
+              ? group.forEach((g) => g.reject(e))
               : Promise.all(
                   group.map((g) => withRetry(() => this.write([g.item])).then((r) => g.resolve(r[0]!), g.reject)),
                 ),
@@ -179,37 +185,37 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Connects (a pool of `poolSize`), brings the schema up to date under an advisory lock, and returns
-   * the store, writing up to `groupsInFlight` ingest groups at once (3). Any failure is a StoreError
-   * naming the server (without its password).
+   * Brings the schema up to date under an advisory lock (on a connection of its own, with no time limit:
+   * it may wait for another collector's migration), then returns the store on a pool of `poolSize`,
+   * writing up to `groupsInFlight` ingest groups at once (3). `queryTimeoutMs`: a statement without an
+   * answer by then fails (a database cut off by the network answers nothing, and the connection is
+   * dropped), so that no request waits for it longer; none by default. Any failure to open is a
+   * StoreError naming the server (without its password).
    */
-  static async open(url: string, opts: { poolSize?: number; owner?: string; groupsInFlight?: number } = {}): Promise<PostgresStore> {
+  static async open(
+    url: string,
+    opts: { poolSize?: number; owner?: string; groupsInFlight?: number; queryTimeoutMs?: number } = {},
+  ): Promise<PostgresStore> {
     const where = redactUrl(url);
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize ?? 10,
-      types,
-      connectionTimeoutMillis: 10_000,
-      application_name: 'tagrelay',
-    } as pg.PoolConfig);
-    // An idle connection that breaks (server restart) is dropped from the pool; the next query opens another.
-    pool.on('error', () => {});
-    let client: pg.PoolClient;
+    const settings = { connectionString: url, types, connectionTimeoutMillis: 10_000, application_name: 'tagrelay' };
+    const client = new pg.Client(settings as pg.ClientConfig);
+    client.on('error', () => {});
     try {
-      client = await pool.connect();
+      await client.connect();
     } catch (e) {
-      await pool.end().catch(() => {});
       throw new StoreError(`cannot connect to the PostgreSQL store ${where}: ${(e as Error).message}`);
     }
     try {
       await migrate(client, where);
     } catch (e) {
-      client.release();
-      await pool.end().catch(() => {});
       if (e instanceof StoreError) throw e;
       throw new StoreError(`cannot prepare the PostgreSQL store ${where}: ${(e as Error).message}`);
+    } finally {
+      await client.end().catch(() => {});
     }
-    client.release();
+    const pool = new pg.Pool({ ...settings, max: opts.poolSize ?? 10, query_timeout: opts.queryTimeoutMs } as pg.PoolConfig);
+    // An idle connection that breaks (server restart) is dropped from the pool; the next query opens another.
+    pool.on('error', () => {});
     return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`, opts.groupsInFlight ?? 3);
   }
 

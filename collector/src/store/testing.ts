@@ -93,6 +93,20 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(stats!.oldestPendingAt).toBeGreaterThan(0);
     });
 
+    it('hands a delivery out again once its lease has run out without a report (its lane could not go on)', async () => {
+      await store.ingest([newEvent('evt-lapsed-01', ['a'])]);
+      const t0 = Date.now();
+      const [first] = await store.claim('a', 1, t0, 300);
+      expect(first).toBeDefined();
+      expect(await store.claim('a', 1, t0 + 100, 300)).toEqual([]); // leased
+      // A claim reads the due index again at most every second: past both, the lapsed lease is gone.
+      await new Promise((r) => setTimeout(r, 1100));
+      const [again] = await store.claim('a', 1, Date.now(), 60_000);
+      expect(again?.id).toBe(first!.id);
+      await store.update([{ id: again!.id, state: 'delivered', attempted: true, status: 202 }]);
+      expect((await store.stats())[0]).toMatchObject({ pending: 0, delivered: 1 });
+    });
+
     it('makes waiting deliveries due again at once, and never touches one that is done', async () => {
       await store.ingest([1, 2].map((i) => newEvent(`evt-0000000${i}`, ['a'])));
       const [d1, d2] = await store.claim('a', 2, Date.now(), 60_000);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +25,11 @@ export interface CollectorOptions {
   env?: Record<string, string>;
   /** Reuse a data directory, e.g. to restart on the same store. */
   dataDir?: string;
+  /**
+   * A full disk without filling one: no file the collector writes may grow past this many KB (a soft
+   * RLIMIT_FSIZE, SIGXFSZ ignored, so a write past it fails as on a full disk). `raiseFileSizeLimit()` makes room.
+   */
+  fileSizeLimitKb?: number;
 }
 
 /**
@@ -62,7 +67,13 @@ export class Collector {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [join(root, 'bin/tagrelay.js'), 'serve', '--config', this.configPath], {
+    const args = [join(root, 'bin/tagrelay.js'), 'serve', '--config', this.configPath];
+    const limit = this.options.fileSizeLimitKb;
+    // The shell's exec keeps its pid: the limit and the ignored signal are the collector's.
+    const [command, argv] = limit
+      ? ['sh', ['-c', `trap '' XFSZ; ulimit -S -f ${limit * 2}; exec "$0" "$@"`, process.execPath, ...args]]
+      : [process.execPath, args];
+    const child = spawn(command, argv, {
       cwd: this.dataDir,
       env: { ...process.env, TAGRELAY_ADMIN_TOKEN: ADMIN_TOKEN, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,6 +98,11 @@ export class Collector {
         reject(new Error(`collector exited with ${code}:\n${this.output}`));
       });
     });
+  }
+
+  /** Lifts `fileSizeLimitKb` from the running collector: the disk has room again. */
+  raiseFileSizeLimit(): void {
+    execFileSync('prlimit', ['--pid', String(this.child!.pid), '--fsize=unlimited:unlimited']);
   }
 
   /** Whether its process is still running. */

@@ -252,11 +252,10 @@ export class SqliteStore implements Store {
   }
 
   async update(updates: DeliveryUpdate[]): Promise<void> {
-    try {
-      await this.writer.write({ op: 'update', updates });
-    } finally {
-      for (const set of this.leased.values()) for (const u of updates) set.delete(u.id);
-    }
+    await this.writer.write({ op: 'update', updates });
+    // Leased until the result is written: one that failed to be written is not handed out again while
+    // its lane tries again, only once its lease runs out.
+    for (const set of this.leased.values()) for (const u of updates) set.delete(u.id);
   }
 
   async retryNow(ids: number[], now: number): Promise<void> {

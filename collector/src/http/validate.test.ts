@@ -47,6 +47,24 @@ describe('parseCollectBody: one bad event is refused alone', () => {
     expect(batch.rejected[0]!.index).toBe(1);
     expect(batch.rejected[0]!.error).toMatch(message);
   });
+  it('refuses an event holding text no store can keep (a NUL, half a surrogate pair), alone; a whole pair (an emoji) is fine', () => {
+    const events = [
+      { ...full, id: 'evt-nul-0001', properties: { note: 'a\u0000b' } },
+      { ...full, id: 'evt-sur-0002', properties: { note: 'x\ud83d' } },
+      { ...full, id: 'evt-sur-0003', clickIds: { clickid: '\ude00y' } },
+      { ...full, id: 'evt-key-0004', properties: { ['k\u0000']: 1 } },
+      { ...full, id: 'evt-emoji-05', properties: { note: 'fine \ud83d\ude00' } },
+    ];
+    const batch = parseCollectBody(Buffer.from(JSON.stringify({ v: 1, events })));
+    expect(batch.events.map((e) => e.id)).toEqual(['evt-emoji-05']);
+    expect(batch.rejected).toEqual([
+      { index: 0, error: 'events.0.properties.note: holds a NUL character or half of a surrogate pair' },
+      { index: 1, error: 'events.1.properties.note: holds a NUL character or half of a surrogate pair' },
+      { index: 2, error: 'events.2.clickIds.clickid: holds a NUL character or half of a surrogate pair' },
+      { index: 3, error: 'events.3.properties: a key holds a NUL character or half of a surrogate pair' },
+    ]);
+  });
+
   it('a prototype key around the events still refuses the body', () => {
     expect(() => parseCollectBody(Buffer.from('{"v":1,"__proto__":{},"events":[]}'))).toThrow(/key "__proto__" is not allowed/);
   });

@@ -29,10 +29,30 @@ function pathOf(node: PathNode | undefined, key?: string | number): string {
 }
 
 /**
- * One pass over every value, without recursion: nesting, string, array and key lengths, finite
- * numbers, and no key that could reach an object's prototype.
+ * Text no store can keep: a NUL, or half of a surrogate pair (PostgreSQL refuses both in text and jsonb,
+ * so an event holding one would be stored and then fail every later statement that reads it as JSON,
+ * its results among them). JSON can carry them only as `\u` escapes: a body without one is not looked at.
  */
-function checkValues(root: unknown, depth = 0, at?: PathNode, key?: string | number): void {
+function unstorable(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0) return true;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+      else return true;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return true;
+  }
+  return false;
+}
+
+const UNSTORABLE = 'holds a NUL character or half of a surrogate pair';
+
+/**
+ * One pass over every value, without recursion: nesting, string, array and key lengths, text a store
+ * can keep, finite numbers, and no key that could reach an object's prototype.
+ */
+function checkValues(root: unknown, depth = 0, at?: PathNode, key?: string | number, escapes = true): void {
   const stack: [value: unknown, depth: number, parent: PathNode | undefined, key: string | number | undefined][] = [
     [root, depth, at, key],
   ];
@@ -42,6 +62,7 @@ function checkValues(root: unknown, depth = 0, at?: PathNode, key?: string | num
       if (value.length > bodyLimits.string) {
         throw new ClientError(422, `${pathOf(parent, key)}: longer than ${bodyLimits.string} characters`);
       }
+      if (escapes && unstorable(value)) throw new ClientError(422, `${pathOf(parent, key)}: ${UNSTORABLE}`);
     } else if (typeof value === 'number') {
       if (!Number.isFinite(value)) throw new ClientError(422, `${pathOf(parent, key)}: number out of range`);
     } else if (value !== null && typeof value === 'object') {
@@ -58,6 +79,7 @@ function checkValues(root: unknown, depth = 0, at?: PathNode, key?: string | num
           if (k.length > bodyLimits.key) {
             throw new ClientError(422, `${pathOf(node)}: a key is longer than ${bodyLimits.key} characters`);
           }
+          if (escapes && unstorable(k)) throw new ClientError(422, `${pathOf(node)}: a key ${UNSTORABLE}`);
           stack.push([(value as Record<string, unknown>)[k], depth + 1, node, k]);
         }
       }
@@ -96,6 +118,8 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   } catch {
     throw new ClientError(400, 'body is not valid UTF-8');
   }
+  // Only a \u escape can put a NUL or half a surrogate pair into a string (see unstorable).
+  const escapes = text.includes('\\u');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -109,7 +133,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   if (perEvent) {
     for (const k in json as object) if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
     if (events.length > bodyLimits.array) throw new ClientError(422, `events: more than ${bodyLimits.array} items`);
-  } else checkValues(json);
+  } else checkValues(json, 0, undefined, undefined, escapes);
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
   const batch: CheckedBatch = { events: [], positions: [], rejected: [] };
@@ -117,7 +141,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   let firstStatus: number | undefined;
   envelope.data.events.forEach((candidate, index) => {
     try {
-      checkValues(candidate, 2, { key: 'events' }, index);
+      checkValues(candidate, 2, { key: 'events' }, index, escapes);
     } catch (e) {
       if (!(e instanceof ClientError)) throw e;
       batch.rejected.push({ index, error: e.message.replace(/^body is/, `events.${index} is`) });

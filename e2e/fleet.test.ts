@@ -276,7 +276,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     console.log(`PostgreSQL restart: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
     expect(answers.get('503')).toBeGreaterThan(0); // the outage was seen
     expect([...answers.keys()].sort()).toEqual(['200', '503']); // and every request was answered, in time
-    expect([...retryAfter].every((s) => Number(s) > 0)).toBe(true);
+    expect([...retryAfter]).toEqual(['5']); // a restart takes seconds: the tag is asked to wait that long, not 30 s
     // The public answer says what to do, not where the database is.
     for (const r of refusals) expect(r).not.toMatch(/127\.0\.0\.1|ECONN|port/);
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);
@@ -322,7 +322,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     proxy.heal();
     await sleep(3000);
     await traffic.stop();
-    const { answers, refusals, stored } = traffic;
+    const { answers, refusals, retryAfter, stored } = traffic;
     // Deliveries claimed by a statement whose answer the partition swallowed wait for their lease.
     await everyAckedDelivered(stored, leaseMs + 30_000);
     await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 30_000, 'an empty queue');
@@ -332,6 +332,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(answers.get('503')).toBeGreaterThan(0);
     expect([...answers.keys()].sort()).toEqual(['200', '503']); // every request answered, within 12 s
     expect(refusals).toContain('not taking events now: the store does not answer');
+    expect([...retryAfter]).toEqual(['5']);
     expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store does not answer' }]);
     expect(readyMs).toBeLessThan(5000);
     expect(during.status).toBe(200);

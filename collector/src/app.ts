@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
-import { Admission, type FreeSpaceReader } from './http/admission.js';
+import { Admission, STORE_SILENT, type FreeSpaceReader } from './http/admission.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Refusals } from './http/refusals.js';
@@ -101,7 +101,7 @@ export async function createCollector(
     try {
       await withinTime(store.check(), HEALTH_CHECK_MS);
     } catch {
-      res.status(503).json({ status: 'not ready', reason: 'the store does not answer' });
+      res.status(503).json({ status: 'not ready', reason: STORE_SILENT });
       return;
     }
     const why = refusal();

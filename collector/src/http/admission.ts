@@ -20,6 +20,9 @@ export interface AdmissionSettings {
   intervalMs?: number;
 }
 
+/** Why events are refused while the store gives no answer: a short wait, unlike a full disk's. */
+export const STORE_SILENT = 'the store does not answer';
+
 const GB = 1024 ** 3;
 const CHECK_TIMEOUT_MS = 3000;
 
@@ -70,7 +73,7 @@ export class Admission {
       }
     } catch (e) {
       // The cause (a database's address, say) goes to the log, not to whoever posts events.
-      refusal = 'the store does not answer';
+      refusal = STORE_SILENT;
       cause = (e as Error).message;
     }
     if (refusal !== this.refusal) {

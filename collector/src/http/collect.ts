@@ -15,6 +15,7 @@ import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
 import { Refusals } from './refusals.js';
 import { ClientError, parseCollectBody } from './validate.js';
+import { STORE_SILENT } from './admission.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -201,7 +202,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     }
     const refused = refusal?.();
     if (refused) {
-      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': '30' }, 'not taking events');
+      const retryAfter = refused === STORE_SILENT ? STORE_RETRY_AFTER_S : 30;
+      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': String(retryAfter) }, 'not taking events');
     }
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding !== 'identity') {

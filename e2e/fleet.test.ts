@@ -277,6 +277,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(answers.get('503')).toBeGreaterThan(0); // the outage was seen
     expect([...answers.keys()].sort()).toEqual(['200', '503']); // and every request was answered, in time
     expect([...retryAfter]).toEqual(['5']); // a restart takes seconds: the tag is asked to wait that long, not 30 s
+    // The log says so once, not once a second: each lane's failing turns are counted in its next line.
+    for (const c of collectors) expect(c.output.match(/"msg":"delivery loop error"/g)?.length ?? 0).toBeLessThanOrEqual(1);
     // The public answer says what to do, not where the database is.
     for (const r of refusals) expect(r).not.toMatch(/127\.0\.0\.1|ECONN|port/);
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);

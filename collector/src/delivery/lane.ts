@@ -86,6 +86,8 @@ export class Lane {
   private readonly shared?: SharedLane;
   private readonly fleetId?: string;
   private sharedReadAt = 0;
+  /** Failed turns of the loop since the last line about them. */
+  private loopFailures = { count: 0, loggedAt: 0 };
   /** Writes of the shared state, one after the other. */
   private publishing: Promise<void> = Promise.resolve();
 
@@ -191,10 +193,22 @@ export class Lane {
         }
         await this.dispatch(claimed, now + this.opts.leaseMs);
       } catch (e) {
-        this.log.error('delivery loop error', { destination: this.name, error: e });
+        this.loopFailed(e);
         await this.sleep(1000);
       }
     }
+  }
+
+  /**
+   * A turn of the loop failed (the store does not answer, say): logged at once, then at most once a
+   * minute with how many failed since, so an outage of an hour is sixty lines per destination, not 3,600.
+   */
+  private loopFailed(e: unknown): void {
+    const now = Date.now();
+    this.loopFailures.count++;
+    if (now - this.loopFailures.loggedAt < 60_000) return;
+    this.log.error('delivery loop error', { destination: this.name, error: e, failures: this.loopFailures.count });
+    this.loopFailures = { count: 0, loggedAt: now };
   }
 
   /** Maps the claimed deliveries and starts their requests; returns once they are in flight. */

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
-import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep } from './load.js';
+import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep, tagLikeLoad } from './load.js';
 import { testDatabase } from './postgres.js';
 import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
 import { TcpProxy } from './tcpProxy.js';
@@ -39,15 +39,21 @@ afterEach(async () => {
   chase = undefined;
 });
 
-/** A Chase stand-in answering after 20 ms, and `n` collectors (one process each) on a fresh database. */
-async function fleet(n: number, extra: Record<string, unknown> = {}) {
-  const db = await testDatabase();
-  drops.push(() => db.drop());
+/**
+ * A Chase stand-in answering after 20 ms, and `n` collectors (one process each) on `store`, by default a
+ * fresh database of the test run's server.
+ */
+async function fleet(n: number, extra: Record<string, unknown> = {}, store?: string) {
+  if (store === undefined) {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    store = db.url;
+  }
   chase = await startChase(KEY);
   const rules = chaseRules(KEY);
   chase.override = (req) => ({ ...rules(req), delayMs: 20 });
   const config = {
-    store: db.url,
+    store,
     destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
     delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs: LEASE_MS },
     ...extra,
@@ -55,7 +61,7 @@ async function fleet(n: number, extra: Record<string, unknown> = {}) {
   // One after the other (starting together, they wait on the migrations' advisory lock: postgres.test.ts).
   collectors = [];
   for (let i = 0; i < n; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
-  return { db, collectors, chase, config };
+  return { collectors, chase, config };
 }
 
 /** Posts 20-event batches to the collectors in turn until `stop()`; returns what was posted and acknowledged. */
@@ -88,58 +94,6 @@ function load(targets: () => Collector[], prefix: string) {
     async stop() {
       running = false;
       await Promise.all(posters);
-    },
-  };
-}
-
-/**
- * Posters that behave as the tag does: a batch that is not stored is sent again (to the next collector,
- * after 300 ms) until it is. Any answer other than 200 or 503, or none within `answerMs`, fails the test.
- */
-function tagLikeLoad(prefix: string, answerMs: number) {
-  const answers = new Map<string, number>();
-  const retryAfter = new Set<string | undefined>();
-  const refusals = new Set<string>();
-  const stored = new Set<string>();
-  let seq = 0;
-  let running = true;
-  const poster = async (k: number) => {
-    for (let turn = k; running; turn++) {
-      const ids = Array.from({ length: 20 }, () => `${prefix}-${String(++seq).padStart(7, '0')}`);
-      const body = JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) });
-      for (let attempt = 0; ; attempt++) {
-        const c = collectors[(turn + attempt) % collectors.length]!;
-        const started = Date.now();
-        const r = await postCollect(c.url, body, undefined, answerMs);
-        const key = 'status' in r ? String(r.status) : r.error;
-        answers.set(key, (answers.get(key) ?? 0) + 1);
-        if ('status' in r && r.status === 200) break;
-        if (!('status' in r) || r.status !== 503) throw new Error(`a /collect request was answered ${key} after ${Date.now() - started} ms`);
-        refusals.add((JSON.parse(r.body) as { error: string }).error);
-        retryAfter.add(r.retryAfter);
-        await sleep(300);
-      }
-      ids.forEach((id) => stored.add(id));
-      await sleep(50);
-    }
-  };
-  // The first failure stops the posting and is thrown by stop().
-  let failure: unknown;
-  const posters = Array.from({ length: 3 }, (_, k) =>
-    poster(k).catch((e: unknown) => {
-      failure ??= e;
-      running = false;
-    }),
-  );
-  return {
-    answers,
-    retryAfter,
-    refusals,
-    stored,
-    async stop() {
-      running = false;
-      await Promise.all(posters);
-      if (failure) throw failure;
     },
   };
 }
@@ -245,16 +199,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     // A server of its own, since this test stops it (also when TAGRELAY_TEST_DATABASE_URL names one).
     const server = await spawnEmbeddedPostgres();
     drops.push(() => server.stop());
-    chase = await startChase(KEY);
-    const rules = chaseRules(KEY);
-    chase.override = (req) => ({ ...rules(req), delayMs: 20 });
-    const config = {
-      store: server.url,
-      destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
-      delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs: LEASE_MS },
-    };
-    for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
-    const traffic = tagLikeLoad('pgrestart', 8000);
+    await fleet(2, {}, server.url);
+    const traffic = tagLikeLoad(() => collectors, { prefix: 'pgrestart', answerMs: 8000 });
     await sleep(2000);
     const restarted = server.restart(3000); // fast shutdown (connections ended), 3 s down, then up again
     await sleep(1500);
@@ -296,18 +242,10 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     drops.push(() => proxy.close());
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    chase = await startChase(KEY);
-    const rules = chaseRules(KEY);
-    chase.override = (req) => ({ ...rules(req), delayMs: 20 });
     // A lease longer than the partition: results held up by it are written once it heals.
     const leaseMs = 30_000;
-    const config = {
-      store: url.toString(),
-      destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } },
-      delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs },
-    };
-    for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } }));
-    const traffic = tagLikeLoad('partition', 12_000);
+    await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, url.toString());
+    const traffic = tagLikeLoad(() => collectors, { prefix: 'partition', answerMs: 12_000 });
     await sleep(2000);
     proxy.partition();
     await sleep(6000);

@@ -41,6 +41,65 @@ export async function postCollect(
   }
 }
 
+/**
+ * Posters that behave as the tag does: a batch of 20 events (`event`, a sign_up by default) that is not
+ * stored is sent again, to the next of `targets` after 300 ms, until it is. Any answer other than 200 or
+ * 503, or none within `answerMs`, stops the posting, and `stop()` throws it.
+ */
+export function tagLikeLoad(
+  targets: () => { url: string }[],
+  { prefix, answerMs, event = (id: string) => signUp(id) }: { prefix: string; answerMs: number; event?: (id: string) => unknown },
+) {
+  const answers = new Map<string, number>();
+  const retryAfter = new Set<string | undefined>();
+  const refusals = new Set<string>();
+  const stored = new Set<string>();
+  let seq = 0;
+  let running = true;
+  const poster = async (k: number) => {
+    for (let turn = k; running; turn++) {
+      const ids = Array.from({ length: 20 }, () => `${prefix}-${String(++seq).padStart(7, '0')}`);
+      const body = JSON.stringify({ v: 1, events: ids.map(event) });
+      for (let attempt = 0; ; attempt++) {
+        const live = targets();
+        const started = Date.now();
+        const r = await postCollect(live[(turn + attempt) % live.length]!.url, body, undefined, answerMs);
+        const key = 'status' in r ? String(r.status) : r.error;
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+        if ('status' in r && r.status === 200) break;
+        if (!('status' in r) || r.status !== 503) throw new Error(`a /collect request was answered ${key} after ${Date.now() - started} ms`);
+        refusals.add((JSON.parse(r.body) as { error: string }).error);
+        retryAfter.add(r.retryAfter);
+        await sleep(300);
+      }
+      ids.forEach((id) => stored.add(id));
+      await sleep(50);
+    }
+  };
+  let failure: unknown;
+  const posters = Array.from({ length: 3 }, (_, k) =>
+    poster(k).catch((e: unknown) => {
+      failure ??= e;
+      running = false;
+    }),
+  );
+  return {
+    answers,
+    retryAfter,
+    refusals,
+    stored,
+    /** Whether a poster has stopped on a failure (stop() throws it). */
+    get failed() {
+      return failure !== undefined;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(posters);
+      if (failure) throw failure;
+    },
+  };
+}
+
 /** The event id behind a Chase request (its email is `<id>@example.com`). */
 export function chaseEventId(req: ReceivedRequest): string | undefined {
   try {

@@ -3,7 +3,7 @@
 // as on a full disk, and raising the limit makes room again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
-import { chaseEventId, countBy, postCollect, signUp, sleep } from './load.js';
+import { chaseEventId, countBy, signUp, sleep, tagLikeLoad } from './load.js';
 import { chaseRules, startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
 
@@ -33,43 +33,19 @@ describe('reliability: the disk fills up', () => {
       fileSizeLimitKb: 4096,
     });
     const c = collector;
-    const answers = new Map<string, number>();
-    const stored = new Set<string>();
-    let seq = 0;
-    let running = true;
-    let failure: unknown;
-    // Posters that behave as the tag does: a batch not stored is sent again until it is. Each event
-    // carries a transaction id, so each delivery first claims its conversion: a write too.
-    const poster = async () => {
-      while (running) {
-        const ids = Array.from({ length: 20 }, () => `disk-${String(++seq).padStart(7, '0')}`);
-        const padding = 'x'.repeat(1500);
-        const body = JSON.stringify({ v: 1, events: ids.map((id) => signUp(id, { properties: { method: 'email', transaction_id: id, note: padding, user_data: { email: `${id}@example.com` } } })) });
-        for (;;) {
-          const r = await postCollect(c.url, body, undefined, 8000);
-          const key = 'status' in r ? String(r.status) : r.error;
-          answers.set(key, (answers.get(key) ?? 0) + 1);
-          if (key === '200') break;
-          if (key !== '503') throw new Error(`/collect answered ${key} while the disk was full`);
-          await sleep(200);
-        }
-        ids.forEach((id) => stored.add(id));
-        await sleep(20);
-      }
-    };
-    const posters = Array.from({ length: 3 }, () =>
-      poster().catch((e: unknown) => {
-        failure ??= e;
-        running = false;
-      }),
-    );
-    await waitFor(() => (answers.get('503') ?? 0) >= 10 || failure, 60_000, 'the disk full: 503s');
+    // Each event carries a transaction id, so each delivery first claims its conversion: a write too.
+    const padding = 'x'.repeat(1500);
+    const traffic = tagLikeLoad(() => [c], {
+      prefix: 'disk',
+      answerMs: 8000,
+      event: (id) => signUp(id, { properties: { method: 'email', transaction_id: id, note: padding, user_data: { email: `${id}@example.com` } } }),
+    });
+    const { answers, stored } = traffic;
+    await waitFor(() => (answers.get('503') ?? 0) >= 10 || traffic.failed, 60_000, 'the disk full: 503s');
     await sleep(2000); // full for a while: deliveries that cannot record their results, claims that cannot go on
     c.raiseFileSizeLimit();
     await sleep(2000);
-    running = false;
-    await Promise.all(posters);
-    if (failure) throw failure;
+    await traffic.stop();
     // Deliveries whose conversion claim could not be written wait for their lease to run out.
     await waitFor(() => {
       const got = countBy(chase!.requests, chaseEventId);

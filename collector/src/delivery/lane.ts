@@ -1,6 +1,7 @@
 import type { Destination, HttpRequest } from '../destinations/types.js';
 import { conversionKey } from '../event.js';
 import type { Logger } from '../log.js';
+import { LogThrottle } from '../logThrottle.js';
 import { recordingMask, requestLine, requestText } from './record.js';
 import type { ClaimedDelivery, DeliveryState, DeliveryUpdate, LaneRecord, SharedLane, Store } from '../store/types.js';
 import { backoffMs, MAX_VENDOR_WAIT_MS } from './backoff.js';
@@ -86,8 +87,8 @@ export class Lane {
   private readonly shared?: SharedLane;
   private readonly fleetId?: string;
   private sharedReadAt = 0;
-  /** Failed turns of the loop since the last line about them. */
-  private loopFailures = { count: 0, loggedAt: 0 };
+  /** Failed turns of the loop, logged at most once a minute. */
+  private readonly loopFailures = new LogThrottle();
   /** Writes of the shared state, one after the other. */
   private publishing: Promise<void> = Promise.resolve();
 
@@ -193,22 +194,13 @@ export class Lane {
         }
         await this.dispatch(claimed, now + this.opts.leaseMs);
       } catch (e) {
-        this.loopFailed(e);
+        // The store does not answer, say: logged at once, then at most once a minute with how many
+        // turns failed since, so an outage of an hour is sixty lines per destination, not 3,600.
+        const failures = this.loopFailures.take();
+        if (failures !== undefined) this.log.error('delivery loop error', { destination: this.name, error: e, failures });
         await this.sleep(1000);
       }
     }
-  }
-
-  /**
-   * A turn of the loop failed (the store does not answer, say): logged at once, then at most once a
-   * minute with how many failed since, so an outage of an hour is sixty lines per destination, not 3,600.
-   */
-  private loopFailed(e: unknown): void {
-    const now = Date.now();
-    this.loopFailures.count++;
-    if (now - this.loopFailures.loggedAt < 60_000) return;
-    this.log.error('delivery loop error', { destination: this.name, error: e, failures: this.loopFailures.count });
-    this.loopFailures = { count: 0, loggedAt: now };
   }
 
   /** Maps the claimed deliveries and starts their requests; returns once they are in flight. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
+import { LogThrottle } from '../logThrottle.js';
 import type { IngestResult, Store } from '../store/types.js';
 import { combinations, type Metrics } from '../metrics.js';
 import { givenEmail, normaliseEmail } from '../destinations/pii.js';
@@ -134,14 +135,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     send(res, status, body, headers);
   };
   // A store failure is logged with its cause at most once a minute (an outage fails every request).
-  let storeFailures = { count: 0, loggedAt: 0 };
-  const storeFailed = (reason: unknown) => {
-    storeFailures.count++;
-    const now = Date.now();
-    if (now - storeFailures.loggedAt < 60_000) return;
-    log.error('could not store events', { error: reason, requests: storeFailures.count });
-    storeFailures = { count: 0, loggedAt: now };
-  };
+  const storeFailures = new LogThrottle();
   const answerAndClose = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, kind?: string) => {
     counted(status, body, undefined, kind);
     sendAndClose(req, res, status, body, headers);
@@ -300,7 +294,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       // The client went away. (Not req.destroyed: that is true as soon as the body has been read.)
       if (res.destroyed) return;
       if (err instanceof StoreFailure) {
-        storeFailed(err.reason);
+        const requests = storeFailures.take();
+        if (requests !== undefined) log.error('could not store events', { error: err.reason, requests });
         const body = { error: 'the events could not be stored now: send them again later' };
         return answer(res, 503, body, { 'Retry-After': String(STORE_RETRY_AFTER_S) }, undefined, 'store failure');
       }

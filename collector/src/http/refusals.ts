@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { LogThrottle } from '../logThrottle.js';
 
 /** One request or event /collect refused, as /debug shows it. */
 export interface Refusal {
@@ -19,7 +20,7 @@ const KEPT = 200;
  */
 export class Refusals {
   private readonly recentOnes: Refusal[] = [];
-  private readonly lines = new Map<string, { count: number; lastLine: number }>();
+  private readonly lines = new Map<string, LogThrottle>();
 
   constructor(
     private readonly log: Logger,
@@ -30,14 +31,10 @@ export class Refusals {
     const at = this.now();
     this.recentOnes.push({ at, ...refusal });
     if (this.recentOnes.length > KEPT) this.recentOnes.shift();
-    const line = this.lines.get(kind) ?? { count: 0, lastLine: 0 };
-    line.count++;
-    if (at - line.lastLine >= 60_000) {
-      this.log.info('ingest refused', { kind, count: line.count, status: refusal.status, example: refusal.reason.slice(0, 200) });
-      line.count = 0;
-      line.lastLine = at;
-    }
-    this.lines.set(kind, line);
+    let line = this.lines.get(kind);
+    if (!line) this.lines.set(kind, (line = new LogThrottle()));
+    const count = line.take(at);
+    if (count !== undefined) this.log.info('ingest refused', { kind, count, status: refusal.status, example: refusal.reason.slice(0, 200) });
   }
 
   /** Newest first. */

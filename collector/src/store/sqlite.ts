@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
     return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
   }
 
-  async claim(destination: string, limit: number, now: number, leaseMs = 30_000): Promise<ClaimedDelivery[]> {
+  async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     let leased = this.leased.get(destination);
     if (!leased) this.leased.set(destination, (leased = new Map()));
     // Leased rows are still pending in the table, so a read of the due index passes them first: about

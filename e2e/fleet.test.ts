@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector, waitFor } from './collector.js';
+import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep, tagLikeLoad } from './load.js';
 import { testDatabase } from './postgres.js';
 import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
@@ -207,12 +207,17 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     // Monitoring goes on meanwhile: /metrics answers, and says the store is down.
     const during = await fetch(`${collectors[0]!.url}/metrics`);
     const duringText = await during.text();
+    // So does the admin's debug API: an outage, not a fault (503 with a wait, not 500).
+    const debugDuring = await fetch(`${collectors[0]!.url}/debug/api/deliveries`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const debugBody = await debugDuring.text();
     await restarted;
     await sleep(2000);
     expect(during.status).toBe(200);
     expect(duringText).toMatch(/^tagrelay_store_up 0$/m);
     expect(duringText).toMatch(/^tagrelay_deliveries_total\{/m);
     expect(await collectors[0]!.metrics()).toMatch(/^tagrelay_store_up 1$/m);
+    expect([debugDuring.status, debugDuring.headers.get('retry-after'), JSON.parse(debugBody)]).toEqual([503, '5', { error: 'the store does not answer' }]);
+    expect(collectors[0]!.output).not.toMatch(/"msg":"request failed","/); // not logged as a fault
     await traffic.stop();
     const { answers, refusals, retryAfter, stored } = traffic;
     await everyAckedDelivered(stored, LEASE_MS + 20_000);

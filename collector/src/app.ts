@@ -5,11 +5,12 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
-import { Admission, STORE_SILENT, type FreeSpaceReader } from './http/admission.js';
+import { Admission, STORE_RETRY_AFTER_S, STORE_SILENT, type FreeSpaceReader } from './http/admission.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Refusals } from './http/refusals.js';
 import { Metrics } from './metrics.js';
+import { LogThrottle } from './logThrottle.js';
 import { withinTime } from './withinTime.js';
 import { tagScript } from './http/tagScript.js';
 import { createLogger, type Logger } from './log.js';
@@ -133,10 +134,24 @@ export async function createCollector(
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
-  app.use(((err, _req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) log.error('request failed', { error: err });
-    res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
+  // A request that failed because the store does not answer (a database restarting or cut off) meets
+  // an outage, not a fault of its own: 503 with Retry-After, as /collect answers, and one log line a
+  // minute. Anything else is a 500, logged each time.
+  const storeFailures = new LogThrottle();
+  app.use((async (err, _req, res, _next) => {
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      res.status(err.status).json({ error: err.message });
+      return;
+    }
+    const storeAnswers = await withinTime(store.check(), HEALTH_CHECK_MS).then(() => true, () => false);
+    if (!storeAnswers) {
+      const requests = storeFailures.take();
+      if (requests !== undefined) log.error('request failed: the store does not answer', { error: err, requests });
+      res.set('Retry-After', String(STORE_RETRY_AFTER_S)).status(503).json({ error: STORE_SILENT });
+      return;
+    }
+    log.error('request failed', { error: err });
+    res.status(500).json({ error: 'internal error' });
   }) as express.ErrorRequestHandler);
 
   const collect = collectHandler({ config, store, destinations, metrics, log, refusal, refusals, onStored: () => engine.notify() });

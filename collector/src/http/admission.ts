@@ -22,6 +22,8 @@ export interface AdmissionSettings {
 
 /** Why events are refused while the store gives no answer: a short wait, unlike a full disk's. */
 export const STORE_SILENT = 'the store does not answer';
+/** How long a client is asked to wait then, s: a database restart takes a few. */
+export const STORE_RETRY_AFTER_S = 5;
 
 const GB = 1024 ** 3;
 const CHECK_TIMEOUT_MS = 3000;

@@ -16,7 +16,7 @@ import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
 import { Refusals } from './refusals.js';
 import { ClientError, parseCollectBody } from './validate.js';
-import { STORE_SILENT } from './admission.js';
+import { STORE_RETRY_AFTER_S, STORE_SILENT } from './admission.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -30,9 +30,6 @@ class StoreFailure extends Error {
     super('the store failed');
   }
 }
-
-/** How long a client is asked to wait after a store failure, s: a database restart takes a few. */
-const STORE_RETRY_AFTER_S = 5;
 
 interface CollectDeps {
   config: Config;

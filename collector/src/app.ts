@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { destinationDefinitions } from './destinations/index.js';
 import type { Destination } from './destinations/types.js';
-import { Admission, STORE_RETRY_AFTER_S, STORE_SILENT, type FreeSpaceReader } from './http/admission.js';
+import { Admission, STORE_RETRY_AFTER_S, storeOutage, type FreeSpaceReader } from './http/admission.js';
 import { collectHandler } from './http/collect.js';
 import { debugRouter } from './http/debug.js';
 import { Refusals } from './http/refusals.js';
@@ -67,7 +67,7 @@ export async function createCollector(
       return [{ destination }, at ? Math.max(0, (Date.now() - at) / 1000) : 0];
     });
   });
-  metrics.gauge('tagrelay_store_up', 'Whether the store answers: 1, or 0 while it does not (a database restarting or cut off)', [], async () => {
+  metrics.gauge('tagrelay_store_up', 'Whether the store answers and takes writes: 1, or 0 while it does not (a database restarting, cut off or read-only)', [], async () => {
     try {
       await withinTime(store.check(), HEALTH_CHECK_MS);
       return [[{}, 1]];
@@ -78,7 +78,11 @@ export async function createCollector(
   metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
   const admission = new Admission(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
-    async () => [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0),
+    // The check first: a store that answers but takes no writes (a standby) refuses events at once.
+    async () => {
+      await store.check();
+      return [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0);
+    },
     opts.freeSpace,
     (refusal, cause) =>
       refusal ? log.error('not taking events', { reason: refusal, cause }) : log.info('taking events again'),
@@ -101,8 +105,8 @@ export async function createCollector(
   app.get('/readyz', async (_req, res) => {
     try {
       await withinTime(store.check(), HEALTH_CHECK_MS);
-    } catch {
-      res.status(503).json({ status: 'not ready', reason: STORE_SILENT });
+    } catch (e) {
+      res.status(503).json({ status: 'not ready', reason: storeOutage(e) });
       return;
     }
     const why = refusal();
@@ -134,20 +138,20 @@ export async function createCollector(
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
-  // A request that failed because the store does not answer (a database restarting or cut off) meets
-  // an outage, not a fault of its own: 503 with Retry-After, as /collect answers, and one log line a
-  // minute. Anything else is a 500, logged each time.
+  // A request that failed because the store does not answer (a database restarting or cut off) or takes
+  // no writes met an outage, not a fault of its own: 503 with Retry-After, as /collect answers, and one
+  // log line a minute. Anything else is a 500, logged each time.
   const storeFailures = new LogThrottle();
   app.use((async (err, _req, res, _next) => {
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       res.status(err.status).json({ error: err.message });
       return;
     }
-    const storeAnswers = await withinTime(store.check(), HEALTH_CHECK_MS).then(() => true, () => false);
-    if (!storeAnswers) {
+    const outage = await withinTime(store.check(), HEALTH_CHECK_MS).then(() => undefined, storeOutage);
+    if (outage) {
       const requests = storeFailures.take();
-      if (requests !== undefined) log.error('request failed: the store does not answer', { error: err, requests });
-      res.set('Retry-After', String(STORE_RETRY_AFTER_S)).status(503).json({ error: STORE_SILENT });
+      if (requests !== undefined) log.error(`request failed: ${outage}`, { error: err, requests });
+      res.set('Retry-After', String(STORE_RETRY_AFTER_S)).status(503).json({ error: outage });
       return;
     }
     log.error('request failed', { error: err });

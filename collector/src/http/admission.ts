@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import { StoreReadOnly } from '../store/types.js';
 import { withinTime } from '../withinTime.js';
 
 /** Free and total bytes of the filesystem holding `dir`. */
@@ -22,8 +23,15 @@ export interface AdmissionSettings {
 
 /** Why events are refused while the store gives no answer: a short wait, unlike a full disk's. */
 export const STORE_SILENT = 'the store does not answer';
+/** Why, while it answers but takes no writes (a standby after a failover, until the URL reaches the new primary). */
+export const STORE_READ_ONLY = 'the store takes no writes';
 /** How long a client is asked to wait then, s: a database restart takes a few. */
 export const STORE_RETRY_AFTER_S = 5;
+
+/** The public reason for a failed store check: never the database's address (that goes to the log). */
+export function storeOutage(e: unknown): string {
+  return e instanceof StoreReadOnly ? STORE_READ_ONLY : STORE_SILENT;
+}
 
 const GB = 1024 ** 3;
 const CHECK_TIMEOUT_MS = 3000;
@@ -75,7 +83,7 @@ export class Admission {
       }
     } catch (e) {
       // The cause (a database's address, say) goes to the log, not to whoever posts events.
-      refusal = STORE_SILENT;
+      refusal = storeOutage(e);
       cause = (e as Error).message;
     }
     if (refusal !== this.refusal) {

@@ -7,7 +7,25 @@ import { spawnEmbeddedPostgres, type EmbeddedPostgresServer } from '../../../scr
 import { describeStoreContract, newEvent } from './testing.js';
 import { PostgresStore, withLibpqSslModes } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
-import { StoreError } from './types.js';
+import { StoreError, StoreReadOnly } from './types.js';
+
+/** The first rejection of `f` within 5 s (a pool first meets the connections ended under it). */
+async function waitForRejection(f: () => Promise<unknown>): Promise<unknown> {
+  for (const until = Date.now() + 5000; ; ) {
+    const e = await f().then(() => undefined, (x: unknown) => x);
+    if ((e && !/terminat/i.test((e as Error).message)) || Date.now() > until) return e;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitForResolution(f: () => Promise<unknown>): Promise<void> {
+  for (const until = Date.now() + 5000; ; ) {
+    const ok = await f().then(() => true, () => false);
+    if (ok) return;
+    if (Date.now() > until) await f(); // throws what it throws
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describeStoreContract('PostgresStore', async () => {
   const db = await testDatabase();
@@ -94,6 +112,25 @@ describe('PostgresStore in a fleet', () => {
       proxy.heal();
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('check() fails with StoreReadOnly on a database that answers but takes no writes', async () => {
+    const s = await store('a');
+    await s.check();
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = on`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      const error = await waitForRejection(() => s.check());
+      expect(error).toBeInstanceOf(StoreReadOnly);
+      expect((error as Error).message).toMatch(/^the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is read-only \(default_transaction_read_only\)$/);
+      await admin.query(`ALTER DATABASE "${db.name}" RESET default_transaction_read_only`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      await waitForResolution(() => s.check());
+    } finally {
+      await admin.end();
     }
   });
 

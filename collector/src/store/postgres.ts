@@ -8,6 +8,7 @@ import { migrate } from './postgresSchema.js';
 import { storedBodies } from './storedBody.js';
 import {
   StoreError,
+  StoreReadOnly,
   type ClaimedDelivery,
   type CollectorRecord,
   type DeliveryRecord,
@@ -628,7 +629,14 @@ export class PostgresStore implements Store {
   }
 
   async check(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    // Reading works on a standby too: a failover's old primary, or a URL naming a replica, answers every
+    // write with an error while SELECT 1 succeeds.
+    const { rows } = await this.pool.query<{ read_only: string; standby: boolean }>(
+      `SELECT current_setting('transaction_read_only') AS read_only, pg_is_in_recovery() AS standby`,
+    );
+    const r = rows[0]!;
+    if (r.standby) throw new StoreReadOnly(`the PostgreSQL store ${this.where} is a standby (read-only)`);
+    if (r.read_only === 'on') throw new StoreReadOnly(`the PostgreSQL store ${this.where} is read-only (default_transaction_read_only)`);
   }
 
   async close(): Promise<void> {

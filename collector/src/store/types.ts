@@ -5,6 +5,9 @@ export class StoreError extends Error {
   override readonly name = 'StoreError';
 }
 
+/** The store answers but takes no writes: a PostgreSQL standby (a failover's old primary), a database set read-only. */
+export class StoreReadOnly extends StoreError {}
+
 /** The state of one delivery (one event to one destination). */
 export type DeliveryState =
   | 'pending' // waiting to be sent, or waiting for its next try
@@ -279,7 +282,7 @@ export interface Store {
   purge(cutoffs: PurgeCutoffs): Promise<number>;
   /** Copies the store to `path`, consistently while it is in use (embedded stores; PostgreSQL has pg_dump). */
   backup?(path: string): Promise<void>;
-  /** Throws when the store cannot be used. */
+  /** Throws when the store cannot be used: StoreReadOnly when it answers but takes no writes. */
   check(): Promise<void>;
   close(): Promise<void>;
 }

@@ -134,6 +134,24 @@ describe('PostgresStore in a fleet', () => {
     }
   });
 
+  it("commits with synchronous_commit on whatever the database's default: an acknowledged event is on disk", async () => {
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
+    } finally {
+      await admin.end();
+    }
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    expect((await other.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'off' }]); // the default here
+    await other.end();
+    const s = await store('a');
+    const pool = (s as unknown as { pool: pg.Pool }).pool;
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => pool.query('SHOW synchronous_commit')));
+    expect(sessions.map((r) => r.rows[0])).toEqual(Array(4).fill({ synchronous_commit: 'on' }));
+  });
+
   it('stores an id once whichever collector receives it, also when both receive it at the same moment', async () => {
     const [a, b] = [await store('a'), await store('b')];
     const ids = Array.from({ length: 200 }, (_, i) => `evt-same-${String(i).padStart(4, '0')}`);

@@ -5,6 +5,8 @@ export interface EmbeddedPostgresServer {
   pid: number;
   /** Stops the server (ending its connections) and starts it again on the same port `downMs` later. */
   restart(downMs?: number): Promise<void>;
+  /** Kills the server and its backends (SIGKILL) and starts it again `downMs` later: crash recovery. */
+  crash(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 export function spawnEmbeddedPostgres(opts?: {

@@ -7,7 +7,7 @@
 // its stdin close).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,23 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
           await new Promise((r) => setTimeout(r, downMs));
           await server.start();
         },
+        // SIGKILL to the server and every backend at once (a crash: nothing flushed, no shutdown), then a
+        // start, which recovers from the WAL.
+        async crash(downMs = 0) {
+          const postmaster = server.process;
+          const exited = new Promise((r) => postmaster.once('exit', r));
+          for (const pid of processTree(postmaster.pid)) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone already
+            }
+          }
+          await exited;
+          server.process = undefined;
+          await new Promise((r) => setTimeout(r, downMs));
+          await server.start();
+        },
         async stop() {
           await server.stop().catch(() => {});
           rmSync(dir, { recursive: true, force: true });
@@ -96,6 +113,27 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
   }
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`could not start the embedded PostgreSQL: ${lastError?.message ?? lastError}`);
+}
+
+/** `pid` and every process under it (Linux /proc). */
+function processTree(pid) {
+  const children = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const parent = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(p)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all = [];
+  for (const todo = [pid]; todo.length; ) {
+    const p = todo.pop();
+    all.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return all;
 }
 
 let counter = 0;
@@ -151,24 +189,27 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, t
       child.unref();
       child.stdin.unref();
       child.stdout.unref();
+      /** Sends the runner a line and resolves once it says the server is up again. */
+      const command = (message) =>
+        new Promise((done) => {
+          const onData = (c) => {
+            if (!String(c).includes('"restarted"')) return;
+            child.stdout.off('data', onData);
+            child.stdout.unref();
+            done();
+          };
+          child.stdout.on('data', onData);
+          child.stdout.ref();
+          child.stdin.write(`${JSON.stringify(message)}\n`);
+        });
       resolve({
         url,
         /** The process that runs the server: its descendants are PostgreSQL's processes. */
         pid: child.pid,
         /** Stops the server (ending its connections) and starts it again on the same port `downMs` later. */
-        restart(downMs = 0) {
-          return new Promise((done) => {
-            const onData = (chunk) => {
-              if (!String(chunk).includes('"restarted"')) return;
-              child.stdout.off('data', onData);
-              child.stdout.unref();
-              done();
-            };
-            child.stdout.on('data', onData);
-            child.stdout.ref();
-            child.stdin.write(`${JSON.stringify({ restart: downMs })}\n`);
-          });
-        },
+        restart: (downMs = 0) => command({ restart: downMs }),
+        /** Kills the server and its backends (SIGKILL) and starts it again `downMs` later: crash recovery. */
+        crash: (downMs = 0) => command({ crash: downMs }),
         async stop() {
           // Waited for, the child keeps this process alive again: otherwise a script whose last work this
           // is (npm run bench) ends here, its top-level await unsettled, before printing its summary.
@@ -188,14 +229,17 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const stop = () => (stopping ??= server.stop().then(() => process.exit(0)));
   process.stdin.on('end', stop);
   process.stdin.on('error', stop);
-  // A line {"restart": downMs} restarts the server; {"restarted": true} answers once it is up again.
+  // A line {"restart": downMs} restarts the server, {"crash": downMs} kills and starts it; {"restarted": true}
+  // answers once it is up again.
   let input = '';
   process.stdin.on('data', (chunk) => {
     input += chunk;
     for (let nl = input.indexOf('\n'); nl >= 0; nl = input.indexOf('\n')) {
-      const { restart } = JSON.parse(input.slice(0, nl));
+      const { restart, crash } = JSON.parse(input.slice(0, nl));
       input = input.slice(nl + 1);
-      void server.restart(restart).then(() => process.stdout.write(`${JSON.stringify({ restarted: true })}\n`));
+      void (crash !== undefined ? server.crash(crash) : server.restart(restart)).then(() =>
+        process.stdout.write(`${JSON.stringify({ restarted: true })}\n`),
+      );
     }
   });
   process.stdin.resume();

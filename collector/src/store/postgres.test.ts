@@ -18,8 +18,8 @@ async function waitForRejection(f: () => Promise<unknown>): Promise<unknown> {
   }
 }
 
-async function waitForResolution(f: () => Promise<unknown>): Promise<void> {
-  for (const until = Date.now() + 5000; ; ) {
+async function waitForResolution(f: () => Promise<unknown>, ms = 5000): Promise<void> {
+  for (const until = Date.now() + ms; ; ) {
     const ok = await f().then(() => true, () => false);
     if (ok) return;
     if (Date.now() > until) await f(); // throws what it throws
@@ -115,7 +115,7 @@ describe('PostgresStore in a fleet', () => {
     }
   });
 
-  it('check() fails with StoreReadOnly on a database that answers but takes no writes', async () => {
+  it('check() fails with StoreReadOnly on a database that answers but takes no writes; a collector opens it meanwhile and joins once it can', { timeout: 20_000 }, async () => {
     const s = await store('a');
     await s.check();
     const admin = new pg.Client({ connectionString: db.url });
@@ -126,9 +126,18 @@ describe('PostgresStore in a fleet', () => {
       const error = await waitForRejection(() => s.check());
       expect(error).toBeInstanceOf(StoreReadOnly);
       expect((error as Error).message).toMatch(/^the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is read-only \(default_transaction_read_only\)$/);
+      // A collector starting meanwhile (a failover under way) opens it, its schema being current, and joins
+      // the fleet once it can: before, the start failed on CREATE SCHEMA.
+      const late = await store('late');
+      await expect(late.check()).rejects.toThrow(StoreReadOnly);
+      await expect(late.fleet.join('test')).rejects.toThrow(/read-only/);
       await admin.query(`ALTER DATABASE "${db.name}" RESET default_transaction_read_only`);
       await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
       await waitForResolution(() => s.check());
+      await waitForResolution(async () => {
+        const { collectors } = await s.fleet.status(60_000);
+        if (!collectors.some((c) => c.id === 'late')) throw new Error('not listed yet');
+      }, 8000);
     } finally {
       await admin.end();
     }

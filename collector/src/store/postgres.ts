@@ -722,20 +722,20 @@ class PgFleet implements Fleet {
   }
 
   async join(version: string): Promise<void> {
-    const now = Date.now();
+    const started = Date.now();
     const [host, pid] = [hostname(), process.pid];
-    await this.pool.query(
-      `INSERT INTO tagrelay.collectors (id, host, pid, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $5)
-       ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, version = $4, started_at = $5, seen_at = $5`,
-      [this.id, host, pid, version, now],
-    );
+    // Each beat writes the whole row: a collector that could not join at start (its database taking no
+    // writes for a while, say) appears once it can.
+    const beat = () =>
+      this.pool.query(
+        `INSERT INTO tagrelay.collectors (id, host, pid, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, version = $4, started_at = $5, seen_at = $6`,
+        [this.id, host, pid, version, started, Date.now()],
+      );
     this.joined = true;
-    this.heartbeat = setInterval(() => {
-      this.pool
-        .query('UPDATE tagrelay.collectors SET seen_at = $2 WHERE id = $1', [this.id, Date.now()])
-        .catch(() => {});
-    }, 5000);
+    this.heartbeat = setInterval(() => void beat().catch(() => {}), 5000);
     this.heartbeat.unref();
+    await beat();
   }
 
   async leave(): Promise<void> {

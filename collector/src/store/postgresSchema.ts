@@ -312,6 +312,11 @@ END $$;
 /** The schema version this code writes. */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
+const newerSchema = (where: string, version: number) =>
+  new StoreError(
+    `the PostgreSQL store ${where} has schema version ${version}, made by a newer tagrelay (this one knows ${MIGRATIONS.length}): upgrade tagrelay`,
+  );
+
 /** The advisory lock key migrations run under (any constant; "tagrelay" in ASCII). */
 const MIGRATION_LOCK = 0x7461677265;
 
@@ -321,6 +326,13 @@ const MIGRATION_LOCK = 0x7461677265;
  * newer than this code is refused with one line.
  */
 export async function migrate(client: pg.ClientBase, where: string): Promise<void> {
+  // Up to date (the usual start): nothing to write, so no lock to wait for, and a database that takes no
+  // writes (a standby during a failover) can be opened; the collector then says it takes no events.
+  const current = await client
+    .query<{ version: number }>('SELECT version FROM tagrelay.schema_version')
+    .then((r) => r.rows[0]?.version, () => undefined);
+  if (current === MIGRATIONS.length) return;
+  if (current !== undefined && current > MIGRATIONS.length) throw newerSchema(where, current);
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -328,11 +340,7 @@ export async function migrate(client: pg.ClientBase, where: string): Promise<voi
     await client.query('CREATE TABLE IF NOT EXISTS tagrelay.schema_version (version integer NOT NULL)');
     const { rows } = await client.query<{ version: number }>('SELECT version FROM tagrelay.schema_version');
     const version = rows[0]?.version ?? 0;
-    if (version > MIGRATIONS.length) {
-      throw new StoreError(
-        `the PostgreSQL store ${where} has schema version ${version}, made by a newer tagrelay (this one knows ${MIGRATIONS.length}): upgrade tagrelay`,
-      );
-    }
+    if (version > MIGRATIONS.length) throw newerSchema(where, version);
     for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]!);
     if (!rows.length) await client.query('INSERT INTO tagrelay.schema_version VALUES ($1)', [MIGRATIONS.length]);
     else if (version < MIGRATIONS.length) await client.query('UPDATE tagrelay.schema_version SET version = $1', [MIGRATIONS.length]);

@@ -324,10 +324,10 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(collectors.every((c) => c.running)).toBe(true);
   });
 
-  it('PostgreSQL read-only under load (a failover\'s old primary, a URL naming a standby): the collectors say so, refuse events at once, and lose nothing', { timeout: 180_000 }, async () => {
+  it('PostgreSQL read-only under load (a failover\'s old primary, a URL naming a standby): the collectors say so, refuse events at once, a collector started meanwhile starts, and nothing is lost', { timeout: 180_000 }, async () => {
     const db = await testDatabase();
     drops.push(() => db.drop());
-    await fleet(2, {}, db.url);
+    const { config } = await fleet(2, {}, db.url);
     const admin = new pg.Client({ connectionString: db.url });
     admin.on('error', () => {}); // ended by the database's drop
     await admin.connect();
@@ -344,9 +344,15 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     const ready = await fetch(`${collectors[0]!.url}/readyz`);
     const readyBody = await ready.json();
     const metricsText = await collectors[0]!.metrics();
+    // A collector started meanwhile starts (its schema is up to date: nothing to write), not taking events.
+    const late = await Collector.start({ config, env: { TAGRELAY_WORKERS: '1' } });
+    collectors.push(late);
+    const lateReady = await fetch(`${late.url}/readyz`);
+    const lateReadyBody = await lateReady.json();
     await readOnly(false);
     await sleep(3000);
     const readyAfter = await fetch(`${collectors[0]!.url}/readyz`);
+    const lateReadyAfter = await fetch(`${late.url}/readyz`);
     await traffic.stop();
     const { answers, refusals, retryAfter, stored } = traffic;
     await everyAckedDelivered(stored, LEASE_MS + 20_000);
@@ -358,6 +364,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store takes no writes' }]);
     expect(metricsText).toMatch(/^tagrelay_store_up 0$/m);
     expect(readyAfter.status).toBe(200);
+    expect([lateReady.status, lateReadyBody]).toEqual([503, { status: 'not ready', reason: 'the store takes no writes' }]);
+    expect(lateReadyAfter.status).toBe(200);
     expect(refusals).toContain('not taking events now: the store takes no writes');
     expect([...answers.keys()].sort()).toEqual(['200', '503']);
     expect([...retryAfter]).toEqual(['5']);

@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { packageRoot, version } from './packageInfo.js';
 import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/types.js';
+import { StoreReadOnly, type Store } from './store/types.js';
 
 /** How long /readyz, /healthz and /metrics wait for the store to answer, ms: a load balancer's check does not wait long. */
 const HEALTH_CHECK_MS = 1500;
@@ -48,7 +48,11 @@ export async function createCollector(
   const redact = redactor(secrets);
   const log = opts.log ?? createLogger(secrets, undefined, { level: config.logLevel, pretty: process.stdout.isTTY });
   const store = await openStore(config.store, { server: true, processes: opts.processes });
-  await store.check();
+  // A store that cannot be used stops the start; one that takes no writes for now (a failover under way)
+  // does not: the collector starts refusing events (the admission check below logs why) until it does.
+  await store.check().catch((e: unknown) => {
+    if (!(e instanceof StoreReadOnly)) throw e;
+  });
   const metrics = new Metrics();
   const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);
   const names = destinations.map((d) => d.name);

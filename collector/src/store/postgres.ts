@@ -229,13 +229,17 @@ export class PostgresStore implements Store {
     } finally {
       await client.end().catch(() => {});
     }
-    const pool = new pg.Pool({ ...settings, max: opts.poolSize ?? 10, query_timeout: opts.queryTimeoutMs } as pg.PoolConfig);
+    const pool = new pg.Pool({
+      ...settings,
+      max: opts.poolSize ?? 10,
+      query_timeout: opts.queryTimeoutMs,
+      // /collect acknowledges an event once its commit returns, and the tag then forgets it: the commit must
+      // be on disk, whatever the database's default (synchronous_commit = off loses the last commits when
+      // PostgreSQL crashes). Run on each new connection before the pool hands it out.
+      onConnect: (c: pg.ClientBase) => c.query('SET synchronous_commit = on'),
+    } as pg.PoolConfig);
     // An idle connection that breaks (server restart) is dropped from the pool; the next query opens another.
     pool.on('error', () => {});
-    // /collect acknowledges an event once its commit returns, and the tag then forgets it: the commit must
-    // be on disk, whatever the database's default (synchronous_commit = off loses the last commits when
-    // PostgreSQL crashes). Sent before anything else on each new connection.
-    pool.on('connect', (c) => void c.query('SET synchronous_commit = on').catch(() => {}));
     return new PostgresStore(pool, where, opts.owner ?? `${hostname()}:${process.pid}`, opts.groupsInFlight ?? 3);
   }
 

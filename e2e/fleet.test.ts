@@ -169,6 +169,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(status.status).toBe(0);
     expect(status.stdout).toMatch(/^chase\s+active\s+0\s+-\s+200\s+0\s+0\s+0$/m);
     expect(status.stdout).toContain('collectors serving this store (seen in the last 15 s): 3');
+    // Their output is the log's JSON lines only: no warning of node-postgres or Node on stderr.
+    for (const c of collectors) expect(c.output.split('\n').filter((l) => l && !l.startsWith('{'))).toEqual([]);
   });
 
   it('a rolling restart under load loses nothing and sends nothing twice', { timeout: 180_000 }, async () => {

@@ -316,6 +316,7 @@ describe('PostgresStore over SSL, sslmode as libpq reads it', () => {
     ['require: encrypted, the certificate not checked', 'sslmode=require'],
     ['verify-full against the CA given', `sslmode=verify-full&sslrootcert=${join(tls, 'ca.crt')}`],
     ['verify-ca against the CA given', `sslmode=verify-ca&sslrootcert=${join(tls, 'ca.crt')}`],
+    ['prefer, with a server that offers SSL', 'sslmode=prefer'],
   ])('%s', async (what, query) => {
     const store = await PostgresStore.open(`${server.url}?${query}`);
     try {
@@ -335,6 +336,17 @@ describe('PostgresStore over SSL, sslmode as libpq reads it', () => {
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toMatch(/^cannot connect to the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/postgres: .*certificate/);
     expect((error as Error).message).not.toContain(new URL(server.url).password);
+  });
+
+  it('prefer, with a server that offers no SSL, connects without (libpq\'s default mode)', async () => {
+    const db = await testDatabase(); // the test run's server
+    try {
+      const store = await PostgresStore.open(`${db.url}?sslmode=prefer`);
+      expect((await store.ingest([newEvent('evt-ssl-prefer', ['x'])])).stored).toBe(1);
+      await store.close();
+    } finally {
+      await db.drop();
+    }
   });
 
   it('verify-ca without sslrootcert is refused before connecting', async () => {

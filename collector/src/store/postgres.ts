@@ -42,7 +42,8 @@ const types = {
  * `require` encrypts without checking the server's certificate; `verify-ca` checks it against
  * `sslrootcert`; `verify-full` also checks the host name (against the system's CAs without `sslrootcert`).
  * node-postgres 8 otherwise takes `require` for `verify-full` and prints a warning at each start, so a
- * provider's `?sslmode=require` to a server with a certificate of its own failed to connect.
+ * provider's `?sslmode=require` to a server with a certificate of its own failed to connect. (`prefer`
+ * falls back to no SSL in PostgresStore.open, as libpq's does.)
  * https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-PROTECTION
  */
 export function withLibpqSslModes(url: string): string {
@@ -211,16 +212,27 @@ export class PostgresStore implements Store {
     opts: { poolSize?: number; owner?: string; groupsInFlight?: number; queryTimeoutMs?: number } = {},
   ): Promise<PostgresStore> {
     const where = redactUrl(url);
-    const settings = { connectionString: withLibpqSslModes(url), types, connectionTimeoutMillis: 10_000, application_name: 'tagrelay' };
-    let client: pg.Client;
-    try {
+    const common = { types, connectionTimeoutMillis: 10_000, application_name: 'tagrelay' };
+    const connect = async (connectionString: string) => {
       // The URL is read here: verify-ca without sslrootcert, say, is refused before connecting.
-      client = new pg.Client(settings as pg.ClientConfig);
-      client.on('error', () => {});
-      await client.connect();
+      const c = new pg.Client({ ...common, connectionString } as pg.ClientConfig);
+      c.on('error', () => {});
+      await c.connect();
+      return { client: c, connectionString };
+    };
+    let first: { client: pg.Client; connectionString: string };
+    try {
+      first = await connect(withLibpqSslModes(url)).catch((e: unknown) => {
+        // sslmode=prefer, libpq's default: SSL when the server offers it, else without.
+        const plain = url.replace(/([?&]sslmode=)prefer(?=&|$)/, '$1disable');
+        if (plain !== url && /does not support SSL/.test((e as Error).message)) return connect(withLibpqSslModes(plain));
+        throw e;
+      });
     } catch (e) {
       throw new StoreError(`cannot connect to the PostgreSQL store ${where}: ${(e as Error).message}`);
     }
+    const { client } = first;
+    const settings = { ...common, connectionString: first.connectionString };
     try {
       await migrate(client, where);
     } catch (e) {

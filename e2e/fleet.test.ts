@@ -1,12 +1,11 @@
 // A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep, tagLikeLoad } from './load.js';
-import { testDatabase } from './postgres.js';
-import { spawnEmbeddedPostgres } from '../scripts/postgres.mjs';
+import { setReadOnly, testDatabase } from './postgres.js';
+import { spawnEmbeddedPostgres, sql } from '../scripts/postgres.mjs';
 import { TcpProxy } from './tcpProxy.js';
 import { chaseRules, startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
@@ -110,6 +109,17 @@ async function everyAckedDelivered(acked: Set<string>, timeoutMs: number) {
   );
 }
 
+/**
+ * Waits until Chase has every acknowledged event and the fleet's queue is empty; returns how many requests
+ * Chase got per event, and how many were repeats.
+ */
+async function drained(acked: Set<string>, timeoutMs: number, queueMs = 20_000) {
+  await everyAckedDelivered(acked, timeoutMs);
+  await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, queueMs, 'an empty queue');
+  const got = countBy(chase!.requests, chaseEventId);
+  return { got, repeats: [...got.values()].reduce((n, k) => n + k - 1, 0) };
+}
+
 describe('a fleet of collectors on one PostgreSQL', () => {
   it('SIGKILL of one collector under load loses nothing: the others take over its leases within the lease length', { timeout: 180_000 }, async () => {
     await fleet(3);
@@ -187,10 +197,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       await sleep(800);
     }
     await traffic.stop();
-    await everyAckedDelivered(traffic.acked, 30_000);
-    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
-    const got = countBy(chase!.requests, chaseEventId);
-    const repeats = [...got.values()].reduce((s, n) => s + n - 1, 0);
+    const { got, repeats } = await drained(traffic.acked, 30_000);
     console.log(`rolling restart: acknowledged ${traffic.acked.size}, delivered ${got.size}, repeats ${repeats}, answers ${JSON.stringify(Object.fromEntries(traffic.answers))}`);
     expect(traffic.acked.size).toBeGreaterThan(300);
     expect([...traffic.posted].filter((id) => !traffic.acked.has(id))).toEqual([]); // every post went to a live collector
@@ -223,10 +230,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(collectors[0]!.output).not.toMatch(/"msg":"request failed","/); // not logged as a fault
     await traffic.stop();
     const { answers, refusals, retryAfter, stored } = traffic;
-    await everyAckedDelivered(stored, LEASE_MS + 20_000);
-    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
-    const got = countBy(chase!.requests, chaseEventId);
-    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    const { got, repeats } = await drained(stored, LEASE_MS + 20_000);
     console.log(`PostgreSQL restart: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
     expect(answers.get('503')).toBeGreaterThan(0); // the outage was seen
     expect([...answers.keys()].sort()).toEqual(['200', '503']); // and every request was answered, in time
@@ -247,10 +251,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     // collector's sessions must commit with it on, or the last commits before the kill are gone.
     const server = await spawnEmbeddedPostgres();
     drops.push(() => server.stop());
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    expect((await admin.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'off' }]);
-    await admin.end();
+    expect(await sql(server.url, 'SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]);
     await fleet(2, {}, server.url);
     const traffic = tagLikeLoad(() => collectors, { prefix: 'pgcrash', answerMs: 8000 });
     await sleep(3000);
@@ -258,19 +259,13 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     await sleep(3000);
     await traffic.stop();
     const { answers, stored } = traffic;
-    const check = new pg.Client({ connectionString: server.url });
-    await check.connect();
-    const { rows } = await check.query<{ id: string }>('SELECT id FROM tagrelay.events WHERE id = ANY($1)', [[...stored]]);
-    await check.end();
+    const rows = await sql(server.url, 'SELECT id FROM tagrelay.events WHERE id = ANY($1)', [[...stored]]);
     console.log(`PostgreSQL crash: stored ${stored.size}, found after recovery ${rows.length}; answers ${JSON.stringify(Object.fromEntries(answers))}`);
     expect(answers.get('503')).toBeGreaterThan(0); // the crash was seen
     expect([...answers.keys()].sort()).toEqual(['200', '503']);
     // Every acknowledged event survived the kill (with the database's synchronous_commit = off, 120 did not in one run).
     expect(stored.size - rows.length).toBe(0);
-    await everyAckedDelivered(stored, LEASE_MS + 20_000);
-    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
-    const got = countBy(chase!.requests, chaseEventId);
-    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    const { got, repeats } = await drained(stored, LEASE_MS + 20_000);
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);
     expect(repeats).toBe(0);
     expect(collectors.every((c) => c.running)).toBe(true);
@@ -306,10 +301,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     await traffic.stop();
     const { answers, refusals, retryAfter, stored } = traffic;
     // Deliveries claimed by a statement whose answer the partition swallowed wait for their lease.
-    await everyAckedDelivered(stored, leaseMs + 30_000);
-    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 30_000, 'an empty queue');
-    const got = countBy(chase!.requests, chaseEventId);
-    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    const { got, repeats } = await drained(stored, leaseMs + 30_000, 30_000);
     console.log(`partition: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}; during it /readyz ${readyMs} ms, /metrics ${metricsMs} ms`);
     expect(answers.get('503')).toBeGreaterThan(0);
     expect([...answers.keys()].sort()).toEqual(['200', '503']); // every request answered, within 12 s
@@ -333,18 +325,9 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     // written once it ends, not sent again (a window longer than the lease repeats what was in flight: README).
     const leaseMs = 30_000;
     const { config } = await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, db.url);
-    const admin = new pg.Client({ connectionString: db.url });
-    admin.on('error', () => {}); // ended by the database's drop
-    await admin.connect();
-    drops.unshift(() => admin.end());
-    /** Sets the database read-only or not, and ends the collectors' sessions so that their next ones see it. */
-    const readOnly = async (on: boolean) => {
-      await admin.query(`ALTER DATABASE "${db.name}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    };
     const traffic = tagLikeLoad(() => collectors, { prefix: 'readonly', answerMs: 8000 });
     await sleep(2000);
-    await readOnly(true);
+    await setReadOnly(db.url, true);
     const readOnlyFrom = Date.now();
     await sleep(3000);
     const ready = await fetch(`${collectors[0]!.url}/readyz`);
@@ -355,17 +338,14 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     collectors.push(late);
     const lateReady = await fetch(`${late.url}/readyz`);
     const lateReadyBody = await lateReady.json();
-    await readOnly(false);
+    await setReadOnly(db.url, false);
     const readOnlyMs = Date.now() - readOnlyFrom;
     await sleep(3000);
     const readyAfter = await fetch(`${collectors[0]!.url}/readyz`);
     const lateReadyAfter = await fetch(`${late.url}/readyz`);
     await traffic.stop();
     const { answers, refusals, retryAfter, stored } = traffic;
-    await everyAckedDelivered(stored, leaseMs + 20_000);
-    await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, 20_000, 'an empty queue');
-    const got = countBy(chase!.requests, chaseEventId);
-    const repeats = [...got.values()].reduce((n, k) => n + k - 1, 0);
+    const { got, repeats } = await drained(stored, leaseMs + 20_000);
     console.log(`read-only for ${readOnlyMs} ms: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
     // Before: /readyz said ready and tagrelay_store_up 1 while every event was refused (SELECT 1 works on a standby).
     expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store takes no writes' }]);

@@ -15,6 +15,8 @@ export function spawnEmbeddedPostgres(opts?: {
   /** PEM files: SSL on with this certificate (connections without SSL still allowed). */
   tls?: { certFile: string; keyFile: string };
 }): Promise<EmbeddedPostgresServer>;
+/** The rows of one statement, on a connection of its own to `url`. */
+export function sql<Row = Record<string, unknown>>(url: string, text: string, values?: unknown[]): Promise<Row[]>;
 export function createDatabase(
   serverUrl: string,
   prefix?: string,

@@ -7,12 +7,13 @@
 // its stdin close).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { processTree } from './processTree.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -115,25 +116,15 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
   throw new Error(`could not start the embedded PostgreSQL: ${lastError?.message ?? lastError}`);
 }
 
-/** `pid` and every process under it (Linux /proc). */
-function processTree(pid) {
-  const children = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const parent = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(p)]);
-    } catch {
-      // gone meanwhile
-    }
+/** The rows of one statement, on a connection of its own to `url`. */
+export async function sql(url, text, values) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text, values)).rows;
+  } finally {
+    await c.end();
   }
-  const all = [];
-  for (const todo = [pid]; todo.length; ) {
-    const p = todo.pop();
-    all.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return all;
 }
 
 let counter = 0;

@@ -71,14 +71,11 @@ export async function createCollector(
       return [{ destination }, at ? Math.max(0, (Date.now() - at) / 1000) : 0];
     });
   });
-  metrics.gauge('tagrelay_store_up', 'Whether the store answers and takes writes: 1, or 0 while it does not (a database restarting, cut off or read-only)', [], async () => {
-    try {
-      await withinTime(store.check(), HEALTH_CHECK_MS);
-      return [[{}, 1]];
-    } catch {
-      return [[{}, 0]];
-    }
-  });
+  /** Why the store cannot be used now (its public reason), or undefined; known within HEALTH_CHECK_MS. */
+  const storeOutageNow = () => withinTime(store.check(), HEALTH_CHECK_MS).then(() => undefined, storeOutage);
+  metrics.gauge('tagrelay_store_up', 'Whether the store answers and takes writes: 1, or 0 while it does not (a database restarting, cut off or read-only)', [], async () => [
+    [{}, (await storeOutageNow()) ? 0 : 1],
+  ]);
   metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
   const admission = new Admission(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
@@ -107,10 +104,9 @@ export async function createCollector(
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    try {
-      await withinTime(store.check(), HEALTH_CHECK_MS);
-    } catch (e) {
-      res.status(503).json({ status: 'not ready', reason: storeOutage(e) });
+    const outage = await storeOutageNow();
+    if (outage) {
+      res.status(503).json({ status: 'not ready', reason: outage });
       return;
     }
     const why = refusal();
@@ -118,9 +114,7 @@ export async function createCollector(
     else res.json({ status: 'ready' });
   });
   app.get('/healthz', async (_req, res) => {
-    try {
-      await withinTime(store.check(), HEALTH_CHECK_MS);
-    } catch {
+    if (await storeOutageNow()) {
       res.status(503).json({ status: 'store unavailable' });
       return;
     }
@@ -151,7 +145,7 @@ export async function createCollector(
       res.status(err.status).json({ error: err.message });
       return;
     }
-    const outage = await withinTime(store.check(), HEALTH_CHECK_MS).then(() => undefined, storeOutage);
+    const outage = await storeOutageNow();
     if (outage) {
       const requests = storeFailures.take();
       if (requests !== undefined) log.error(`request failed: ${outage}`, { error: err, requests });

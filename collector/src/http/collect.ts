@@ -16,7 +16,7 @@ import { urlCleaner } from './pageUrl.js';
 import { RateLimiter } from './rateLimit.js';
 import { Refusals } from './refusals.js';
 import { ClientError, parseCollectBody } from './validate.js';
-import { STORE_READ_ONLY, STORE_RETRY_AFTER_S, STORE_SILENT } from './admission.js';
+import { retryAfterS, STORE_RETRY_AFTER_S } from './admission.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -193,8 +193,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
     }
     const refused = refusal?.();
     if (refused) {
-      const retryAfter = refused === STORE_SILENT || refused === STORE_READ_ONLY ? STORE_RETRY_AFTER_S : 30;
-      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': String(retryAfter) }, 'not taking events');
+      return answerAndClose(req, res, 503, { error: `not taking events now: ${refused}` }, { 'Retry-After': String(retryAfterS(refused)) }, 'not taking events');
     }
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding !== 'identity') {

@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase } from '../../../e2e/postgres.js';
+import { setReadOnly, testDatabase } from '../../../e2e/postgres.js';
 import { TcpProxy } from '../../../e2e/tcpProxy.js';
-import { spawnEmbeddedPostgres, type EmbeddedPostgresServer } from '../../../scripts/postgres.mjs';
+import { spawnEmbeddedPostgres, sql, type EmbeddedPostgresServer } from '../../../scripts/postgres.mjs';
 import { describeStoreContract, newEvent } from './testing.js';
 import { PostgresStore, withLibpqSslModes } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
@@ -118,43 +118,26 @@ describe('PostgresStore in a fleet', () => {
   it('check() fails with StoreReadOnly on a database that answers but takes no writes; a collector opens it meanwhile and joins once it can', { timeout: 20_000 }, async () => {
     const s = await store('a');
     await s.check();
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    try {
-      await admin.query(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = on`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-      const error = await waitForRejection(() => s.check());
-      expect(error).toBeInstanceOf(StoreReadOnly);
-      expect((error as Error).message).toMatch(/^the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is read-only \(default_transaction_read_only\)$/);
-      // A collector starting meanwhile (a failover under way) opens it, its schema being current, and joins
-      // the fleet once it can: before, the start failed on CREATE SCHEMA.
-      const late = await store('late');
-      await expect(late.check()).rejects.toThrow(StoreReadOnly);
-      await expect(late.fleet.join('test')).rejects.toThrow(/read-only/);
-      await admin.query(`ALTER DATABASE "${db.name}" RESET default_transaction_read_only`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-      await waitForResolution(() => s.check());
-      await waitForResolution(async () => {
-        const { collectors } = await s.fleet.status(60_000);
-        if (!collectors.some((c) => c.id === 'late')) throw new Error('not listed yet');
-      }, 8000);
-    } finally {
-      await admin.end();
-    }
+    await setReadOnly(db.url, true);
+    const error = await waitForRejection(() => s.check());
+    expect(error).toBeInstanceOf(StoreReadOnly);
+    expect((error as Error).message).toMatch(/^the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is read-only \(default_transaction_read_only\)$/);
+    // A collector starting meanwhile (a failover under way) opens it, its schema being current, and joins
+    // the fleet once it can: before, the start failed on CREATE SCHEMA.
+    const late = await store('late');
+    await expect(late.check()).rejects.toThrow(StoreReadOnly);
+    await expect(late.fleet.join('test')).rejects.toThrow(/read-only/);
+    await setReadOnly(db.url, false);
+    await waitForResolution(() => s.check());
+    await waitForResolution(async () => {
+      const { collectors } = await s.fleet.status(60_000);
+      if (!collectors.some((c) => c.id === 'late')) throw new Error('not listed yet');
+    }, 8000);
   });
 
   it("commits with synchronous_commit on whatever the database's default: an acknowledged event is on disk", async () => {
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    try {
-      await admin.query(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
-    } finally {
-      await admin.end();
-    }
-    const other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    expect((await other.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'off' }]); // the default here
-    await other.end();
+    await sql(db.url, `ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
+    expect(await sql(db.url, 'SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]); // the default here
     const s = await store('a');
     const pool = (s as unknown as { pool: pg.Pool }).pool;
     const sessions = await Promise.all(Array.from({ length: 4 }, () => pool.query('SHOW synchronous_commit')));
@@ -300,16 +283,11 @@ describe('PostgresStore over SSL, sslmode as libpq reads it', () => {
   });
   /** Whether the store's own connections (application_name tagrelay) are encrypted, as the server sees them. */
   async function storeConnectionsEncrypted(): Promise<boolean[]> {
-    const admin = new pg.Client({ connectionString: `${server.url}?sslmode=disable` });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query<{ ssl: boolean }>(
-        `SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'tagrelay'`,
-      );
-      return rows.map((r) => r.ssl);
-    } finally {
-      await admin.end();
-    }
+    const rows = await sql<{ ssl: boolean }>(
+      `${server.url}?sslmode=disable`,
+      `SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'tagrelay'`,
+    );
+    return rows.map((r) => r.ssl);
   }
 
   it.each([

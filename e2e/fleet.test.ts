@@ -1,5 +1,7 @@
 // A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
 import { execFile } from 'node:child_process';
+import pg from 'pg';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
@@ -25,6 +27,13 @@ function cli(...args: string[]): Promise<{ status: number; stdout: string; stder
       done({ status: error ? ((error as { code?: unknown }).code as number) ?? 1 : 0, stdout, stderr }),
     ),
   );
+}
+
+/** A copy of the config file at `path` with `changes`, beside it; returns the copy's path. */
+function withConfig(path: string, changes: Record<string, unknown>): string {
+  const copy = path.replace(/\.json$/, '-changed.json');
+  writeFileSync(copy, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), ...changes }));
+  return copy;
 }
 
 let collectors: Collector[] = [];
@@ -415,6 +424,69 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     const more = Array.from({ length: 50 }, (_, i) => `wrk-after-${String(i).padStart(5, '0')}`);
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: more.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(more), 10_000);
+  });
+  it('--workers 4 under load opens at most storeConnections (default 16 for 4) on a PostgreSQL with max_connections 20; too few is refused in one line', { timeout: 120_000 }, async () => {
+    // At 10 connections a process, 4 workers under load opened 40 on a larger server (measured), and here took all
+    // this one had (17 of 20 beside the test's own two).
+    const server = await spawnEmbeddedPostgres({ maxConnections: 20 });
+    drops.push(() => server.stop());
+    await fleet(0, {}, server.url);
+    const c = await Collector.start({
+      config: { store: server.url, destinations: { chase: { apiKey: KEY, baseUrl: chase!.url, events: { sign_up: 'sign-up' } } } },
+      env: { TAGRELAY_WORKERS: '4' },
+    });
+    collectors = [c];
+    // Connections of the test's own, opened first: one watches; one holds the tables for a moment so that
+    // every worker's statements pile up and its pool opens all it may.
+    const [watch, hold] = [new pg.Client({ connectionString: server.url }), new pg.Client({ connectionString: server.url })];
+    for (const client of [watch, hold]) {
+      client.on('error', () => {}); // the server stopping at the end
+      await client.connect();
+      drops.push(() => client.end());
+    }
+    const countSql = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tagrelay'`;
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, (await watch.query<{ n: number }>(countSql)).rows[0]!.n);
+        await sleep(20);
+      }
+    })();
+    // 40 posters back to back for 6 s: every worker busy storing, its lane delivering.
+    const answers = new Map<string, number>();
+    const acked = new Set<string>();
+    let seq = 0;
+    const until = Date.now() + 6000;
+    const posting = Promise.all(
+      Array.from({ length: 40 }, async () => {
+        while (Date.now() < until) {
+          const ids = Array.from({ length: 10 }, () => `conn-${String(++seq).padStart(6, '0')}`);
+          const r = await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }));
+          const key = 'status' in r ? String(r.status) : r.error;
+          answers.set(key, (answers.get(key) ?? 0) + 1);
+          if (key === '200') ids.forEach((id) => acked.add(id));
+        }
+      }),
+    );
+    await sleep(2000);
+    await hold.query(`DO $$ BEGIN LOCK TABLE tagrelay.events, tagrelay.deliveries IN EXCLUSIVE MODE; PERFORM pg_sleep(1.5); END $$`);
+    await posting;
+    await everyAckedDelivered(acked, 60_000);
+    sampling = false;
+    await sampler;
+    console.log(`--workers 4, max_connections 20: peak ${peak} connections; answers ${JSON.stringify(Object.fromEntries(answers))}`);
+    expect([...answers.keys()]).toEqual(['200']);
+    expect(acked.size).toBeGreaterThan(1000);
+    expect(peak).toBeLessThanOrEqual(16);
+    expect(peak).toBeGreaterThanOrEqual(8); // the pools filled: more than one connection a worker
+
+    // Fewer than 2 a process: said once, before any worker starts.
+    const refused = await cli('serve', '--config', withConfig(c.configPath, { storeConnections: 6 }), '--workers', '4');
+    expect(refused).toMatchObject({
+      status: 2,
+      stderr: 'tagrelay: storeConnections 6: --workers 4 needs at least 8 (2 per process); raise it or run fewer workers\n',
+    });
   });
 });
 

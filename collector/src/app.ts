@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { packageRoot, version } from './packageInfo.js';
 import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
+import { storeConnectionsPerProcess } from './workers.js';
 import { StoreReadOnly, type Store } from './store/types.js';
 
 /** How long /readyz, /healthz and /metrics wait for the store to answer, ms: a load balancer's check does not wait long. */
@@ -47,7 +48,12 @@ export async function createCollector(
   const secrets = [...destinations.flatMap((d) => d.secrets), ...config.serverKeys, ...(config.adminToken ? [config.adminToken] : [])];
   const redact = redactor(secrets);
   const log = opts.log ?? createLogger(secrets, undefined, { level: config.logLevel, pretty: process.stdout.isTTY });
-  const store = await openStore(config.store, { server: true, processes: opts.processes });
+  const processes = opts.processes ?? 1;
+  const store = await openStore(config.store, {
+    server: true,
+    processes,
+    connections: storeConnectionsPerProcess(config, processes),
+  });
   // A store that cannot be used stops the start; one that takes no writes for now (a failover under way)
   // does not: the collector starts refusing events (the admission check below logs why) until it does.
   await store.check().catch((e: unknown) => {

@@ -7,7 +7,7 @@ import { version } from './packageInfo.js';
 import { createLogger } from './log.js';
 import { redactUrl } from './redact.js';
 import { StoreError, type ReplayableState } from './store/types.js';
-import { isWorker, reportListening, runPrimary, workerCount, WorkersError } from './workers.js';
+import { isWorker, reportListening, runPrimary, storeConnectionsPerProcess, workerCount, WorkersError } from './workers.js';
 
 class UsageError extends Error {}
 
@@ -88,6 +88,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 async function serve(configPath: string | undefined, workers: string | undefined): Promise<void> {
   const config = loadConfig(configPath);
   const n = workerCount(workers, config.store);
+  storeConnectionsPerProcess(config, n); // refused here, said once, not by each worker
   if (n > 1 && !isWorker) return runPrimary(n, config, createLogger([], undefined, { level: config.logLevel, pretty: process.stdout.isTTY }), STOP_DEADLINE_MS);
   const collector = await createCollector(config, { processes: n });
   const { log } = collector;

@@ -39,6 +39,11 @@ const topLevel = z
       .string()
       .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or a postgres:// URL')
       .default('sqlite:./data/tagrelay.db'),
+    /**
+     * PostgreSQL: the most connections `tagrelay serve` opens, all its `--workers` processes together
+     * (each an equal share, at least 2). Default: the larger of 10 and 4 a process (workers.ts).
+     */
+    storeConnections: z.number().int().min(1).max(10_000).optional(),
     allowedOrigins: z.array(origin).default([]),
     /** Serve the demo shop page at `/` (npm start). */
     demo: z.boolean().default(false),

@@ -26,6 +26,27 @@ export function workerCount(arg: string | undefined, store: string): number {
   return n;
 }
 
+/**
+ * The PostgreSQL connections each of `processes` `serve` processes may open: an equal share of
+ * `storeConnections`, by default the larger of 10 and 4 a process (16 cores: 64 in all,
+ * where 10 each made 160 and passed PostgreSQL's default max_connections of 100). Fewer than 2 per
+ * process is refused: a process claims deliveries and records their results at once. (SQLite: none.)
+ */
+export function storeConnectionsPerProcess(
+  config: Pick<Config, 'store' | 'storeConnections'>,
+  processes: number,
+): number | undefined {
+  if (!/^postgres(ql)?:/.test(config.store)) return undefined;
+  const total = config.storeConnections ?? Math.max(10, 4 * processes);
+  const each = Math.floor(total / processes);
+  if (each < 2) {
+    throw new WorkersError(
+      `storeConnections ${total}: --workers ${processes} needs at least ${2 * processes} (2 per process); raise it or run fewer workers`,
+    );
+  }
+  return each;
+}
+
 /** This process is one of several `serve` workers started by a primary. */
 export const isWorker = cluster.isWorker;
 

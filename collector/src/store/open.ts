@@ -7,9 +7,12 @@ const SERVER_QUERY_TIMEOUT_MS = 10_000;
 /**
  * Opens the store named by the config's `store` URL. `server` is for tagrelay serve; operator
  * commands open it beside a running collector. `processes`: how many `serve` workers share the store
- * on this machine.
+ * on this machine; `connections`: the PostgreSQL connections this process may open (10).
  */
-export async function openStore(url: string, opts: { server: boolean; processes?: number } = { server: true }): Promise<Store> {
+export async function openStore(
+  url: string,
+  opts: { server: boolean; processes?: number; connections?: number } = { server: true },
+): Promise<Store> {
   if (url.startsWith('sqlite:')) return new SqliteStore(resolve(url.slice('sqlite:'.length)), { thread: opts.server });
   if (/^postgres(ql)?:\/\//.test(url)) {
     // Loaded only when used: an SQLite collector never loads pg.
@@ -20,7 +23,7 @@ export async function openStore(url: string, opts: { server: boolean; processes?
     // A collector gives a statement 10 s (one in flight when the database is cut off fails then, and
     // /collect answers 503); an operator command (a forget over millions of events) waits as long as it takes.
     return PostgresStore.open(url, {
-      poolSize: opts.server ? 10 : 2,
+      poolSize: opts.server ? (opts.connections ?? 10) : 2,
       groupsInFlight: Math.max(1, Math.floor(3 / (opts.processes ?? 1))),
       queryTimeoutMs: opts.server ? SERVER_QUERY_TIMEOUT_MS : undefined,
     });

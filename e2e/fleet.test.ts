@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
 import { chaseEventId, collectorPid, countBy, postCollect, signUp, sleep, tagLikeLoad } from './load.js';
 import { setReadOnly, testDatabase } from './postgres.js';
-import { spawnEmbeddedPostgres, sql } from '../scripts/postgres.mjs';
+import { createDatabase, spawnEmbeddedPostgres, sql } from '../scripts/postgres.mjs';
 import { TcpProxy } from './tcpProxy.js';
 import { chaseRules, startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
@@ -370,6 +370,52 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);
     expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
     expect(repeats).toBe(0); // results held up while read-only are written within their lease
+  });
+
+  it('a switchover under load: the address moves to a real standby (read-only, streaming), which is then promoted; the collectors refuse events meanwhile and take them again, nothing lost or sent twice', { timeout: 180_000 }, async () => {
+    const server = await spawnEmbeddedPostgres();
+    drops.push(() => server.stop());
+    const db = await createDatabase(server.url, 'tagrelay_switchover');
+    const { url: standbyUrl } = await server.standby(); // after the database exists: the standby has it too
+    const primary = new URL(db.url);
+    const standbyPort = Number(new URL(standbyUrl).port);
+    // The collectors reach the database through an address that a failover moves (a virtual IP, a DNS name).
+    const proxy = await TcpProxy.start('127.0.0.1', Number(primary.port));
+    drops.push(() => proxy.close());
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    const onStandby = new URL(db.url);
+    onStandby.port = String(standbyPort);
+    const leaseMs = 30_000; // longer than the switchover: results held up by it are written once it ends
+    await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, viaProxy.toString());
+    const traffic = tagLikeLoad(() => collectors, { prefix: 'switchover', answerMs: 12_000 });
+    await sleep(2000);
+    // The old primary is fenced (no collector reaches it), its last commits reach the standby, and the
+    // address now names the standby, which takes no writes until it is promoted.
+    proxy.moveTo(standbyPort);
+    const movedAt = Date.now();
+    await sleep(3000);
+    const ready = await fetch(`${collectors[0]!.url}/readyz`);
+    const readyBody = await ready.json();
+    expect((await sql<{ r: boolean }>(onStandby.toString(), 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
+    await sql(onStandby.toString(), 'SELECT pg_promote()');
+    const switchoverMs = Date.now() - movedAt;
+    await sleep(4000);
+    const readyAfter = await fetch(`${collectors[0]!.url}/readyz`);
+    await traffic.stop();
+    const { answers, refusals, retryAfter, stored } = traffic;
+    const { got, repeats } = await drained(stored, leaseMs + 20_000);
+    console.log(`switchover in ${switchoverMs} ms: stored ${stored.size}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}; refusals ${JSON.stringify([...refusals])}`);
+    expect([ready.status, readyBody]).toEqual([503, { status: 'not ready', reason: 'the store takes no writes' }]);
+    expect(readyAfter.status).toBe(200);
+    expect([...answers.keys()].sort()).toEqual(['200', '503']);
+    expect([...retryAfter]).toEqual(['5']);
+    for (const c of collectors) expect(c.output).toMatch(/"cause":"the PostgreSQL store postgres:\/\/127\.0\.0\.1:\d+\/\w+ is a standby \(read-only\)","msg":"not taking events"/);
+    // Everything acknowledged before the move was on the standby when it was promoted; everything after, on it.
+    expect([...stored].filter((id) => !got.has(id))).toEqual([]);
+    expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
+    expect(repeats).toBe(0);
+    expect(collectors.every((c) => c.running)).toBe(true);
   });
 
   it('tagrelay replay re-queues what the vendor refused, on PostgreSQL, and any collector of the fleet delivers it', { timeout: 180_000 }, async () => {

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * in both directions without closing anything, as a cut cable or a lost machine does (no reset, no
  * answer); connections opened meanwhile get no further than the proxy. `heal()` delivers what was held,
  * in order, as TCP's retransmissions would, and connects the waiting ones. A side that closes its end
- * closes the other.
+ * closes the other. `moveTo(port)` moves the address to another server, as a failover moves a virtual IP or
+ * a DNS name: open connections are closed, new ones reach the other server.
  */
 export class TcpProxy {
   port = 0;
@@ -17,7 +18,7 @@ export class TcpProxy {
 
   private constructor(
     private readonly host: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {}
 
   static async start(host: string, port: number): Promise<TcpProxy> {
@@ -35,6 +36,11 @@ export class TcpProxy {
   heal(): void {
     this.partitioned = false;
     for (const run of this.held.splice(0)) run();
+  }
+
+  moveTo(port: number): void {
+    this.targetPort = port;
+    for (const s of this.sockets) s.destroy();
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,11 @@ export interface EmbeddedPostgresServer {
   restart(downMs?: number): Promise<void>;
   /** Kills the server and its backends (SIGKILL) and starts it again `downMs` later: crash recovery. */
   crash(downMs?: number): Promise<void>;
+  /**
+   * Starts a standby streaming from this server (which stops for a moment to be copied): read-only until
+   * `SELECT pg_promote()`; stopped with the server.
+   */
+  standby(): Promise<{ url: string }>;
   stop(): Promise<void>;
 }
 export function spawnEmbeddedPostgres(opts?: {

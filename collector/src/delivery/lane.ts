@@ -175,8 +175,8 @@ export class Lane {
         const failing = this.failures > 0 || this.state === 'paused';
         const capacity = failing ? 1 : this.window;
         const free = capacity - this.inFlight;
-        // Claim in chunks (an eighth of the window at least) rather than one slot at a time.
-        if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity / 8))) {
+        // Claim in chunks (an eighth of the window at least, or the store's share) rather than one slot at a time.
+        if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity * (this.store.claimShare ?? 1 / 8)))) {
           await this.sleep(this.opts.pollMs);
           continue;
         }

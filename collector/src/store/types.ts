@@ -225,6 +225,11 @@ export interface Store {
   readonly fleet?: Fleet;
   /** The directory on this machine whose disk holds the store (embedded stores), watched for free space. */
   readonly localDirectory?: string;
+  /**
+   * The smallest share of a lane's window worth a claim while it has requests in flight (default 1/8). A
+   * PostgreSQL claim is two statements and their commits, most of a delivery's cost there: it waits for more.
+   */
+  readonly claimShare?: number;
   /** Stores events not seen before and their deliveries; resolves once durably committed. */
   ingest(events: NewEvent[]): Promise<IngestResult>;
   /**

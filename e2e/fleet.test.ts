@@ -73,8 +73,11 @@ async function fleet(n: number, extra: Record<string, unknown> = {}, store?: str
   return { collectors, chase, config };
 }
 
-/** Posts 20-event batches to the collectors in turn until `stop()`; returns what was posted and acknowledged. */
-function load(targets: () => Collector[], prefix: string) {
+/**
+ * Posts 20-event batches to the collectors in turn until `stop()`, from `posters` posters each pausing `pauseMs`
+ * between requests; returns what was posted and acknowledged.
+ */
+function load(targets: () => Collector[], prefix: string, { posters: n = 3, pauseMs = 50 } = {}) {
   const posted = new Set<string>();
   const acked = new Set<string>();
   const answers = new Map<string, number>();
@@ -92,10 +95,10 @@ function load(targets: () => Collector[], prefix: string) {
       const key = 'status' in r ? String(r.status) : r.error;
       answers.set(key, (answers.get(key) ?? 0) + 1);
       if ('status' in r && r.status === 200) ids.forEach((id) => acked.add(id));
-      await sleep(50);
+      if (pauseMs) await sleep(pauseMs);
     }
   };
-  const posters = Array.from({ length: 3 }, (_, k) => poster(k));
+  const posters = Array.from({ length: n }, (_, k) => poster(k));
   return {
     posted,
     acked,
@@ -127,6 +130,34 @@ async function drained(acked: Set<string>, timeoutMs: number, queueMs = 20_000) 
   await waitFor(async () => (await collectors[0]!.metric('tagrelay_queue_depth')) === 0, queueMs, 'an empty queue');
   const got = countBy(chase!.requests, chaseEventId);
   return { got, repeats: [...got.values()].reduce((n, k) => n + k - 1, 0) };
+}
+
+/**
+ * A fleet of two collectors under load on a server of its own with a standby streaming from it, the collectors
+ * reaching the database through an address a failover moves (a virtual IP, a DNS name): `proxy.moveTo(standbyPort)`.
+ * `synchronous`: the primary waits for its standby at each commit (the collector commits with synchronous_commit = on).
+ * The lease outlasts the failover: results held up by it are written once it ends.
+ */
+async function standbyFleet(prefix: string, synchronous = false) {
+  const server = await spawnEmbeddedPostgres();
+  drops.push(() => server.stop());
+  const db = await createDatabase(server.url, `tagrelay_${prefix}`);
+  const { url: standbyUrl } = await server.standby(); // after the database exists: the standby has it too
+  if (synchronous) {
+    await sql(server.url, `ALTER SYSTEM SET synchronous_standby_names = '*'`);
+    await sql(server.url, 'SELECT pg_reload_conf()');
+    await waitFor(async () => (await sql<{ s: string }>(server.url, 'SELECT sync_state AS s FROM pg_stat_replication'))[0]?.s === 'sync', 10_000, 'a synchronous standby');
+  }
+  const standbyPort = Number(new URL(standbyUrl).port);
+  const proxy = await TcpProxy.start('127.0.0.1', Number(new URL(db.url).port));
+  drops.push(() => proxy.close());
+  const [viaProxy, onStandby] = [new URL(db.url), new URL(db.url)];
+  viaProxy.port = String(proxy.port);
+  onStandby.port = String(standbyPort);
+  const leaseMs = 30_000;
+  await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, viaProxy.toString());
+  const traffic = tagLikeLoad(() => collectors, { prefix, answerMs: 12_000 });
+  return { server, proxy, standbyPort, onStandby: onStandby.toString(), leaseMs, traffic };
 }
 
 describe('a fleet of collectors on one PostgreSQL', () => {
@@ -373,22 +404,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
   });
 
   it('a switchover under load: the address moves to a real standby (read-only, streaming), which is then promoted; the collectors refuse events meanwhile and take them again, nothing lost or sent twice', { timeout: 180_000 }, async () => {
-    const server = await spawnEmbeddedPostgres();
-    drops.push(() => server.stop());
-    const db = await createDatabase(server.url, 'tagrelay_switchover');
-    const { url: standbyUrl } = await server.standby(); // after the database exists: the standby has it too
-    const primary = new URL(db.url);
-    const standbyPort = Number(new URL(standbyUrl).port);
-    // The collectors reach the database through an address that a failover moves (a virtual IP, a DNS name).
-    const proxy = await TcpProxy.start('127.0.0.1', Number(primary.port));
-    drops.push(() => proxy.close());
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const onStandby = new URL(db.url);
-    onStandby.port = String(standbyPort);
-    const leaseMs = 30_000; // longer than the switchover: results held up by it are written once it ends
-    await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, viaProxy.toString());
-    const traffic = tagLikeLoad(() => collectors, { prefix: 'switchover', answerMs: 12_000 });
+    const { proxy, standbyPort, onStandby, leaseMs, traffic } = await standbyFleet('switchover');
     await sleep(2000);
     // The old primary is fenced (no collector reaches it), its last commits reach the standby, and the
     // address now names the standby, which takes no writes until it is promoted.
@@ -397,8 +413,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     await sleep(3000);
     const ready = await fetch(`${collectors[0]!.url}/readyz`);
     const readyBody = await ready.json();
-    expect((await sql<{ r: boolean }>(onStandby.toString(), 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
-    await sql(onStandby.toString(), 'SELECT pg_promote()');
+    expect((await sql<{ r: boolean }>(onStandby, 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
+    await sql(onStandby, 'SELECT pg_promote()');
     const switchoverMs = Date.now() - movedAt;
     await sleep(4000);
     const readyAfter = await fetch(`${collectors[0]!.url}/readyz`);
@@ -419,34 +435,17 @@ describe('a fleet of collectors on one PostgreSQL', () => {
   });
 
   it('a failover under load: the primary is killed (SIGKILL) with a synchronous standby, which is promoted and given the address; nothing acknowledged is lost', { timeout: 180_000 }, async () => {
-    const server = await spawnEmbeddedPostgres();
-    drops.push(() => server.stop());
-    const db = await createDatabase(server.url, 'tagrelay_failover');
-    const { url: standbyUrl } = await server.standby();
-    // The primary waits for its standby at each commit (the collector commits with synchronous_commit = on).
-    await sql(server.url, `ALTER SYSTEM SET synchronous_standby_names = '*'`);
-    await sql(server.url, 'SELECT pg_reload_conf()');
-    await waitFor(async () => (await sql<{ s: string }>(server.url, 'SELECT sync_state AS s FROM pg_stat_replication'))[0]?.s === 'sync', 10_000, 'a synchronous standby');
-    const standbyPort = Number(new URL(standbyUrl).port);
-    const proxy = await TcpProxy.start('127.0.0.1', Number(new URL(db.url).port));
-    drops.push(() => proxy.close());
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const onStandby = new URL(db.url);
-    onStandby.port = String(standbyPort);
-    const leaseMs = 30_000;
-    await fleet(2, { delivery: { concurrency: CONCURRENCY, timeoutMs: 5000, leaseMs } }, viaProxy.toString());
-    const traffic = tagLikeLoad(() => collectors, { prefix: 'failover', answerMs: 12_000 });
+    const { server, proxy, standbyPort, onStandby, leaseMs, traffic } = await standbyFleet('failover', true);
     await sleep(2000);
     void server.crash(600_000); // the primary and its backends killed, and not back within the test
     await sleep(2000);
-    await sql(onStandby.toString(), 'SELECT pg_promote()');
+    await sql(onStandby, 'SELECT pg_promote()');
     proxy.moveTo(standbyPort);
     await sleep(4000);
     await traffic.stop();
     const { answers, stored } = traffic;
     const { got, repeats } = await drained(stored, leaseMs + 20_000);
-    const kept = await sql<{ id: string }>(onStandby.toString(), 'SELECT id FROM tagrelay.events WHERE id = ANY($1)', [[...stored]]);
+    const kept = await sql<{ id: string }>(onStandby, 'SELECT id FROM tagrelay.events WHERE id = ANY($1)', [[...stored]]);
     console.log(`failover: stored ${stored.size}, on the promoted standby ${kept.length}, delivered ${got.size}, repeats ${repeats}; answers ${JSON.stringify(Object.fromEntries(answers))}`);
     expect([...answers.keys()].sort()).toEqual(['200', '503']);
     expect(kept).toHaveLength(stored.size);
@@ -510,6 +509,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: more.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(more), 10_000);
   });
+
   it('--workers 4 under load opens at most storeConnections (default 16 for 4) on a PostgreSQL with max_connections 20; too few is refused in one line', { timeout: 120_000 }, async () => {
     // At 10 connections a process, 4 workers under load opened 40 on a larger server (measured), and here took all
     // this one had (17 of 20 beside the test's own two).
@@ -539,24 +539,12 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       }
     })();
     // 40 posters back to back for 6 s: every worker busy storing, its lane delivering.
-    const answers = new Map<string, number>();
-    const acked = new Set<string>();
-    let seq = 0;
-    const until = Date.now() + 6000;
-    const posting = Promise.all(
-      Array.from({ length: 40 }, async () => {
-        while (Date.now() < until) {
-          const ids = Array.from({ length: 10 }, () => `conn-${String(++seq).padStart(6, '0')}`);
-          const r = await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }));
-          const key = 'status' in r ? String(r.status) : r.error;
-          answers.set(key, (answers.get(key) ?? 0) + 1);
-          if (key === '200') ids.forEach((id) => acked.add(id));
-        }
-      }),
-    );
+    const traffic = load(() => [c], 'conn', { posters: 40, pauseMs: 0 });
     await sleep(2000);
     await hold.query(`DO $$ BEGIN LOCK TABLE tagrelay.events, tagrelay.deliveries IN EXCLUSIVE MODE; PERFORM pg_sleep(1.5); END $$`);
-    await posting;
+    await sleep(2500);
+    await traffic.stop();
+    const { acked, answers } = traffic;
     await everyAckedDelivered(acked, 60_000);
     sampling = false;
     await sampler;

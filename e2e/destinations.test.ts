@@ -97,7 +97,8 @@ describe('a purchase reaches every destination as its vendor documents it', () =
 
     const ch = JSON.parse(trackRequests(vendors.chase)[0]!.body);
     expect(ch).toMatchObject({ email: 'Ann@Example.com', conversion_type: 'purchase' });
-    expect(JSON.stringify(ch.conversion_data)).not.toMatch(/Ann|555|Austin/);
+    // the phone number as digits (the event id, random hex, may hold "555" by chance: CI saw it)
+    expect(JSON.stringify(ch.conversion_data)).not.toMatch(/Ann|Lee|Austin|555\D*123\D*4567/);
 
     const cv = JSON.parse(trackRequests(vendors.convert)[0]!.body);
     expect(trackRequests(vendors.convert)[0]!.headers.authorization).toBe(`Bearer ${secrets.convert}`);

@@ -218,14 +218,16 @@ export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, t
       child.stdout.unref();
       /** Sends the runner a line and resolves with its answer, one line of JSON. */
       const command = (message) =>
-        new Promise((done) => {
+        new Promise((done, fail) => {
           let answer = '';
           const onData = (c) => {
             answer += c;
             if (!answer.includes('\n')) return;
             child.stdout.off('data', onData);
             child.stdout.unref();
-            done(JSON.parse(answer.slice(0, answer.indexOf('\n'))));
+            const reply = JSON.parse(answer.slice(0, answer.indexOf('\n')));
+            if (reply.error) fail(new Error(reply.error));
+            else done(reply);
           };
           child.stdout.on('data', onData);
           child.stdout.ref();
@@ -271,7 +273,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       const done = standby
         ? server.standby()
         : (crash !== undefined ? server.crash(crash) : server.restart(restart)).then(() => ({ restarted: true }));
-      void done.then((answer) => process.stdout.write(`${JSON.stringify(answer)}\n`));
+      // A failure is answered too ({"error": ...}): the caller fails at once rather than waiting for ever.
+      void done.then(
+        (answer) => process.stdout.write(`${JSON.stringify(answer)}\n`),
+        (e) => process.stdout.write(`${JSON.stringify({ error: String(e?.message ?? e) })}\n`),
+      );
     }
   });
   process.stdin.resume();

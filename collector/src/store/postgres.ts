@@ -435,7 +435,7 @@ export class PostgresStore implements Store {
         values: [claims.map((c) => c.conversion), claims.map((c) => c.destination), claims.map((c) => c.deliveryId), Date.now()],
       }),
     );
-    const holder = new Map(rows.map((r) => [`${r.conversion}\n${r.destination}`, Number(r.delivery_id)]));
+    const holder = new Map(rows.map((r) => [`${r.conversion}\n${r.destination}`, r.delivery_id]));
     return claims.map((c) => holder.get(`${c.conversion}\n${c.destination}`) === c.deliveryId);
   }
 

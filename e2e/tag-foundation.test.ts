@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idbEvents, open, Site, tagReady, until, startShop, stopShop } from './browser.js';
+import { idbEvents, open, Site, tagReady, until, startShop, stopShop, watchErrors } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 
 // Issue 2, the tag's side: a page on one origin, the tag and /collect on another.
@@ -27,6 +27,40 @@ describe('tag: foundation', () => {
     expect(e!.id).toMatch(/^[A-Za-z0-9_.:-]{8,64}$/);
     expect(e!.anonymousId).toBeTruthy();
     expect(e!.consent).toEqual({ gpc: false });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('a call queued before the tag could read IndexedDB, with the page closed at once, arrives with its click id', async () => {
+    const context = await browser.newContext();
+    // Another page of the site holds the database open and asks for an upgrade it blocks itself: every
+    // later open of the database waits, so the tag's first read of the visitor's memory does not end.
+    const blocker = await context.newPage();
+    await blocker.goto(`${site.url}/tag-blank.html`);
+    await blocker.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          const first = indexedDB.open('tagrelay', 1);
+          first.onupgradeneeded = () => first.result.createObjectStore('events');
+          first.onsuccess = () => {
+            (window as unknown as { held: IDBDatabase }).held = first.result; // never closed on versionchange
+            indexedDB.open('tagrelay', 2).onblocked = () => resolve();
+          };
+        }),
+    );
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${site.url}/tag-basic.html?clickid=early1&m=early`);
+    await page.waitForTimeout(300); // t.js ran (goto waits for the load event, async scripts included)
+    expect(await page.evaluate(() => window.track.length)).toBe(0); // still the snippet's stub: the tag waits for IndexedDB
+    await page.evaluate(() => window.track('sign_up', { plan: 'early' }));
+    await page.close({ runBeforeUnload: true });
+    const [e] = await until(
+      async () => (await named('sign_up')).filter((e) => e.properties?.plan === 'early'),
+      'the sign_up queued in the stub',
+    );
+    expect(e!.clickIds).toEqual({ clickid: 'early1' });
+    expect(e!.url).toBe(`${site.url}/tag-basic.html?clickid=early1&m=early`);
     expect(errors).toEqual([]);
     await context.close();
   });

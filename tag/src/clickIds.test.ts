@@ -6,19 +6,20 @@ const DAY = 864e5;
 describe('click ids', () => {
   it('captures each default parameter with its capture time', () => {
     for (const p of CLICK_PARAMS) {
-      expect(captureClickIds({}, `?${p}=v-${p}&utm_source=x`, CLICK_PARAMS, 1000)).toEqual({ [p]: [`v-${p}`, 1000] });
+      expect(captureClickIds(`?${p}=v-${p}&utm_source=x`, CLICK_PARAMS, 1000)).toEqual({ [p]: [`v-${p}`, 1000] });
     }
   });
 
-  it('captures extra parameters and keeps the latest value per parameter', () => {
-    const first = captureClickIds({}, '?clickid=a&gclid=g1', [...CLICK_PARAMS, 'gclid'], 1000);
-    const later = captureClickIds(first, '?gclid=g2', [...CLICK_PARAMS, 'gclid'], 5000);
-    expect(later).toEqual({ clickid: ['a', 1000], gclid: ['g2', 5000] });
+  it('captures extra parameters, and only the parameters named', () => {
+    expect(captureClickIds('?clickid=a&gclid=g1&fbclid=f', [...CLICK_PARAMS, 'gclid'], 1000)).toEqual({
+      clickid: ['a', 1000],
+      gclid: ['g1', 1000],
+    });
   });
 
   it('ignores empty values and cuts values to 512 characters', () => {
-    expect(captureClickIds({}, '?clickid=', CLICK_PARAMS, 1)).toEqual({});
-    expect(captureClickIds({}, `?clickid=${'x'.repeat(600)}`, CLICK_PARAMS, 1).clickid![0]).toHaveLength(512);
+    expect(captureClickIds('?clickid=', CLICK_PARAMS, 1)).toEqual({});
+    expect(captureClickIds(`?clickid=${'x'.repeat(600)}`, CLICK_PARAMS, 1).clickid![0]).toHaveLength(512);
   });
 
   it('attaches click ids inside the attribution window only', () => {

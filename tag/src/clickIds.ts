@@ -17,10 +17,12 @@ export const clickIds = (store: ClickStore, now: number, windowMs: number): Reco
 };
 
 /**
- * Captures `params` from a query string into `store`: the latest value wins, with `now` as its
- * capture time. (Expired entries are skipped by `clickIds` and replaced by the next capture.)
+ * The click ids among `params` in a query string, with `now` as their capture time. (The visitor's
+ * memory takes them over the ones it kept: the latest value wins; expired entries are skipped by
+ * `clickIds` and replaced by the next capture.)
  */
-export const captureClickIds = (store: ClickStore, search: string, params: string[], now: number): ClickStore => {
+export const captureClickIds = (search: string, params: string[], now: number): ClickStore => {
+  const store: ClickStore = {};
   const query = new URLSearchParams(search);
   for (const param of params) {
     const value = query.get(param);

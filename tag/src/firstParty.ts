@@ -2,8 +2,8 @@ import { captureClickIds, type ClickStore } from './clickIds.js';
 import { created, loadVisitor, saveVisitor, type Visitor } from './store.js';
 import { uuid } from './uuid.js';
 
-/** The anonymous visitor id. */
-export let visitor = '';
+/** The anonymous visitor id (none until the memory was read). */
+export let visitor: string | undefined;
 /** Captured click ids with their capture times. */
 export let clicks: ClickStore = {};
 
@@ -26,8 +26,10 @@ const older = (): Visitor => {
  * visitor id per page where IndexedDB and localStorage are both unavailable. Never rejects.
  */
 export const remember = async (params: string[]): Promise<void> => {
+  // at once: a page closed before the memory was read still sends its click ids
+  clicks = captureClickIds(location.search, params, Date.now());
   const memory: Visitor = (await loadVisitor()) || (created ? {} : older());
   visitor = memory.v ||= uuid();
-  clicks = memory.c = captureClickIds(memory.c || {}, location.search, params, Date.now());
+  clicks = memory.c = { ...memory.c, ...clicks };
   saveVisitor(memory);
 };

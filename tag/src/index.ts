@@ -12,9 +12,10 @@ type Stub = ((...args: unknown[]) => void) & { q?: ArrayLike<unknown>[]; _loaded
 
 /**
  * Start-up: options and the tab's lock; then, once the visitor's memory is read from IndexedDB
- * (calls meanwhile wait in the snippet's stub, or in one the tag sets up where the page has none):
- * `window.track` replacing the stub, consent sources, the queued calls in order, the first
- * page_view, the flush triggers (hidden, pagehide, back/forward restore, online), and a first flush.
+ * (calls meanwhile wait in the snippet's stub, or in one the tag sets up where the page has none),
+ * `start`. The flush triggers (hidden, pagehide, back/forward restore, online) listen from the
+ * first moment: a page hidden or closed before the memory was read starts the tag then, with the
+ * click ids of its URL and no visitor id, so that the calls waiting in the stub still leave by beacon.
  */
 try {
   const w = window as unknown as { track?: Stub };
@@ -32,35 +33,45 @@ try {
       // a second copy of the tag on the page leaves both alone
       stub._loaded = (track as Stub)._loaded = true;
       lockTab(true);
+      let started: unknown;
+      /** Once: `window.track` replacing the stub, consent sources, the queued calls in order, the first page_view, a first flush. */
+      const start = () => {
+        try {
+          if (!started) {
+            started = 1;
+            w.track = track as Stub;
+            onConsentChange(schedule);
+            dataLayer();
+            for (const args of stub.q || []) (track as Stub)(...(args as unknown[]));
+            if (pageViews) trackPageViews();
+            flush();
+          }
+        } catch {}
+      };
+      addEventListener('visibilitychange', () => {
+        if (document.hidden) {
+          start();
+          send(true);
+        }
+      });
+      addEventListener('pagehide', () => {
+        start();
+        leave();
+        lockTab(false);
+      });
+      addEventListener('pageshow', (event) => {
+        if (event.persisted) {
+          lockTab(true);
+          flush();
+        }
+      });
+      addEventListener('online', flush);
       // The IAB TCF listener, t.tcf.js, only where a CMP is on the page; the tag starts once it listens (its
       // first answer then comes before the queued calls and the page_view are sent) or could not load.
       Promise.all([
         remember(clickParams),
         (w as { __tcfapi?: unknown }).__tcfapi && beside('.tcf.js').catch(String),
-      ]).then(() => {
-        try {
-          w.track = track as Stub;
-          onConsentChange(schedule);
-          dataLayer();
-          for (const args of stub.q || []) (track as Stub)(...(args as unknown[]));
-          if (pageViews) trackPageViews();
-          addEventListener('visibilitychange', () => {
-            if (document.hidden) send(true);
-          });
-          addEventListener('pagehide', () => {
-            leave();
-            lockTab(false);
-          });
-          addEventListener('pageshow', (event) => {
-            if (event.persisted) {
-              lockTab(true);
-              flush();
-            }
-          });
-          addEventListener('online', flush);
-          flush();
-        } catch {}
-      });
+      ]).then(start);
     }
   }
 } catch {}

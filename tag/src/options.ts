@@ -1,25 +1,25 @@
 import { CLICK_PARAMS } from './clickIds.js';
 
 /** Where events go (`data-endpoint`, default `<origin of t.js>/collect`). */
-export let endpoint = '';
+export let endpoint: string;
 /** `data-consent="required"`: hold events until consent is granted. */
-export let required = false;
+export let required: boolean;
 /** `data-debug` or `?tagrelay_debug=1`. */
-export let debug = false;
+export let debug: boolean;
 /** `data-datalayer`: track GA4 ecommerce events pushed to `window.dataLayer`. */
-export let bridge = false;
+export let bridge: boolean;
 /** Attribution window in ms (`data-attribution-days`, default 30). */
-export let attribution = 0;
+export let attribution: number;
 /** The query parameters captured as click ids: the defaults and `data-click-params`. */
-export let clickParams: string[] = [];
+export let clickParams: string[];
 /** `data-page-views`: a page_view on load and on SPA navigations unless `off`. */
-export let pageViews = true;
+export let pageViews: boolean;
 /** The tag's own script element. */
 export let script: HTMLScriptElement;
 /** `data-cookies`: first-party cookies copied into each event, by name. */
-export let cookieNames: string[] = [];
+export let cookieNames: string[];
 /** `data-cookie`: the collector sets a visitor cookie, so requests carry cookies (`credentials: include`). */
-export let withCookie = false;
+export let withCookie: boolean;
 
 /**
  * Reads the `data-` attributes of the tag's own script element: `document.currentScript`, else
@@ -35,6 +35,6 @@ export const options = (): void => {
   bridge = data.datalayer != null;
   clickParams = CLICK_PARAMS.concat((data.clickParams || '').split(/ *, */));
   pageViews = data.pageViews != 'off';
-  cookieNames = data.cookies ? data.cookies.split(/ *, */) : [];
+  cookieNames = (data.cookies || '').split(/ *, */); // [''] for none: track() reads cookies when the first is named
   withCookie = data.cookie != null;
 };

@@ -117,6 +117,26 @@ describe('tag: consent', () => {
     }
   });
 
+  it('a CMP page closed before t.tcf.js listens sends nothing the CMP has not ruled on', async () => {
+    // t.tcf.js never arrives: the tag waits for it, and the page closes meanwhile (a hidden page and a
+    // closing one start the tag early elsewhere, with whatever consent is known; not here).
+    const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=refuse&m=tc-closed`, (ctx) =>
+      ctx.route('**/t.tcf.js', () => {}),
+    );
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => window.track.length)).toBe(0); // still the snippet's stub
+    await page.evaluate(() => window.track('purchase', { transaction_id: 'T-closed', value: 5, currency: 'EUR' }));
+    await page.close({ runBeforeUnload: true });
+    // a control page after it: its page_view arrives, so the closed page's beacon would have by then
+    const control = await context.newPage();
+    await control.goto(`${site.url}/tag-basic.html?m=tc-control`);
+    await until(() => ofPage('m=tc-control', 'page_view'), 'the control page_view', 1, 5000);
+    await control.waitForTimeout(500);
+    expect(await ofPage('m=tc-closed')).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('a TCF CMP granting every purpose: events carry the four keys granted and gdpr: true', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant`);
     await tagReady(page);

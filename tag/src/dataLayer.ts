@@ -13,7 +13,7 @@ type Entry = { [key: string]: any; [index: number]: any };
  */
 export const dataLayer = (): void => {
   const w = window as unknown as { dataLayer?: Entry[] };
-  const layer = (w.dataLayer = w.dataLayer || []);
+  const layer = (w.dataLayer ||= []);
   const read = (entry: Entry) => {
     if (!entry) return;
     if (entry[0] == 'consent') setConsent(entry[2], entry[1] == 'default');

@@ -16,7 +16,7 @@ export const request = (recs: Rec[]): Promise<Response> =>
 
 /**
  * When the page is hidden or closing: `navigator.sendBeacon`, the one request browsers promise to
- * send after the page is gone (https://w3c.github.io/beacon/). Whether the browser took it; no
- * answer ever comes back.
+ * send after the page is gone (https://w3c.github.io/beacon/). Whether the browser took it (undefined
+ * without sendBeacon); no answer ever comes back.
  */
-export const beacon = (recs: Rec[]): boolean => !!navigator.sendBeacon?.(endpoint, body(recs));
+export const beacon = (recs: Rec[]): boolean | undefined => navigator.sendBeacon?.(endpoint, body(recs));

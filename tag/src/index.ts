@@ -36,7 +36,11 @@ try {
       // The IAB TCF listener, t.tcf.js, only where a CMP is on the page; the tag starts once it listens (its
       // first answer then comes before the queued calls and the page_view are sent) or could not load: until
       // then `started` holds its import, and a page closing meanwhile sends nothing the CMP has not ruled on.
-      let started: unknown = (w as { __tcfapi?: unknown }).__tcfapi && beside('.tcf.js').catch(String).then(() => (started = 0));
+      let started: unknown =
+        (w as { __tcfapi?: unknown }).__tcfapi &&
+        beside('.tcf.js')
+          .catch(String)
+          .then(() => (started = 0));
       /** Once: `window.track` replacing the stub, consent sources, the queued calls in order, the first page_view, a first flush. */
       const start = () => {
         try {

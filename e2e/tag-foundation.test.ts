@@ -31,39 +31,51 @@ describe('tag: foundation', () => {
     await context.close();
   });
 
-  it('a call queued before the tag could read IndexedDB, with the page closed at once, arrives with its click id', async () => {
-    const context = await browser.newContext();
-    // Another page of the site holds the database open and asks for an upgrade it blocks itself: every
-    // later open of the database waits, so the tag's first read of the visitor's memory does not end.
-    const blocker = await context.newPage();
-    await blocker.goto(`${site.url}/tag-blank.html`);
-    await blocker.evaluate(
-      () =>
-        new Promise<void>((resolve) => {
-          const first = indexedDB.open('tagrelay', 1);
-          first.onupgradeneeded = () => first.result.createObjectStore('events');
-          first.onsuccess = () => {
-            (window as unknown as { held: IDBDatabase }).held = first.result; // never closed on versionchange
-            indexedDB.open('tagrelay', 2).onblocked = () => resolve();
-          };
-        }),
-    );
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    await page.goto(`${site.url}/tag-basic.html?clickid=early1&m=early`);
-    await page.waitForTimeout(300); // t.js ran (goto waits for the load event, async scripts included)
-    expect(await page.evaluate(() => window.track.length)).toBe(0); // still the snippet's stub: the tag waits for IndexedDB
-    await page.evaluate(() => window.track('sign_up', { plan: 'early' }));
-    await page.close({ runBeforeUnload: true });
-    const [e] = await until(
-      async () => (await named('sign_up')).filter((e) => e.properties?.plan === 'early'),
-      'the sign_up queued in the stub',
-    );
-    expect(e!.clickIds).toEqual({ clickid: 'early1' });
-    expect(e!.url).toBe(`${site.url}/tag-basic.html?clickid=early1&m=early`);
-    expect(errors).toEqual([]);
-    await context.close();
-  });
+  // Headless Chromium keeps every page visible (bringToFront, a minimised window and a frozen page change
+  // nothing): `hidden` is the page's own visibilitychange, with document.hidden true, as a tab switch fires it.
+  it.each(['closed', 'hidden'])(
+    'a call queued before the tag could read IndexedDB, the page then %s, arrives with its click id and the page_view',
+    async (how) => {
+      const context = await browser.newContext();
+      // Another page of the site holds the database open and asks for an upgrade it blocks itself: every
+      // later open of the database waits, so the tag's first read of the visitor's memory does not end.
+      const blocker = await context.newPage();
+      await blocker.goto(`${site.url}/tag-blank.html`);
+      await blocker.evaluate(
+        () =>
+          new Promise<void>((resolve) => {
+            const first = indexedDB.open('tagrelay', 1);
+            first.onupgradeneeded = () => first.result.createObjectStore('events');
+            first.onsuccess = () => {
+              (window as unknown as { held: IDBDatabase }).held = first.result; // never closed on versionchange
+              indexedDB.open('tagrelay', 2).onblocked = () => resolve();
+            };
+          }),
+      );
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      const url = `${site.url}/tag-basic.html?clickid=early-${how}&m=early-${how}`;
+      await page.goto(url);
+      await page.waitForTimeout(300); // t.js ran (goto waits for the load event, async scripts included)
+      expect(await page.evaluate(() => window.track.length)).toBe(0); // still the snippet's stub: the tag waits for IndexedDB
+      await page.evaluate(() => window.track('sign_up', { plan: 'early' }));
+      if (how === 'closed') await page.close({ runBeforeUnload: true });
+      else
+        await page.evaluate(() => {
+          Object.defineProperty(document, 'hidden', { get: () => true });
+          document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+        });
+      const ofPage = async () => (await collector.events()).filter((e) => e.url === url);
+      const events = await until(ofPage, 'the sign_up queued in the stub and the page_view', 2);
+      expect(events.map((e) => e.name).sort()).toEqual(['page_view', 'sign_up']);
+      for (const e of events) {
+        expect(e.clickIds).toEqual({ clickid: `early-${how}` });
+        expect(e.anonymousId).toBeUndefined(); // the visitor's memory was never read
+      }
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+  );
 
   it('track calls made before the tag loaded arrive, in order', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-queue.html`);

@@ -37,6 +37,13 @@ describe('tag: buffer and transport', () => {
       },
     ],
     [
+      // Safari 14's first open, or another tab's upgrade this one blocks: the tag waits 3 s, then goes on
+      'indexedDB.open never answers',
+      () => {
+        IDBFactory.prototype.open = () => ({}) as IDBOpenDBRequest;
+      },
+    ],
+    [
       'no indexedDB at all',
       () => {
         Object.defineProperty(window, 'indexedDB', { value: undefined });

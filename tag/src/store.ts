@@ -22,6 +22,9 @@ export interface Visitor {
   c?: ClickStore;
 }
 
+/** How long opening the database may take: then the tag goes on from memory. */
+const OPEN_MS = 3000;
+
 /** False once IndexedDB failed: memory only from then on. */
 export let idbOk = true;
 /** True when this page created the database: a visitor new to the tag (no older version left memory). */
@@ -42,8 +45,9 @@ const done = <T>(request: IDBRequest<T>) =>
  * Runs `work` on the `events` store in one readwrite transaction per tick: every work of a task
  * runs in the microtasks after it, in the transaction the first one opened. (One transaction per
  * event took long enough that events tracked just before the page closed were lost.) Resolves with
- * the result of `work`'s last request. The first failure (no IndexedDB, `open` throwing, private
- * mode, quota) switches the tag to memory only, for good; nothing is thrown to the caller.
+ * the result of `work`'s last request. The first failure (no IndexedDB, `open` throwing or not
+ * answering within 3 s, private mode, quota) switches the tag to memory only, for good; nothing is
+ * thrown to the caller.
  */
 const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefined) => {
   if (idbOk)
@@ -55,6 +59,9 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = reject;
+      // An open that never answers counts as a failure: Safari 14's first open may hang for good
+      // (https://bugs.webkit.org/show_bug.cgi?id=226547), as does one behind another tab's blocked upgrade.
+      setTimeout(reject, OPEN_MS);
     }))
       .then((db) => {
         if (!tick) {

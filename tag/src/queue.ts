@@ -30,7 +30,7 @@ let inFlight: Rec[] = [];
 /** Failed requests in a row, for the backoff. */
 let failures = 0;
 /** The next flush: shortly after `track`, or the next try after a failure. */
-let timer: ReturnType<typeof setTimeout> | undefined;
+let timer: ReturnType<typeof setTimeout> | 0 | undefined;
 
 const encoder = new TextEncoder();
 
@@ -92,7 +92,7 @@ const adopt = async (): Promise<void> => {
  * handler: back online, it tries at once. Never throws.
  */
 export const flush = (): void => {
-  timer = undefined; // a timer still due just flushes again
+  timer = 0; // a timer still due just flushes again
   const run = () => adopt().then(() => send(), () => send());
   if (navigator.locks) navigator.locks.request('tagrelay', run).catch(() => send());
   else run();

@@ -32,7 +32,7 @@ export let created = false;
 
 let database: Promise<IDBDatabase> | undefined;
 /** The transaction of the current task (tick). */
-let tick: IDBTransaction | undefined;
+let tick: IDBTransaction | 0 | undefined;
 
 /** Resolves with a request's result once it succeeded. */
 const done = <T>(request: IDBRequest<T>) =>
@@ -71,7 +71,7 @@ const transaction = <T>(work: (store: IDBObjectStore) => IDBRequest<T> | undefin
           // and the next task opens a new transaction.
           Promise.resolve().then(() => {
             opened.commit?.();
-            tick = undefined;
+            tick = 0;
           });
         }
         const request = work(tick.objectStore('events'));

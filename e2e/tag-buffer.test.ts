@@ -15,6 +15,22 @@ const ofPage = async (marker: string, name?: string, c = collector): Promise<Sto
   (await c.events()).filter((e) => e.url?.includes(marker) && (!name || e.name === name));
 const duplicates = (c = collector) => c.metric('tagrelay_collect_events_total', { result: 'duplicate' });
 
+/**
+ * Runs a test against a collector of its own: a beacon from an earlier test that lands late (the
+ * browser sends beacons after their page is gone) must not count as a duplicate of this one's.
+ */
+const withOwnCollector = async (test: (own: Collector) => Promise<void>) => {
+  const own = await Collector.start({ config: { allowedOrigins: [site.origin], keepQueryParams: MARKERS } });
+  const shared = site.collectorUrl;
+  site.collectorUrl = own.url;
+  try {
+    await test(own);
+  } finally {
+    site.collectorUrl = shared;
+    await own.stop();
+  }
+};
+
 describe('tag: buffer and transport', () => {
   it.each([
     [
@@ -93,71 +109,73 @@ describe('tag: buffer and transport', () => {
         Navigator.prototype.sendBeacon = () => false;
       },
     ],
-  ])('sendBeacon %s: events go by fetch while the page lives; what is left at close goes with the next page', async (label, breakBeacon) => {
-    const marker = `beacon=${label}`;
-    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, (ctx) =>
-      ctx.addInitScript(breakBeacon),
-    );
-    const posts: string[] = [];
-    page.on(
-      'request',
-      (r) => r.url().endsWith('/collect') && posts.push(`${r.method()} ${r.headers()['content-type']}`),
-    );
-    await tagReady(page);
-    await page.evaluate(() => window.track('sign_up'));
-    await until(() => ofPage(marker, 'sign_up'), 'sign_up');
-    expect(posts[0]).toBe('POST text/plain;charset=UTF-8');
-    await page.evaluate(() => window.track('login'));
-    await page.close(); // no beacon: unless its fetch left in the 200 ms before, login waits in IndexedDB
-    const next = await context.newPage();
-    errors.push(...watchErrors(next));
-    await next.goto(`${site.url}/tag-basic.html?${marker}-next`);
-    await until(() => ofPage(marker, 'login'), 'login');
-    await tagReady(next);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(await ofPage(marker, 'login')).toHaveLength(1); // once, whichever page sent it
-    expect(errors).toEqual([]);
-    await context.close();
-  });
+  ])(
+    'sendBeacon %s: events go by fetch while the page lives; what is left at close goes with the next page',
+    async (label, breakBeacon) => {
+      const marker = `beacon=${label}`;
+      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, (ctx) =>
+        ctx.addInitScript(breakBeacon),
+      );
+      const posts: string[] = [];
+      page.on(
+        'request',
+        (r) => r.url().endsWith('/collect') && posts.push(`${r.method()} ${r.headers()['content-type']}`),
+      );
+      await tagReady(page);
+      await page.evaluate(() => window.track('sign_up'));
+      await until(() => ofPage(marker, 'sign_up'), 'sign_up');
+      expect(posts[0]).toBe('POST text/plain;charset=UTF-8');
+      await page.evaluate(() => window.track('login'));
+      await page.close(); // no beacon: unless its fetch left in the 200 ms before, login waits in IndexedDB
+      const next = await context.newPage();
+      errors.push(...watchErrors(next));
+      await next.goto(`${site.url}/tag-basic.html?${marker}-next`);
+      await until(() => ofPage(marker, 'login'), 'login');
+      await tagReady(next);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await ofPage(marker, 'login')).toHaveLength(1); // once, whichever page sent it
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+  );
 
-  it('two tabs tracking and flushing at once: every event arrives once', async () => {
-    const before = await duplicates();
-    const context = await browser.newContext();
-    const errors: string[] = [];
-    const tabs = await Promise.all([0, 1].map(() => context.newPage()));
-    for (const t of tabs) errors.push(...watchErrors(t));
-    await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?tabs=${i}`)));
-    await Promise.all(tabs.map((t) => tagReady(t)));
-    // both tabs track 40 events in the same moment, so their flushes overlap
-    await Promise.all(
-      tabs.map((t) =>
-        t.evaluate(() => {
-          for (let i = 0; i < 40; i++) window.track('view_item', { i });
-        }),
-      ),
-    );
-    await waitFor(async () => (await ofPage('tabs=', 'view_item')).length >= 80, 8000, '80 view_item');
-    // and hidden/closed at once
-    await Promise.all(tabs.map((t) => t.evaluate(() => window.track('add_to_cart'))));
-    await Promise.all(tabs.map((t) => t.close()));
-    await waitFor(async () => (await ofPage('tabs=', 'add_to_cart')).length >= 2, 5000, 'add_to_cart from both');
-    await new Promise((r) => setTimeout(r, 500));
-    const all = await ofPage('tabs=');
-    expect(all.filter((e) => e.name === 'view_item')).toHaveLength(80);
-    expect(all.filter((e) => e.name === 'add_to_cart')).toHaveLength(2);
-    expect(all.filter((e) => e.name === 'page_view')).toHaveLength(2);
-    expect(await duplicates()).toBe(before);
-    expect(errors).toEqual([]);
-    await context.close();
-  });
+  it('two tabs tracking and flushing at once: every event arrives once', () =>
+    withOwnCollector(async (own) => {
+      const before = await duplicates(own);
+      const context = await browser.newContext();
+      const errors: string[] = [];
+      const tabs = await Promise.all([0, 1].map(() => context.newPage()));
+      for (const t of tabs) errors.push(...watchErrors(t));
+      await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?tabs=${i}`)));
+      await Promise.all(tabs.map((t) => tagReady(t)));
+      // both tabs track 40 events in the same moment, so their flushes overlap
+      await Promise.all(
+        tabs.map((t) =>
+          t.evaluate(() => {
+            for (let i = 0; i < 40; i++) window.track('view_item', { i });
+          }),
+        ),
+      );
+      await waitFor(async () => (await ofPage('tabs=', 'view_item', own)).length >= 80, 8000, '80 view_item');
+      await waitFor(async () => (await idbEvents(tabs[0]!)).length === 0, 5000, 'every event answered');
+      // while both tabs live, neither sends the other's events
+      expect(await duplicates(own)).toBe(before);
+      // then both track and close at once. A tab still open may adopt what the other's beacon took
+      // (a beacon hears no answer): sent twice then, and stored once.
+      await Promise.all(tabs.map((t) => t.evaluate(() => window.track('add_to_cart'))));
+      await Promise.all(tabs.map((t) => t.close()));
+      await waitFor(async () => (await ofPage('tabs=', 'add_to_cart', own)).length >= 2, 5000, 'add_to_cart from both');
+      await new Promise((r) => setTimeout(r, 500));
+      const all = await ofPage('tabs=', undefined, own);
+      expect(all.filter((e) => e.name === 'view_item')).toHaveLength(80);
+      expect(all.filter((e) => e.name === 'add_to_cart')).toHaveLength(2);
+      expect(all.filter((e) => e.name === 'page_view')).toHaveLength(2);
+      expect(errors).toEqual([]);
+      await context.close();
+    }));
 
-  it('events left by a closed tab are adopted by exactly one of two tabs opening at once', async () => {
-    // A collector of its own: a beacon from an earlier test that lands late (the browser sends beacons
-    // after their page is gone) must not count as a duplicate of this one's.
-    const own = await Collector.start({ config: { allowedOrigins: [site.origin], keepQueryParams: MARKERS } });
-    const shared = site.collectorUrl;
-    site.collectorUrl = own.url;
-    try {
+  it('events left by a closed tab are adopted by exactly one of two tabs opening at once', () =>
+    withOwnCollector(async (own) => {
       const before = await duplicates(own);
       const context = await browser.newContext();
       const first = await context.newPage();
@@ -178,18 +196,18 @@ describe('tag: buffer and transport', () => {
       const tabs = await Promise.all([1, 2].map(() => context.newPage()));
       for (const t of tabs) errors.push(...watchErrors(t));
       await Promise.all(tabs.map((t, i) => t.goto(`${site.url}/tag-basic.html?orphans=${i + 1}`)));
-      await waitFor(async () => (await ofPage('orphans=0', 'view_item_list', own)).length >= 25, 8000, 'the 25 orphans');
+      await waitFor(
+        async () => (await ofPage('orphans=0', 'view_item_list', own)).length >= 25,
+        8000,
+        'the 25 orphans',
+      );
       await new Promise((r) => setTimeout(r, 500));
       expect(await ofPage('orphans=0', 'view_item_list', own)).toHaveLength(25);
       expect(await duplicates(own)).toBe(before);
       await waitFor(async () => (await idbEvents(tabs[0]!)).length === 0, 5000, 'IndexedDB emptied');
       expect(errors).toEqual([]);
       await context.close();
-    } finally {
-      site.collectorUrl = shared;
-      await own.stop();
-    }
-  });
+    }));
 
   it('200 events tracked in a burst and the page closed at once: all arrive, no request over 60 KB', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?burst=1`);

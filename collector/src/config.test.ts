@@ -28,6 +28,31 @@ describe('parseConfig', () => {
       /destinations\.chase\.events\.purchase/,
     );
   });
+  it('takes numbers and booleans from the environment, as the text ${NAME} brings', () => {
+    const env = { PORT: '9090', CONCURRENCY: ' 16 ', DAYS: '0.5', DEMO: 'true', DRY: 'false', CACHE: '60' };
+    const c = parseConfig(
+      {
+        port: '${PORT}',
+        demo: '${DEMO}',
+        delivery: { concurrency: '${CONCURRENCY}' },
+        retention: { deliveredDays: '${DAYS}' },
+        destinations: {
+          chase: { apiKey: 'k-1234567', dryRun: '${DRY}' },
+          convert: { accountId: '1', projectId: '2', goalsCacheSeconds: '${CACHE}' },
+        },
+      },
+      env,
+    );
+    expect([c.port, c.demo, c.delivery.concurrency, c.retention.deliveredDays]).toEqual([9090, true, 16, 0.5]);
+    expect(c.destinations.chase!.dryRun).toBe(false);
+    expect(c.destinations.convert!.goalsCacheSeconds).toBe(60);
+  });
+  it('refuses what is not a number or a boolean, naming the key, and checks the bounds of what is', () => {
+    expect(() => parseConfig({ delivery: { concurrency: '${C}' } }, { C: 'lots' })).toThrow(/^delivery\.concurrency: .*number/);
+    expect(() => parseConfig({ delivery: { concurrency: '${C}' } }, { C: '5000' })).toThrow(/^delivery\.concurrency: .*1024/);
+    expect(() => parseConfig({ demo: '${D}' }, { D: 'yes' })).toThrow(/^demo: .*boolean/);
+    expect(() => parseConfig({ port: true }, {})).toThrow(/^port: .*number/);
+  });
 });
 
 describe('substituteEnv', () => {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { destinationDefinitions } from './destinations/index.js';
 import { firstIssue } from './firstIssue.js';
 import type { LogLevel } from './log.js';
-import { countryCode } from './destinations/settings.js';
+import { countryCode, envBoolean, envNumber } from './destinations/settings.js';
 import type { CommonSettings } from './destinations/types.js';
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -22,18 +22,14 @@ const origin = z
 
 const bucket = z
   .object({
-    ratePerSecond: z.number().positive(),
-    burst: z.number().int().min(1),
+    ratePerSecond: envNumber(z.number().positive()),
+    burst: envNumber(z.number().int().min(1)),
   })
   .strict();
 
 const topLevel = z
   .object({
-    // A number, or digits from the environment ("${PORT}").
-    port: z
-      .union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a port number').transform(Number)])
-      .pipe(z.number().int().min(0).max(65535))
-      .default(8080),
+    port: envNumber(envNumber(z.number().int().min(0).max(65535))).default(8080),
     host: z.string().min(1).default('0.0.0.0'),
     store: z
       .string()
@@ -43,10 +39,10 @@ const topLevel = z
      * PostgreSQL: the most connections `tagrelay serve` opens, all its `--workers` processes together
      * (each an equal share, at least 2). Default: the larger of 10 and 4 a process (workers.ts).
      */
-    storeConnections: z.number().int().min(1).max(10_000).optional(),
+    storeConnections: envNumber(z.number().int().min(1).max(10_000)).optional(),
     allowedOrigins: z.array(origin).default([]),
     /** Serve the demo shop page at `/` (npm start). */
-    demo: z.boolean().default(false),
+    demo: envBoolean().default(false),
     /** Query parameters page URLs keep besides utm_* and ad click ids (everything else is dropped before storing). */
     keepQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
     /**
@@ -57,40 +53,40 @@ const topLevel = z
       .object({
         domain: z.string().regex(/^[a-z0-9.-]+$/i, 'must be a domain like shop.example').optional(),
         name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('_tr'),
-        maxAgeDays: z.number().positive().max(400).default(395),
+        maxAgeDays: envNumber(z.number().positive().max(400)).default(395),
       })
       .strict()
       .optional(),
     /** Keys the shop's backend sends as `Authorization: Bearer <key>`: its events are verified (at least 16 characters each). */
     serverKeys: z.array(z.string().min(16, 'must be at least 16 characters')).max(20).default([]),
     /** How long the collector remembers a visitor's click ids (and attaches them to later events), days. */
-    attributionDays: z.number().positive().max(3650).default(30),
+    attributionDays: envNumber(z.number().positive().max(3650)).default(30),
     /** Country of phone numbers written without a country code, when the event's address has none. */
     defaultCountry: countryCode.default('us'),
     /** Trust X-Forwarded-For from this many proxies in front of the collector (http/collect.ts clientIp). */
-    trustProxy: z.number().int().min(0).max(10).default(0),
+    trustProxy: envNumber(z.number().int().min(0).max(10)).default(0),
     delivery: z
       .object({
         /** How often idle workers look for due deliveries, ms. */
-        pollMs: z.number().int().min(10).max(60000).default(250),
+        pollMs: envNumber(z.number().int().min(10).max(60000)).default(250),
         /** Concurrent requests per destination. */
-        concurrency: z.number().int().min(1).max(1024).default(64),
+        concurrency: envNumber(z.number().int().min(1).max(1024)).default(64),
         /** Give up on a delivery (dead letter) after this many hours of retrying. */
-        maxAgeHours: z.number().positive().max(24 * 90).default(72),
+        maxAgeHours: envNumber(z.number().positive().max(24 * 90)).default(72),
         /** ... or after this many attempts. */
-        maxAttempts: z.number().int().min(1).max(100000).default(1000),
+        maxAttempts: envNumber(z.number().int().min(1).max(100000)).default(1000),
         /** Timeout of one vendor request, ms. */
-        timeoutMs: z.number().int().min(100).max(120000).default(15000),
+        timeoutMs: envNumber(z.number().int().min(100).max(120000)).default(15000),
         /** First retry delay, ms; doubles each attempt (with full jitter) up to maxBackoffMs. */
-        baseBackoffMs: z.number().int().min(1).max(3_600_000).default(1000),
-        maxBackoffMs: z.number().int().min(1).max(86_400_000).default(15 * 60_000),
+        baseBackoffMs: envNumber(z.number().int().min(1).max(3_600_000)).default(1000),
+        maxBackoffMs: envNumber(z.number().int().min(1).max(86_400_000)).default(15 * 60_000),
         /** The longest wait between probes of a vendor that is failing as a whole (its outage ends within this of its recovery). */
-        maxProbeIntervalMs: z.number().int().min(1).max(3_600_000).default(10_000),
+        maxProbeIntervalMs: envNumber(z.number().int().min(1).max(3_600_000)).default(10_000),
         /**
          * How long a claimed delivery is leased to the collector sending it (PostgreSQL: a collector that
          * dies loses its deliveries to the others within this). Longer than timeoutMs by 5 s at least.
          */
-        leaseMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+        leaseMs: envNumber(z.number().int().min(1000).max(3_600_000)).default(30_000),
       })
       .strict()
       .refine((d) => d.leaseMs >= d.timeoutMs + 5000, {
@@ -106,25 +102,25 @@ const topLevel = z
         /** Requests in all, guarding the store. */
         global: bucket.prefault({ ratePerSecond: 5000, burst: 10000 }),
         /** Free bytes the store's disk keeps; below, /collect answers 503. Default: the larger of 1 GB and 5 % of the disk. */
-        minFreeBytes: z.number().int().min(0).optional(),
+        minFreeBytes: envNumber(z.number().int().min(0)).optional(),
         /** Deliveries waiting in all; above, /collect answers 503. */
-        maxQueueDepth: z.number().int().min(1).default(5_000_000),
+        maxQueueDepth: envNumber(z.number().int().min(1)).default(5_000_000),
         /** Open connections at most. */
-        maxConnections: z.number().int().min(1).default(10_000),
+        maxConnections: envNumber(z.number().int().min(1)).default(10_000),
         /** A request must be complete within this, headers within headersTimeoutMs. */
-        requestTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
-        headersTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+        requestTimeoutMs: envNumber(z.number().int().min(100).max(300_000)).default(10_000),
+        headersTimeoutMs: envNumber(z.number().int().min(100).max(60_000)).default(5_000),
       })
       .strict()
       .prefault({}),
     retention: z
       .object({
         /** Events whose deliveries are all done are deleted after this many days. */
-        deliveredDays: z.number().positive().max(3650).default(7),
+        deliveredDays: envNumber(z.number().positive().max(3650)).default(7),
         /** Dead letters (given up or refused) are kept this many days for `tagrelay replay`. */
-        deadLetterDays: z.number().positive().max(3650).default(30),
+        deadLetterDays: envNumber(z.number().positive().max(3650)).default(30),
         /** Events no destination takes (kept without personal data, for /debug) are deleted after this many hours. */
-        unroutedHours: z.number().positive().max(24 * 3650).default(1),
+        unroutedHours: envNumber(z.number().positive().max(24 * 3650)).default(1),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Consent, ConsentKey, StoredEvent } from '../event.js';
 import { missingConsent } from './consent.js';
+import { envBoolean, envNumber } from './settings.js';
 import type { CommonSettings, Destination, DestinationContext, DestinationDefinition, HttpRequest, HttpResponse, Mapped } from './types.js';
 
 export const consentKeys = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'] as const;
@@ -8,14 +9,14 @@ export const consentKeys = ['ad_storage', 'analytics_storage', 'ad_user_data', '
 /** The settings every destination takes, with the vendor's consent keys as the default. */
 function commonSettings(defaultConsent: ConsentKey[]) {
   return {
-    enabled: z.boolean().default(true),
+    enabled: envBoolean().default(true),
     /** Build and record each request (see /debug) without sending it. */
-    dryRun: z.boolean().default(false),
+    dryRun: envBoolean().default(false),
     consent: z.array(z.enum(consentKeys)).default(defaultConsent),
     /** Events sent to this destination only once the shop's backend confirmed them (serverKeys). */
     verifiedOnly: z.array(z.string().min(1).max(64)).default([]),
     /** How long a `verifiedOnly` event waits for its confirmation before it is skipped, hours. */
-    verifyWindowHours: z.number().positive().max(24 * 30).default(24),
+    verifyWindowHours: envNumber(z.number().positive().max(24 * 30)).default(24),
   };
 }
 

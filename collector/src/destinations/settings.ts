@@ -19,6 +19,16 @@ export const httpUrl = z
 /** A vendor's base URL, `fallback` when the config gives none. */
 export const baseUrl = (fallback: string) => httpUrl.default(fallback);
 
+/** Digits, as `${NAME}` brings a number from the environment (it always substitutes text). */
+const NUMBER_TEXT = /^\s*-?\d+(\.\d+)?\s*$/;
+
+/** A number of the config, or its digits from the environment: `"concurrency": "${CONCURRENCY}"`. */
+export const envNumber = <T extends z.ZodType<number>>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && NUMBER_TEXT.test(v) ? Number(v) : v), schema);
+
+/** A boolean of the config, or `true` / `false` from the environment: `"dryRun": "${DRY_RUN}"`. */
+export const envBoolean = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
 /** A vendor's integer id (impact's CampaignId, Convert's account), written as a number or as digits. */
 export const wholeNumberId = z
   .union([z.string().trim().regex(/^\d+$/, 'must be a whole number'), z.number().int().positive()])

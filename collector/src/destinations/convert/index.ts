@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { classifyResponse } from '../classify.js';
 import { defineDestination } from '../define.js';
-import { baseUrl, httpUrl, secret, wholeNumberId } from '../settings.js';
+import { baseUrl, envBoolean, envNumber, httpUrl, secret, wholeNumberId } from '../settings.js';
 import { GoalResolver } from './goals.js';
 import { convertTrackBody, convertVisitor } from './mapping.js';
 import type { ConvertVisitor } from './types.js';
@@ -40,9 +40,9 @@ export const convert = defineDestination({
      * Ask Convert to fill in the visitor's stored bucketing and segments when the event carries none.
      * Convert: "this flag is only available for some plans", so it is off unless the plan has it.
      */
-    enrichData: z.boolean().default(false),
+    enrichData: envBoolean().default(false),
     /** How long the goal list from the config API is cached, seconds. */
-    goalsCacheSeconds: z.number().int().min(1).max(86400).default(300),
+    goalsCacheSeconds: envNumber(z.number().int().min(1).max(86400)).default(300),
   },
   defaultConsent: ['analytics_storage'],
   secrets: (s) => [s.sdkKeySecret],

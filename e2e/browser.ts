@@ -151,7 +151,7 @@ export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, tim
  * The query parameters the tag's tests mark their pages with (`?m=gpc`, `?burst=1`, …): a collector
  * keeps only campaign tags and click ids in page URLs unless told to keep others (`keepQueryParams`).
  */
-export const MARKERS = ['m', 'burst', 'dl', 'flaky', 'nopv', 'orphans', 'spa', 'tabs', 'tc', 'noidb', 'beacon', 'down', 'outage', 'refusals'];
+export const MARKERS = ['m', 'burst', 'dl', 'flaky', 'nopv', 'orphans', 'spa', 'tabs', 'tc', 'noidb', 'beacon', 'down', 'outage', 'refusals', 'full', 'unconfirmed'];
 
 /** A shop site on its own origin, the real collector (allowing that origin) and Chromium. */
 export interface Shop {

@@ -79,7 +79,7 @@ describe('limits on /collect', () => {
     expect(took).toBeLessThan(5000);
   });
 
-  it('drops a client that sends its headers too slowly (slowloris), and caps open connections', async () => {
+  it('drops a client that sends its headers or its body too slowly (slowloris), and caps open connections', async () => {
     collector = await Collector.start({ config: { limits: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 3 } } });
     const slow = await rawConnection(collector);
     slow.socket.write('POST /collect HTTP/1.1\r\nHost: x\r\n');
@@ -87,6 +87,17 @@ describe('limits on /collect', () => {
     const took = await slow.closed;
     clearInterval(trickle);
     expect(took).toBeLessThan(4000);
+
+    // headers in time, then the body a byte at a time: the whole request must be in within requestTimeoutMs
+    const slowBody = await rawConnection(collector);
+    slowBody.socket.on('error', () => {}); // a write racing the server's close
+    slowBody.socket.write('POST /collect HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n{');
+    const drip = setInterval(() => slowBody.socket.write(' '), 200);
+    const bodyTook = await slowBody.closed;
+    clearInterval(drip);
+    expect(bodyTook).toBeGreaterThanOrEqual(1900);
+    expect(bodyTook).toBeLessThan(4500); // 2 s, checked every second
+    expect(slowBody.received()).not.toMatch(/^HTTP\/1\.1 200/);
 
     const held = await Promise.all([1, 2, 3].map(() => rawConnection(collector!)));
     const fourth = await rawConnection(collector);

@@ -209,6 +209,77 @@ describe('tag: buffer and transport', () => {
       await context.close();
     }));
 
+  it('offline, a tab keeps its newest 1,000 events and drops the oldest; back online, those 1,000 arrive', () =>
+    withOwnCollector(async (own) => {
+      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?full=1`);
+      await tagReady(page);
+      await until(() => ofPage('full=1', 'page_view', own), 'the page_view');
+      await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'the page_view answered');
+      await context.setOffline(true);
+      await page.evaluate(() => {
+        for (let i = 0; i < 1010; i++) window.track('view_item', { i });
+      });
+      // the first flush (200 ms later) finds 1,010 and drops the 10 oldest, from IndexedDB too
+      await waitFor(async () => (await idbEvents(page)).length === 1000, 8000, '1,000 events kept');
+      await context.setOffline(false);
+      await until(() => ofPage('full=1', 'view_item', own), 'the 1,000 kept', 1000, 20000);
+      await new Promise((r) => setTimeout(r, 500));
+      const kept = (await ofPage('full=1', 'view_item', own)).map((e) => e.properties!.i as number);
+      expect(kept.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, k) => k + 10));
+      expect(await own.metric('tagrelay_collect_events_total', { result: 'stored' })).toBe(1001); // and the page_view
+      expect(errors).toEqual([]);
+      await context.close();
+    }));
+
+  it('an event a beacon took is sent once more by a later page for 7 days, then dropped unsent', () =>
+    withOwnCollector(async (own) => {
+      const context = await browser.newContext();
+      const first = await context.newPage();
+      const errors = watchErrors(first);
+      await first.goto(`${site.url}/tag-basic.html?unconfirmed=0`);
+      await tagReady(first);
+      await until(() => ofPage('unconfirmed=0', 'page_view', own), 'the page_view');
+      await context.setOffline(true);
+      await first.evaluate(() => {
+        window.track('view_item', { age: 'six days' });
+        window.track('view_item', { age: 'eight days' });
+      });
+      await waitFor(async () => (await idbEvents(first)).length === 2, 5000, '2 events in IndexedDB');
+      await first.close(); // offline: no beacon; the events stay behind, their tab gone
+      await context.setOffline(false);
+      // a page without the tag marks them as a beacon's, sent six and eight days ago
+      const inspector = await context.newPage();
+      await inspector.goto(`${site.url}/tag-blank.html`);
+      await inspector.evaluate(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const req = indexedDB.open('tagrelay');
+            req.onsuccess = () => {
+              const store = req.result.transaction('events', 'readwrite').objectStore('events');
+              const all = store.getAll();
+              all.onsuccess = () => {
+                for (const rec of all.result as { e?: { id: string; properties: { age: string } }; s?: number }[]) {
+                  if (!rec.e) continue;
+                  rec.s = Date.now() - (rec.e.properties.age === 'six days' ? 6 : 8) * 864e5;
+                  store.put(rec, rec.e.id);
+                }
+                store.transaction.oncomplete = () => resolve();
+              };
+            };
+            req.onerror = () => reject(req.error);
+          }),
+      );
+      const next = await context.newPage();
+      errors.push(...watchErrors(next));
+      await next.goto(`${site.url}/tag-basic.html?unconfirmed=1`);
+      await until(() => ofPage('unconfirmed=0', 'view_item', own), 'the six-day-old event');
+      await waitFor(async () => (await idbEvents(next)).length === 0, 5000, 'IndexedDB emptied');
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await ofPage('unconfirmed=0', 'view_item', own)).map((e) => e.properties!.age)).toEqual(['six days']);
+      expect(errors).toEqual([]);
+      await context.close();
+    }));
+
   it('200 events tracked in a burst and the page closed at once: all arrive, no request over 60 KB', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?burst=1`);
     await tagReady(page);

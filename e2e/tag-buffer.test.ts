@@ -239,6 +239,7 @@ describe('tag: buffer and transport', () => {
       await first.goto(`${site.url}/tag-basic.html?unconfirmed=0`);
       await tagReady(first);
       await until(() => ofPage('unconfirmed=0', 'page_view', own), 'the page_view');
+      await waitFor(async () => (await idbEvents(first)).length === 0, 5000, 'the page_view answered');
       await context.setOffline(true);
       await first.evaluate(() => {
         window.track('view_item', { age: 'six days' });

@@ -132,6 +132,10 @@ describe('the other commands', () => {
     expect(r.stdout).toMatch(/^config ok: 1 destination\(s\)/);
     expect(r.stdout).toContain('chase: the vendor offers no harmless call to check credentials; the first conversion will');
     expect(r.stdout).not.toContain('chase-check-key');
+    // without a config file it says what it checked, so a deploy script that forgot --config is not misled
+    const bare = run('check');
+    expect(bare.status).toBe(0);
+    expect(bare.stdout).toMatch(/^no config file \(--config FILE or TAGRELAY_CONFIG\): checking the embedded default\nconfig ok: 0 destination\(s\)/);
   });
 
   it('check proves Nextdoor, impact and Convert credentials with their harmless calls, and exits 1 when one is refused', async () => {

@@ -192,6 +192,7 @@ export async function main(argv: string[]): Promise<void> {
         `forgot ${gone.events} event${gone.events === 1 ? '' : 's'}, ${gone.deliveries} deliver${gone.deliveries === 1 ? 'y' : 'ies'} with their recorded requests, and ${gone.conflicts} id conflict${gone.conflicts === 1 ? '' : 's'}`,
       );
     } else if (command === 'check') {
+      if (!configPath) console.log('no config file (--config FILE or TAGRELAY_CONFIG): checking the embedded default');
       const ok = await check(loadConfig(configPath), (line) => console.log(line));
       if (!ok) process.exitCode = 1;
     } else if (command === 'backup') {

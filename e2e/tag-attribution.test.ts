@@ -2,7 +2,7 @@
 // event ids, first-party cookies copied into events, and page URLs without their fragment.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, MARKERS, Site, tagReady, watchErrors } from './browser.js';
+import { launchBrowser, MARKERS, open, Site, tagReady, watchErrors } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 import { startImpact } from './vendors/impact.js';
 import type { VendorServer } from './vendors/server.js';
@@ -109,6 +109,18 @@ describe('tag: attribution that lasts', () => {
     });
     for (const e of signUps) expect(e.url).toBe(`${site.url}/tag-cookie.html?m=ids`);
     expect(JSON.stringify(await collector.events())).not.toContain('oauth-secret-123');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+  it("the debug log says when a site's event id is not kept, and which id was sent instead", async () => {
+    const { context, page, errors, log } = await open(browser, `${site.url}/tag-basic.html?m=idlog&tagrelay_debug=1`);
+    await tagReady(page);
+    await page.evaluate(() => window.track('sign_up', {}, { id: '1001' })); // an order number: too short to be an id
+    const sent = await waitFor(async () => {
+      return (await collector.events()).find((e) => e.name === 'sign_up' && e.url?.includes('m=idlog'));
+    }, 10000, 'the sign_up');
+    expect(sent.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(log).toContain(`tagrelay id 1001 is not 8-64 of A-Z a-z 0-9 _.:-, sent as ${sent.id}`);
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -3,7 +3,7 @@ import { clean } from './clean.js';
 import { clickIds } from './clickIds.js';
 import { decided, setConsent, stamp } from './consent.js';
 import { clicks, visitor } from './firstParty.js';
-import { ignore } from './log.js';
+import { ignore, log } from './log.js';
 import { attribution, cookieNames } from './options.js';
 import { pageUrl } from './pageUrl.js';
 import { enqueue } from './queue.js';
@@ -35,9 +35,12 @@ export const track = (name: string, properties?: Record<string, unknown>, option
     if (name == 'consent') return setConsent(properties);
     if (!/^[\w.:-]{1,64}$/.test(name)) return ignore('name', name);
     const time = Date.now();
-    const id = options?.id;
+    const own = options?.id;
+    const id = own && /^[\w.:-]{8,64}$/.test(own) ? own : uuid();
+    // the debug log says why a site's id was not kept: its vendor pixel's deduplication depends on it
+    if (DEBUG && own && id != own) log('id', own, 'is not 8-64 of A-Z a-z 0-9 _.:-, sent as', id);
     const event = clean({
-      id: id && /^[\w.:-]{8,64}$/.test(id) ? id : uuid(),
+      id,
       name,
       time,
       anonymousId: visitor,

@@ -33,8 +33,8 @@ export const options = (): void => {
   debug = data.debug != null || /tagrelay_debug=1/.test(location.href);
   attribution = (+data.attributionDays! || 30) * 864e5;
   bridge = data.datalayer != null;
-  clickParams = CLICK_PARAMS.concat((data.clickParams || '').split(/ *, */));
+  clickParams = CLICK_PARAMS.concat(data.clickParams?.match(/[^\s,]+/g) || []);
   pageViews = data.pageViews != 'off';
-  cookieNames = (data.cookies || '').split(/ *, */); // [''] for none: track() reads cookies when the first is named
+  cookieNames = data.cookies?.match(/[^\s,]+/g) || []; // track() reads cookies only when one is named
   withCookie = data.cookie != null;
 };

@@ -85,10 +85,11 @@ describe('tag: foundation', () => {
       'the four queued events',
       4,
     );
-    // the collector lists newest first; time and then the queue's step give the order
-    const ordered = [...got].sort((a, b) => a.time - b.time || Number(a.properties!.step) - Number(b.properties!.step));
-    expect(ordered.map((e) => e.name)).toEqual(names);
-    expect(got.map((e) => e.properties!.step).reverse()).toEqual([1, 2, 3, 4]);
+    // stored in the order the page called track (the collector lists the newest first)
+    const stored = [...got].reverse();
+    expect(stored.map((e) => e.name)).toEqual(names);
+    expect(stored.map((e) => e.properties!.step)).toEqual([1, 2, 3, 4]);
+    for (let i = 1; i < 4; i++) expect(stored[i]!.time).toBeGreaterThanOrEqual(stored[i - 1]!.time);
     expect(errors).toEqual([]);
     await page.close();
     await context.close();

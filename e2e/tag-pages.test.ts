@@ -65,13 +65,22 @@ describe('tag: click ids', () => {
   );
 
   it('a new value replaces the old one and restarts its window; other parameters stay', async () => {
+    const start = Date.now();
     const { context, page, errors } = await open(
       browser,
       `${site.url}/tag-basic.html?clickid=old&irclickid=ir-1&m=replace-0`,
+      (ctx) => ctx.clock.install({ time: start }),
     );
     await tagReady(page);
+    // day 20: a new clickid
+    await context.clock.setSystemTime(start + 20 * DAY);
     await page.goto(`${site.url}/tag-basic.html?clickid=new&m=replace-1`);
     expect((await one('m=replace-1', 'page_view')).clickIds).toEqual({ clickid: 'new', irclickid: 'ir-1' });
+    // day 35: past the 30 days of the first landing, inside those of the new clickid
+    await context.clock.setSystemTime(start + 35 * DAY);
+    await page.goto(`${site.url}/tag-basic.html?m=replace-2`);
+    await tagReady(page);
+    expect((await one('m=replace-2', 'page_view')).clickIds).toEqual({ clickid: 'new' });
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -161,18 +170,15 @@ describe('tag: page views', () => {
     await page.goBack(); // popstate back to /cart#reviews: a new path again
     await waitFor(async () => (await ofPage('spa=1', 'page_view')).length >= 5, 5000, '5 page views');
     await page.waitForTimeout(400);
-    const paths = (await ofPage('spa=1', 'page_view'))
-      .sort((a, b) => a.time - b.time || 0)
-      .map((e) => new URL(e.url!).pathname);
-    expect(paths.sort()).toEqual(
-      [
-        '/tag-spa.html',
-        '/tag-spa.html/products',
-        '/tag-spa.html/cart',
-        '/tag-spa.html/checkout',
-        '/tag-spa.html/cart',
-      ].sort(),
-    );
+    // in the order they were stored (the collector lists the newest first): the tag sends in the order it tracked
+    const paths = (await ofPage('spa=1', 'page_view')).reverse().map((e) => new URL(e.url!).pathname);
+    expect(paths).toEqual([
+      '/tag-spa.html',
+      '/tag-spa.html/products',
+      '/tag-spa.html/cart',
+      '/tag-spa.html/checkout',
+      '/tag-spa.html/cart',
+    ]);
     expect(errors).toEqual([]);
     await context.close();
   });

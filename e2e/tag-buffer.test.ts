@@ -31,6 +31,20 @@ const withOwnCollector = async (test: (own: Collector) => Promise<void>) => {
   }
 };
 
+/**
+ * A shop page (`?marker`) on `own`, then the network cut once its page_view was answered: what the page
+ * tracks next waits in IndexedDB. (Cut while the page_view's request is in flight, the collector may store
+ * it and the tag hear nothing, and send it again: a duplicate, rightly.)
+ */
+async function openThenOffline(own: Collector, marker: string) {
+  const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`);
+  await tagReady(page);
+  await until(() => ofPage(marker, 'page_view', own), 'the page_view');
+  await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'the page_view answered');
+  await context.setOffline(true);
+  return { context, page, errors };
+}
+
 describe('tag: buffer and transport', () => {
   it.each([
     [
@@ -184,16 +198,7 @@ describe('tag: buffer and transport', () => {
   it('events left by a closed tab are adopted by exactly one of two tabs opening at once', () =>
     withOwnCollector(async (own) => {
       const before = await duplicates(own);
-      const context = await browser.newContext();
-      const first = await context.newPage();
-      const errors = watchErrors(first);
-      await first.goto(`${site.url}/tag-basic.html?orphans=0`);
-      await tagReady(first);
-      // The network goes once the page_view was answered: cut while its request is in flight, the
-      // collector may store it and the tag hear nothing, and send it again (a duplicate, rightly).
-      await until(() => ofPage('orphans=0', 'page_view', own), 'the page_view');
-      await waitFor(async () => (await idbEvents(first)).length === 0, 5000, 'the page_view answered');
-      await context.setOffline(true);
+      const { context, page: first, errors } = await openThenOffline(own, 'orphans=0');
       await first.evaluate(() => {
         for (let i = 0; i < 25; i++) window.track('view_item_list', { i });
       });
@@ -218,11 +223,7 @@ describe('tag: buffer and transport', () => {
 
   it('offline, a tab keeps its newest 1,000 events and drops the oldest; back online, those 1,000 arrive', () =>
     withOwnCollector(async (own) => {
-      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?full=1`);
-      await tagReady(page);
-      await until(() => ofPage('full=1', 'page_view', own), 'the page_view');
-      await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'the page_view answered');
-      await context.setOffline(true);
+      const { context, page, errors } = await openThenOffline(own, 'full=1');
       await page.evaluate(() => {
         for (let i = 0; i < 1010; i++) window.track('view_item', { i });
       });
@@ -240,14 +241,7 @@ describe('tag: buffer and transport', () => {
 
   it('an event a beacon took is sent once more by a later page for 7 days, then dropped unsent', () =>
     withOwnCollector(async (own) => {
-      const context = await browser.newContext();
-      const first = await context.newPage();
-      const errors = watchErrors(first);
-      await first.goto(`${site.url}/tag-basic.html?unconfirmed=0`);
-      await tagReady(first);
-      await until(() => ofPage('unconfirmed=0', 'page_view', own), 'the page_view');
-      await waitFor(async () => (await idbEvents(first)).length === 0, 5000, 'the page_view answered');
-      await context.setOffline(true);
+      const { context, page: first, errors } = await openThenOffline(own, 'unconfirmed=0');
       await first.evaluate(() => {
         window.track('view_item', { age: 'six days' });
         window.track('view_item', { age: 'eight days' });

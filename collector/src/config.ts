@@ -29,7 +29,7 @@ const bucket = z
 
 const topLevel = z
   .object({
-    port: envNumber(envNumber(z.number().int().min(0).max(65535))).default(8080),
+    port: envNumber(z.number().int().min(0).max(65535)).default(8080),
     host: z.string().min(1).default('0.0.0.0'),
     store: z
       .string()

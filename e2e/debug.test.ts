@@ -213,7 +213,8 @@ describe('/debug', () => {
     await expect.poll(() => card('chase').getAttribute('data-verdict'), LIVE).toBe('delivered');
     expect(await card('chase').textContent()).toMatch(/chase accepted it \(HTTP 202\).*Vendor's answer \(HTTP 202\).*Conversion queued/s);
     expect(await card('nextdoor').locator('pre.request').textContent()).toContain('"test_event":"TEST123"');
-    expect(await card('convert').textContent()).toMatch(/attempt \d+ failed \(HTTP 503\).*next attempt/s);
+    // (the card refreshes itself: while an attempt is in flight it says "being sent now", then the failure)
+    await expect.poll(() => card('convert').textContent(), LIVE).toMatch(/attempt \d+ failed \(HTTP 503\).*next attempt/s);
     await page.locator('#events tr[data-id="evt-dbg-deny-001"]').click();
     await expect.poll(() => card('nextdoor').getAttribute('data-verdict'), LIVE).toBe('skipped');
     expect(await card('nextdoor').textContent()).toContain('ad_storage');

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
+import { firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
 import { openDatabase } from './sqliteSchema.js';
 import { storedBodies } from './storedBody.js';
 import { GroupCommitter, type IngestRows, type WriteOp, type WriteResult } from './sqliteWrites.js';
@@ -106,11 +107,37 @@ class InlineWriter implements Writer {
 const READ_AHEAD = 256;
 const READ_AHEAD_MS = 1000;
 
+/** An event with deliveries that have no row yet: its routes, and the destinations that have one (JSON). */
+interface EventRoutes {
+  seq: number;
+  eventId: string;
+  eventName: string;
+  routes: string;
+  receivedAt: number;
+  rows: string;
+}
+
+/**
+ * Where a destination's first attempts stand: the events up to `scanned` are read; `queue` holds the
+ * attempts read and not yet taken, `taken` those leased and not yet reported on.
+ */
+interface FirstAttempts {
+  scanned: number;
+  queue: number[];
+  taken: Set<number>;
+  /** The cursor last written: every delivery of the events up to it has a row. */
+  written: number;
+}
+
 /**
  * The embedded store: one SQLite file (WAL, fsync on every commit). Writes are group-committed on a
  * writer thread; reads and claims run on this thread. One process serves a store, so the leases on
  * claimed deliveries live in memory: a crash or restart voids them and the deliveries are due again, as
  * is one whose lease runs out without a report.
+ *
+ * A delivery gets its row at its first attempt (see sqliteFirstAttempts.ts): an event is one row
+ * whatever its destinations, and a delivery that succeeds at once is written once. Claims take the
+ * retries due (rows) first, then first attempts in event order, from each destination's cursor.
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -122,6 +149,7 @@ export class SqliteStore implements Store {
   private readonly leased = new Map<string, Map<number, number>>();
   /** Due ids read ahead of the claims that will take them, per destination, oldest first; and when. */
   private readonly ahead = new Map<string, { ids: number[]; next: number; readAt: number }>();
+  private readonly firsts = new Map<string, FirstAttempts>();
   private readonly stmts;
   /** Releases the lock that keeps a second collector off this store (tagrelay serve). */
   private readonly unlock?: () => void;
@@ -163,14 +191,40 @@ export class SqliteStore implements Store {
         `SELECT d.id, d.destination, d.attempts, d.created_at AS createdAt, e.body
            FROM json_each(?) j JOIN deliveries d ON d.id = j.value AND d.state = 'pending' JOIN events e ON e.seq = d.event_seq`,
       ),
+      lastSeq: this.db.prepare('SELECT max(seq) FROM events').pluck(),
+      // The destination's own cursor, or the one every destination starts from.
+      cursorOf: this.db
+        .prepare(`SELECT seq FROM lane_cursors WHERE destination IN (?, '*') ORDER BY destination = '*' LIMIT 1`)
+        .pluck(),
+      firstAttempts: this.db.prepare(
+        `SELECT seq, routes, received_at AS receivedAt FROM events e
+          WHERE seq > @from AND seq <= @to AND instr(routes, @key) > 0
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.destination = @destination)
+          ORDER BY seq LIMIT @limit`,
+      ),
+      loadFirst: this.db.prepare(
+        `SELECT e.seq, e.routes, e.received_at AS createdAt, e.body FROM json_each(?) j JOIN events e ON e.seq = j.value
+          WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.destination = ?)`,
+      ),
       counts: this.db.prepare(`SELECT destination, state, n FROM delivery_counts`),
       oldestWaiting: this.db
         .prepare(`SELECT MIN(created_at) FROM deliveries WHERE destination = ? AND state = 'pending'`)
         .pluck(),
+      recentFirstAttempts: this.db.prepare(
+        `SELECT e.seq, e.id AS eventId, e.name AS eventName, e.routes, e.received_at AS receivedAt,
+                (SELECT json_group_array(destination) FROM deliveries d WHERE d.event_seq = e.seq) AS rows
+           FROM (SELECT * FROM events ORDER BY seq DESC LIMIT @window) e
+          WHERE ${firstAttemptWaitsSql('e')} ORDER BY e.seq DESC LIMIT @limit`,
+      ),
+      eventFirstAttempts: this.db.prepare(
+        `SELECT e.seq, e.id AS eventId, e.name AS eventName, e.routes, e.received_at AS receivedAt,
+                (SELECT json_group_array(destination) FROM deliveries d WHERE d.event_seq = e.seq) AS rows
+           FROM json_each(?) j JOIN events e ON e.id = j.value WHERE ${firstAttemptWaitsSql('e')}`,
+      ),
       recentDeliveries: this.db.prepare(
         `SELECT d.id, e.id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
                 d.created_at AS createdAt, d.updated_at AS updatedAt, d.status, d.detail, d.request
-           FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.id DESC LIMIT ?`,
+           FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq DESC, d.destination LIMIT ?`,
       ),
       recentEvents: this.db.prepare('SELECT body FROM events ORDER BY rowid DESC LIMIT ?'),
       countEnded: this.db
@@ -199,7 +253,7 @@ export class SqliteStore implements Store {
         `SELECT d.id, e.id AS eventId, e.name AS eventName, d.destination, d.state, d.attempts,
                 d.created_at AS createdAt, d.updated_at AS updatedAt, d.next_at AS nextAt, d.status, d.detail, d.request
            FROM json_each(?) j JOIN events e ON e.id = j.value JOIN deliveries d ON d.event_seq = e.seq
-          ORDER BY d.id`,
+          ORDER BY abs(d.id)`,
       ),
     };
   }
@@ -223,14 +277,26 @@ export class SqliteStore implements Store {
     // again once that is used up or a second old (a delivery that fell due meanwhile waits no longer).
     let ahead = this.ahead.get(destination);
     if (!ahead || ahead.ids.length - ahead.next < limit || now < ahead.readAt || now - ahead.readAt >= READ_AHEAD_MS) {
-      for (const [id, until] of leased) if (until <= now) leased.delete(id);
+      for (const [id, until] of leased) {
+        if (until > now) continue;
+        leased.delete(id);
+        // A first attempt never reported on is taken again (unless it has a row meanwhile).
+        const f = this.firsts.get(destination);
+        if (f?.taken.delete(id)) f.queue.unshift(id);
+      }
       const due = this.stmts.dueIds.all(destination, now, Math.max(limit * 4, READ_AHEAD) + leased.size) as number[];
       this.ahead.set(destination, (ahead = { ids: due.filter((id) => !leased.has(id)), next: 0, readAt: now }));
     }
     const ids = ahead.ids.slice(ahead.next, ahead.next + limit);
     ahead.next += ids.length;
-    if (!ids.length) return [];
-    for (const id of ids) leased.set(id, now + leaseMs);
+    const retries = ids.length ? this.claimRows(ids, leased, now + leaseMs) : [];
+    return retries.length < limit
+      ? [...retries, ...this.claimFirstAttempts(destination, limit - retries.length, leased, now + leaseMs)]
+      : retries;
+  }
+
+  private claimRows(ids: number[], leased: Map<number, number>, until: number): ClaimedDelivery[] {
+    for (const id of ids) leased.set(id, until);
     const rows = this.stmts.load.all(JSON.stringify(ids)) as {
       id: number;
       destination: string;
@@ -251,8 +317,83 @@ export class SqliteStore implements Store {
     }));
   }
 
+  private firstAttemptsOf(destination: string): FirstAttempts {
+    let f = this.firsts.get(destination);
+    if (!f) {
+      const from = (this.stmts.cursorOf.get(destination) as number | undefined) ?? 0;
+      this.firsts.set(destination, (f = { scanned: from, queue: [], taken: new Set(), written: from }));
+    }
+    return f;
+  }
+
+  /** Deliveries not attempted yet, in event order: their events are read ahead, from the destination's cursor. */
+  private claimFirstAttempts(destination: string, limit: number, leased: Map<number, number>, until: number): ClaimedDelivery[] {
+    const f = this.firstAttemptsOf(destination);
+    if (f.queue.length < limit) {
+      const to = (this.stmts.lastSeq.get() as number | null) ?? 0;
+      if (to > f.scanned) {
+        const want = Math.max(limit * 4, READ_AHEAD);
+        const rows = this.stmts.firstAttempts.all({ from: f.scanned, to, key: `,${destination},`, destination, limit: want }) as {
+          seq: number;
+          routes: string;
+        }[];
+        for (const r of rows) f.queue.push(firstAttemptId(r.seq, r.routes, destination));
+        f.scanned = rows.length < want ? to : rows[rows.length - 1]!.seq;
+      }
+    }
+    const ids = f.queue.splice(0, limit);
+    if (!ids.length) return [];
+    for (const id of ids) {
+      leased.set(id, until);
+      f.taken.add(id);
+    }
+    const rows = this.stmts.loadFirst.all(JSON.stringify(ids.map(seqOfFirstAttempt)), destination) as {
+      seq: number;
+      routes: string;
+      createdAt: number;
+      body: string;
+    }[];
+    const claimed = rows.map((r) => ({
+      id: firstAttemptId(r.seq, r.routes, destination),
+      destination,
+      attempts: 0,
+      createdAt: r.createdAt,
+      event: JSON.parse(r.body) as StoredEvent,
+    }));
+    if (claimed.length < ids.length) {
+      const found = new Set(claimed.map((c) => c.id));
+      for (const id of ids) {
+        if (found.has(id)) continue;
+        leased.delete(id);
+        f.taken.delete(id);
+      }
+    }
+    return claimed;
+  }
+
+  /**
+   * The cursors worth writing with these results: for each destination, the event before the first
+   * whose delivery is read and not yet reported on (those reported now are written in the same commit).
+   */
+  private cursors(reported: Set<number>): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [destination, f] of this.firsts) {
+      let low = f.scanned;
+      for (const id of f.queue) low = Math.min(low, seqOfFirstAttempt(id) - 1);
+      for (const id of f.taken) if (!reported.has(id)) low = Math.min(low, seqOfFirstAttempt(id) - 1);
+      if (low > f.written) out.push([destination, low]);
+    }
+    return out;
+  }
+
   async update(updates: DeliveryUpdate[]): Promise<void> {
-    await this.writer.write({ op: 'update', updates });
+    const cursors = this.cursors(new Set(updates.map((u) => u.id)));
+    await this.writer.write({ op: 'update', updates, ...(cursors.length ? { cursors } : {}) });
+    for (const [destination, seq] of cursors) {
+      const f = this.firsts.get(destination)!;
+      f.written = Math.max(f.written, seq);
+    }
+    for (const f of this.firsts.values()) for (const u of updates) f.taken.delete(u.id);
     // Leased until the result is written: one that failed to be written is not handed out again while
     // its lane tries again, only once its lease runs out.
     for (const set of this.leased.values()) for (const u of updates) set.delete(u.id);
@@ -275,7 +416,18 @@ export class SqliteStore implements Store {
         dead: 0,
       };
       (s as unknown as Record<string, number>)[r.state] = r.n;
-      if (r.state === 'pending' && r.n > 0) s.oldestPendingAt = this.stmts.oldestWaiting.get(r.destination) as number;
+      if (r.state === 'pending' && r.n > 0) {
+        const retry = this.stmts.oldestWaiting.get(r.destination) as number | null;
+        const first = this.stmts.firstAttempts.get({
+          from: this.firsts.get(r.destination)?.written ?? this.stmts.cursorOf.get(r.destination) ?? 0,
+          to: Number.MAX_SAFE_INTEGER,
+          key: `,${r.destination},`,
+          destination: r.destination,
+          limit: 1,
+        }) as { receivedAt: number } | undefined;
+        const oldest = Math.min(retry ?? Infinity, first?.receivedAt ?? Infinity);
+        if (oldest < Infinity) s.oldestPendingAt = oldest;
+      }
       by.set(r.destination, s);
     }
     return [...by.values()];
@@ -287,12 +439,37 @@ export class SqliteStore implements Store {
   }
 
   async recentDeliveries(limit: number): Promise<DeliveryRecord[]> {
-    return (this.stmts.recentDeliveries.all(limit) as (DeliveryRecord & { status: number | null })[]).map((r) => ({
+    const rows = (this.stmts.recentDeliveries.all(limit) as (DeliveryRecord & { status: number | null })[]).map((r) => ({
       ...r,
       status: r.status ?? undefined,
       detail: r.detail ?? undefined,
       request: r.request ?? undefined,
     }));
+    const waiting = this.waitingFirstAttempts(this.stmts.recentFirstAttempts.all({ window: 10_000, limit }) as EventRoutes[]);
+    return [...rows, ...waiting].sort((a, b) => b.createdAt - a.createdAt || a.destination.localeCompare(b.destination)).slice(0, limit);
+  }
+
+  /** The deliveries of these events that have no row yet: pending, not attempted. */
+  private waitingFirstAttempts(events: EventRoutes[]): (DeliveryRecord & { nextAt: number })[] {
+    const out: (DeliveryRecord & { nextAt: number })[] = [];
+    for (const e of events) {
+      const withRows = JSON.parse(e.rows) as string[];
+      for (const destination of e.routes.slice(1, -1).split(',')) {
+        if (withRows.includes(destination)) continue;
+        out.push({
+          id: firstAttemptId(e.seq, e.routes, destination),
+          eventId: e.eventId,
+          eventName: e.eventName,
+          destination,
+          state: 'pending',
+          attempts: 0,
+          createdAt: e.receivedAt,
+          updatedAt: e.receivedAt,
+          nextAt: e.receivedAt,
+        });
+      }
+    }
+    return out;
   }
 
   async recentEvents(limit: number): Promise<StoredEvent[]> {
@@ -327,12 +504,15 @@ export class SqliteStore implements Store {
 
   async eventDeliveries(eventIds: readonly string[]): Promise<DeliveryRecord[]> {
     if (!eventIds.length) return [];
-    const rows = this.stmts.eventDeliveries.all(JSON.stringify(eventIds)) as (DeliveryRecord & {
-      status: number | null;
-      detail: string | null;
-      request: string | null;
-      nextAt: number;
-    })[];
+    const rows = [
+      ...(this.stmts.eventDeliveries.all(JSON.stringify(eventIds)) as (DeliveryRecord & {
+        status: number | null;
+        detail: string | null;
+        request: string | null;
+        nextAt: number;
+      })[]),
+      ...this.waitingFirstAttempts(this.stmts.eventFirstAttempts.all(JSON.stringify(eventIds)) as EventRoutes[]),
+    ].sort((a, b) => Math.abs(a.id) - Math.abs(b.id)); // oldest first (a first attempt's id is minus its event's seq × 1024 and its place)
     return rows.map((r) => {
       const inFlight = r.state === 'pending' && (this.leased.get(r.destination)?.get(r.id) ?? 0) > Date.now();
       return {

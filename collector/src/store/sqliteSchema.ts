@@ -86,6 +86,25 @@ CREATE TABLE conversion_sends (
   PRIMARY KEY (conversion, destination)
 ) WITHOUT ROWID;
 `,
+  // 4: a delivery gets its row at its first attempt, not with its event: the event names its destinations
+  // (routes: ",chase,impact,"), and a destination's first attempts walk the events in order, from the last
+  // event before which every one of its deliveries has a row (lane_cursors; '*' for a destination not
+  // seen yet: the events stored before this migration all have their rows).
+  `
+ALTER TABLE events ADD COLUMN routes TEXT;
+CREATE TABLE lane_cursors (
+  destination TEXT PRIMARY KEY,
+  seq         INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO lane_cursors (destination, seq) SELECT '*', coalesce(max(seq), 0) FROM events;
+-- A row made by a delivery's first attempt may already hold its outcome: the delivery left the
+-- pending count the ingest put it in.
+CREATE TRIGGER delivery_counts_insert AFTER INSERT ON deliveries WHEN NEW.state != 'pending' BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE destination = NEW.destination AND state = 'pending';
+  INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+    ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+END;
+`,
 ];
 
 /** The schema version this code writes. */

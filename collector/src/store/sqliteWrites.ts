@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { emailKey } from '../emailKey.js';
+import { destinationOfFirstAttempt, firstAttemptWaitsSql, seqOfFirstAttempt, routesOf } from './sqliteFirstAttempts.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
 /**
@@ -21,7 +22,7 @@ export interface IngestRows {
 /** Every write the SQLite store makes, by name, so it can run on a writer thread. */
 export type WriteOp =
   | { op: 'ingest'; rows: IngestRows }
-  | { op: 'update'; updates: DeliveryUpdate[] }
+  | { op: 'update'; updates: DeliveryUpdate[]; cursors?: [destination: string, seq: number][] }
   | { op: 'retryNow'; ids: number[]; now: number }
   | { op: 'requeue'; destination: string; states: readonly ReplayableState[]; since: number; limit: number }
   | ({ op: 'purge'; limit: number } & PurgeCutoffs)
@@ -35,15 +36,21 @@ export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefi
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
   const s = {
     insertEvent: db.prepare(
-      'INSERT INTO events (id, name, received_at, body, digest) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO events (id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     ),
     storedDigest: db.prepare('SELECT digest FROM events WHERE id = ?').pluck(),
     insertConflict: db.prepare(
       `INSERT INTO id_conflicts (event_id, name, received_at, body) VALUES (?, ?, ?, json_remove(?, '$.properties.user_data', '$.context'))`,
     ),
-    insertDelivery: db.prepare(
-      `INSERT INTO deliveries (event_seq, destination, created_at, updated_at, next_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (event_seq, destination) DO NOTHING`,
+    // A first attempt's outcome makes the delivery's row, with the id the attempt had.
+    routesOfEvent: db.prepare('SELECT routes FROM events WHERE seq = ?').pluck(),
+    firstAttempt: db.prepare(
+      `INSERT INTO deliveries (id, event_seq, destination, state, attempts, created_at, updated_at, next_at, status, detail, request)
+       SELECT @id, seq, @destination, @state, @attempted, received_at, @now, coalesce(@nextAt, @now), @status, @detail, @request
+         FROM events WHERE seq = @seq`,
+    ),
+    cursor: db.prepare(
+      `INSERT INTO lane_cursors (destination, seq) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET seq = max(seq, excluded.seq)`,
     ),
     countNew: db.prepare(
       `INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'pending', ?)
@@ -59,7 +66,8 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     scrub: db.prepare(
       `UPDATE events SET body = json_remove(body, '$.properties.user_data'), scrubbed = 1
         WHERE seq = (SELECT event_seq FROM deliveries WHERE id = ?) AND scrubbed = 0
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state NOT IN ('delivered', 'skipped'))`,
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state NOT IN ('delivered', 'skipped'))
+          AND NOT ${firstAttemptWaitsSql('events')}`,
     ),
     // ... and the recorded requests keep their first line (method and URL) only; dry runs keep theirs.
     scrubRequests: db.prepare(
@@ -87,6 +95,12 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
              OR (@emailKey IS NOT NULL AND json_extract(body, '$.context.emailKey') = @emailKey)`,
       )
       .pluck(),
+    // Erased events take their deliveries without rows out of the pending counts.
+    routesWithRows: db.prepare(
+      `SELECT e.routes, (SELECT json_group_array(destination) FROM deliveries d WHERE d.event_seq = e.seq) AS rows
+         FROM events e WHERE e.seq IN (SELECT value FROM json_each(?)) AND e.routes IS NOT NULL`,
+    ),
+    uncount: db.prepare(`UPDATE delivery_counts SET n = n - ? WHERE destination = ? AND state = 'pending'`),
     deleteDeliveriesOf: db.prepare(`DELETE FROM deliveries WHERE event_seq IN (SELECT value FROM json_each(?))`),
     deleteEvents: db.prepare(`DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))`),
     deleteConflictsOf: db.prepare(
@@ -126,10 +140,11 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     purge: db.prepare(
       `DELETE FROM events WHERE rowid IN (
          SELECT rowid FROM events e WHERE e.received_at < MAX(@deliveredBefore, @unroutedBefore)
-            AND ((e.received_at < @unroutedBefore AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq))
+            AND ((e.received_at < @unroutedBefore AND e.routes IS NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq))
               OR (e.received_at < @deliveredBefore
                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
-                                    AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= @deadBefore)))))
+                                    AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= @deadBefore)))
+                  AND NOT ${firstAttemptWaitsSql('e')}))
           LIMIT @limit)`,
     ),
   };
@@ -146,7 +161,7 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
           const body = bodies[i]!;
           // One-shot hash: no Hash object per event (a third of the cost).
           const digest = hash('sha1', body.slice(0, contentLengths[i]), 'buffer');
-          const inserted = s.insertEvent.run(ids[i], names[i], receivedAt[i], body, digest);
+          const inserted = s.insertEvent.run(ids[i], names[i], receivedAt[i], body, digest, routesOf(destinations[i]!));
           if (inserted.changes === 0) {
             const before = s.storedDigest.get(ids[i]) as Buffer | null;
             // A store from before digests cannot tell: a repeat, as it was then.
@@ -157,16 +172,15 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
             continue;
           }
           stored++;
-          for (const d of destinations[i]!) {
-            if (s.insertDelivery.run(inserted.lastInsertRowid, d, now, now, now).changes) added.set(d, (added.get(d) ?? 0) + 1);
-          }
+          // Its deliveries are pending from now, without rows until their first attempts.
+          for (const d of destinations[i]!) added.set(d, (added.get(d) ?? 0) + 1);
         }
         for (const [destination, n] of added) s.countNew.run(destination, n);
         return { stored, duplicates: ids.length - stored - conflicts.length, conflicts };
       }
       case 'update':
         for (const u of w.updates) {
-          s.update.run(
+          const updated = s.update.run(
             u.state,
             u.attempted ? 1 : 0,
             u.nextAt ?? null,
@@ -176,9 +190,28 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
             u.request ?? null,
             u.id,
           );
+          if (!updated.changes && u.id < 0) {
+            const seq = seqOfFirstAttempt(u.id);
+            const routes = s.routesOfEvent.get(seq) as string | null | undefined;
+            const destination = routes && destinationOfFirstAttempt(u.id, routes);
+            if (!destination) continue; // the event was erased meanwhile
+            s.firstAttempt.run({
+              id: u.id,
+              seq,
+              destination,
+              state: u.state,
+              attempted: u.attempted ? 1 : 0,
+              nextAt: u.nextAt ?? null,
+              now,
+              status: u.status ?? null,
+              detail: u.detail ?? null,
+              request: u.request ?? null,
+            });
+          }
           if ((u.state === 'delivered' || u.state === 'skipped') && s.scrub.run(u.id).changes)
             s.scrubRequests.run(u.id);
         }
+        for (const [destination, seq] of w.cursors ?? []) s.cursor.run(destination, seq);
         return undefined;
       case 'retryNow':
         for (const id of w.ids) s.retryNow.run(w.now, id, w.now);
@@ -194,7 +227,13 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         const params = { anonymousIds: JSON.stringify(anonymousIds), userId: w.person.userId ?? null, emailKey: key };
         const seqs = JSON.stringify(s.personEvents.all(params));
         const eventIds = JSON.stringify(s.eventIdsOf.all(seqs));
-        const deliveries = s.deleteDeliveriesOf.run(seqs).changes;
+        const waiting = new Map<string, number>();
+        for (const r of s.routesWithRows.all(seqs) as { routes: string; rows: string }[]) {
+          const withRows = JSON.parse(r.rows) as string[];
+          for (const d of r.routes.slice(1, -1).split(',')) if (!withRows.includes(d)) waiting.set(d, (waiting.get(d) ?? 0) + 1);
+        }
+        for (const [destination, n] of waiting) s.uncount.run(n, destination);
+        const deliveries = s.deleteDeliveriesOf.run(seqs).changes + [...waiting.values()].reduce((a, b) => a + b, 0);
         const events = s.deleteEvents.run(seqs).changes;
         const conflicts = s.deleteConflictsOf.run({ anonymousIds: params.anonymousIds, userId: params.userId, eventIds }).changes;
         s.deleteVisitors.run(params.anonymousIds);

@@ -1,0 +1,31 @@
+/**
+ * A SQLite delivery has no row until its first attempt: its event names its destinations (`routes`,
+ * ",chase,impact,"), and the delivery's id is made of the event's seq and the destination's place in
+ * those routes, negative so that it never meets the id of a row made with its event (before schema 4).
+ * Its row, made by the first attempt's outcome, keeps that id; and the id is the same after a restart
+ * (the routes never change), so a conversion claimed by an attempt that did not report stays with it.
+ */
+const PLACES = 1024;
+
+/** The routes column for an event sent to these destinations (null: none). */
+export const routesOf = (destinations: readonly string[]): string | null =>
+  destinations.length ? `,${destinations.join(',')},` : null;
+
+/** The id of `destination`'s first attempt at the event `seq` with these routes. */
+export function firstAttemptId(seq: number, routes: string, destination: string): number {
+  return -(seq * PLACES + routes.slice(1, -1).split(',').indexOf(destination));
+}
+
+/** The event seq a first attempt's id names. */
+export const seqOfFirstAttempt = (id: number): number => Math.floor(-id / PLACES);
+
+/** The destination a first attempt's id names, given its event's routes. */
+export const destinationOfFirstAttempt = (id: number, routes: string): string | undefined =>
+  routes.slice(1, -1).split(',')[-id % PLACES];
+
+/** SQL: how many destinations the routes of event `e` name. */
+export const routeCountSql = (e: string): string => `(length(${e}.routes) - length(replace(${e}.routes, ',', '')) - 1)`;
+
+/** SQL: event `e` still has a delivery without a row (its first attempt not yet reported). */
+export const firstAttemptWaitsSql = (e: string): string =>
+  `(${e}.routes IS NOT NULL AND (SELECT count(*) FROM deliveries r WHERE r.event_seq = ${e}.seq) < ${routeCountSql(e)})`;

@@ -85,6 +85,59 @@ describe('SqliteStore schema', () => {
 
 /** The schema tagrelay 0.1 made stores with (no user_version). */
 describe('SqliteStore claims', () => {
+  it('writes a delivery row only at its first attempt; a reopened store takes up every attempt not reported, from its cursor, and no other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
+    const path = join(dir, 't.db');
+    const rows = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare('SELECT count(*) FROM deliveries').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    let store = new SqliteStore(path, { thread: false });
+    try {
+      const events = Array.from({ length: 600 }, (_, i) => newEvent(`evt-${String(i).padStart(8, '0')}`, i % 3 ? ['a', 'b'] : ['b']));
+      for (const e of events) e.event.anonymousId = 'anon-1';
+      await store.ingest(events);
+      expect(rows()).toBe(0);
+      expect((await store.queueDepth()).get('a')).toBe(400);
+      const [first] = await store.eventDeliveries(['evt-00000001']);
+      expect(first).toMatchObject({ destination: 'a', state: 'pending', attempts: 0, inFlight: false });
+      // 300 attempted and reported, 50 taken and never reported (the process dies).
+      const claimed = [...(await store.claim('a', 200, Date.now(), 60_000)), ...(await store.claim('a', 150, Date.now(), 60_000))];
+      expect(claimed.map((d) => d.event.id)).toEqual(
+        Array.from({ length: 600 }, (_, i) => `evt-${String(i).padStart(8, '0')}`).filter((_, i) => i % 3).slice(0, 350),
+      );
+      await store.update(claimed.slice(0, 300).map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      expect(rows()).toBe(300);
+      // The cursor written with them: the event before the first one taken and not reported on (seq = position + 1).
+      const db = new Database(path, { readonly: true });
+      expect(db.prepare(`SELECT seq FROM lane_cursors WHERE destination = 'a'`).pluck().get()).toBe(Number(claimed[300]!.event.id.slice(4)));
+      db.close();
+      expect((await store.eventDeliveries([claimed[0]!.event.id])).find((d) => d.destination === 'a')).toMatchObject({ id: claimed[0]!.id, state: 'delivered' });
+      await store.close();
+      store = new SqliteStore(path, { thread: false });
+      const again = await store.claim('a', 1000, Date.now(), 60_000);
+      expect(again.map((d) => d.id)).toEqual([...claimed.slice(300).map((d) => d.id), ...again.slice(50).map((d) => d.id)]);
+      expect(again).toHaveLength(100);
+      expect((await store.stats()).find((s) => s.destination === 'a')).toMatchObject({ pending: 100, delivered: 300 });
+      // A first attempt that fails keeps its id as a row, and is retried by it.
+      await store.update([{ id: again[0]!.id, state: 'pending', nextAt: Date.now() - 1, attempted: true }]);
+      await store.update(again.slice(1).map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      const retried = await store.claim('a', 10, Date.now() + 2000, 60_000);
+      expect(retried.map((d) => ({ id: d.id, attempts: d.attempts }))).toEqual([{ id: again[0]!.id, attempts: 1 }]);
+      // Erasing events takes their deliveries without rows out of the counts.
+      const forgotten = await store.forget({ anonymousId: 'anon-1' });
+      expect(forgotten.events).toBe(600);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 0]]));
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads due deliveries ahead: a leased one is never handed out again, and what falls due is taken within a second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const store = new SqliteStore(join(dir, 't.db'), { thread: false });

@@ -42,6 +42,12 @@ describe('SqliteStore schema', () => {
       expect((await store.claim('a', 5, Date.now(), 60_000)).map((d) => d.event.id)).toEqual(['evt-00000001']);
       const repeat = { event: { id: 'evt-00000001', name: 'purchase', time: now }, context: { receivedAt: now + 1 }, destinations: ['a'] };
       expect(await store.ingest([repeat])).toEqual({ stored: 0, duplicates: 1, conflicts: [] });
+      // Events stored after the upgrade get their rows at their first attempt, beside the old rows.
+      await store.ingest([newEvent('evt-00000002', ['a'])]);
+      const [second] = await store.claim('a', 5, Date.now(), 60_000);
+      expect(second).toMatchObject({ event: { id: 'evt-00000002' }, attempts: 0 });
+      expect(second!.id).toBeLessThan(0);
+      expect((await store.stats())[0]).toMatchObject({ destination: 'a', pending: 2 });
     } finally {
       await store.close();
     }

@@ -144,6 +144,38 @@ describe('SqliteStore claims', () => {
     }
   });
 
+  it("never gives an erased event's seq to a new one: a cursor past it would skip the new event", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
+    const path = join(dir, 't.db');
+    const event = (id: string, anonymousId: string) => {
+      const e = newEvent(id, ['a']);
+      e.event.anonymousId = anonymousId;
+      return e;
+    };
+    const deliverAll = async () => {
+      const claimed = await store.claim('a', 10, Date.now(), 60_000);
+      await store.update(claimed.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      return claimed.map((d) => d.event.id);
+    };
+    let store = new SqliteStore(path, { thread: false });
+    try {
+      await store.ingest([event('evt-00000001', 'v-1'), event('evt-00000002', 'v-1'), event('evt-00000003', 'v-3')]);
+      expect(await deliverAll()).toHaveLength(3);
+      expect((await store.forget({ anonymousId: 'v-3' })).events).toBe(1);
+      await store.ingest([event('evt-00000004', 'v-4')]);
+      expect(await deliverAll()).toEqual(['evt-00000004']);
+      // The same after a restart, from the cursor written with the results.
+      await store.close();
+      store = new SqliteStore(path, { thread: false });
+      expect((await store.forget({ anonymousId: 'v-4' })).events).toBe(1);
+      await store.ingest([event('evt-00000005', 'v-5')]);
+      expect(await deliverAll()).toEqual(['evt-00000005']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads due deliveries ahead: a leased one is never handed out again, and what falls due is taken within a second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const store = new SqliteStore(join(dir, 't.db'), { thread: false });

@@ -106,6 +106,9 @@ class InlineWriter implements Writer {
 /** How many due ids a claim reads ahead (at least), and for how long they may be taken without reading again. */
 const READ_AHEAD = 256;
 const READ_AHEAD_MS = 1000;
+/** How many events a claim reads for first attempts at most: SCAN_SPANS spans of SCAN_SPAN seqs. */
+const SCAN_SPAN = 50_000;
+const SCAN_SPANS = 4;
 
 /** An event with deliveries that have no row yet: its routes, and the destinations that have one (JSON). */
 interface EventRoutes {
@@ -330,9 +333,12 @@ export class SqliteStore implements Store {
   private claimFirstAttempts(destination: string, limit: number, leased: Map<number, number>, until: number): ClaimedDelivery[] {
     const f = this.firstAttemptsOf(destination);
     if (f.queue.length < limit) {
-      const to = (this.stmts.lastSeq.get() as number | null) ?? 0;
-      if (to > f.scanned) {
-        const want = Math.max(limit * 4, READ_AHEAD);
+      const last = (this.stmts.lastSeq.get() as number | null) ?? 0;
+      const want = Math.max(limit * 4, READ_AHEAD);
+      // A span of events at a time, a few spans a claim: a destination added to a large store reads its
+      // way through the events over several claims, without holding this thread for seconds.
+      for (let spans = 0; f.queue.length < limit && f.scanned < last && spans < SCAN_SPANS; spans++) {
+        const to = Math.min(last, f.scanned + SCAN_SPAN);
         const rows = this.stmts.firstAttempts.all({ from: f.scanned, to, key: `,${destination},`, destination, limit: want }) as {
           seq: number;
           routes: string;

@@ -36,8 +36,10 @@ export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefi
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
   const s = {
     insertEvent: db.prepare(
-      'INSERT INTO events (id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     ),
+    lastEventSeq: db.prepare('SELECT max(seq) FROM events').pluck(),
+    lastCursor: db.prepare('SELECT max(seq) FROM lane_cursors').pluck(),
     storedDigest: db.prepare('SELECT digest FROM events WHERE id = ?').pluck(),
     insertConflict: db.prepare(
       `INSERT INTO id_conflicts (event_id, name, received_at, body) VALUES (?, ?, ?, json_remove(?, '$.properties.user_data', '$.context'))`,
@@ -149,6 +151,9 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
     ),
   };
 
+  // Seqs only ever grow, even past events erased since: SQLite would give the seq of the newest event,
+  // if erased, to the next one, and a destination's cursor may have passed it already.
+  let lastSeq = -1;
   return (w) => {
     const now = Date.now();
     switch (w.op) {
@@ -157,11 +162,14 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         const conflicts: number[] = [];
         const added = new Map<string, number>();
         const { ids, names, receivedAt, bodies, contentLengths, destinations } = w.rows;
+        if (lastSeq < 0) lastSeq = (s.lastCursor.get() as number | null) ?? 0;
+        let seq = Math.max(lastSeq, (s.lastEventSeq.get() as number | null) ?? 0);
         for (let i = 0; i < ids.length; i++) {
           const body = bodies[i]!;
           // One-shot hash: no Hash object per event (a third of the cost).
           const digest = hash('sha1', body.slice(0, contentLengths[i]), 'buffer');
-          const inserted = s.insertEvent.run(ids[i], names[i], receivedAt[i], body, digest, routesOf(destinations[i]!));
+          const inserted = s.insertEvent.run(++seq, ids[i], names[i], receivedAt[i], body, digest, routesOf(destinations[i]!));
+          lastSeq = seq;
           if (inserted.changes === 0) {
             const before = s.storedDigest.get(ids[i]) as Buffer | null;
             // A store from before digests cannot tell: a repeat, as it was then.

@@ -176,6 +176,68 @@ describe('SqliteStore claims', () => {
     }
   });
 
+  it("after a restart, a purge of the newest events gives their seqs to no new event, though a claim read past them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
+    const path = join(dir, 't.db');
+    const hoursAgo = Date.now() - 2 * 3_600_000;
+    const deliverAll = async (s: SqliteStore, now = Date.now()) => {
+      const claimed = await s.claim('a', 10, now, 60_000);
+      await s.update(claimed.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      return claimed.map((d) => d.event.id);
+    };
+    let store = new SqliteStore(path, { thread: false });
+    try {
+      await store.ingest([newEvent('evt-00000001', ['a'], hoursAgo)]);
+      expect(await deliverAll(store)).toEqual(['evt-00000001']);
+      // Two page views without a destination, newest of all; the cursor stays before them.
+      await store.ingest([newEvent('evt-00000002', [], hoursAgo), newEvent('evt-00000003', [], hoursAgo)]);
+      await store.close();
+      // A start: the lane's first claim reads past them (in memory), then the start's purge takes them.
+      store = new SqliteStore(path, { thread: false });
+      expect(await store.claim('a', 10, Date.now(), 60_000)).toEqual([]);
+      const now = Date.now();
+      const day = 86_400_000;
+      expect(await store.purge({ deliveredBefore: now - 7 * day, deadBefore: now - 30 * day, unroutedBefore: now - 3_600_000, visitorsBefore: now - 30 * day })).toBe(2);
+      await store.ingest(['evt-00000004', 'evt-00000005', 'evt-00000006'].map((id) => newEvent(id, ['a'])));
+      expect(await deliverAll(store, now + 1500)).toEqual(['evt-00000004', 'evt-00000005', 'evt-00000006']);
+      expect((await store.stats())[0]).toMatchObject({ destination: 'a', pending: 0, delivered: 4 });
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("after a restart, an erasure by another process of the newest event, in flight, gives its seq to no new event", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
+    const path = join(dir, 't.db');
+    const event = (id: string, anonymousId: string) => {
+      const e = newEvent(id, ['a']);
+      e.event.anonymousId = anonymousId;
+      return e;
+    };
+    let store = new SqliteStore(path, { thread: false });
+    try {
+      await store.ingest([event('evt-00000001', 'v-1'), event('evt-00000002', 'v-2'), event('evt-00000003', 'v-3')]);
+      await store.close();
+      store = new SqliteStore(path, { thread: false });
+      const inFlight = await store.claim('a', 10, Date.now(), 60_000);
+      expect(inFlight).toHaveLength(3);
+      // tagrelay forget, from another process, while the three requests are out.
+      const other = new SqliteStore(path, { thread: false, lock: false });
+      expect((await other.forget({ anonymousId: 'v-3' })).events).toBe(1);
+      await other.close();
+      await store.ingest([event('evt-00000004', 'v-4')]);
+      // The erased event's answer arrives: it makes no row for the new event.
+      await store.update(inFlight.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+      expect(await store.eventDeliveries(['evt-00000004'])).toMatchObject([{ state: 'pending', attempts: 0 }]);
+      const next = await store.claim('a', 10, Date.now() + 1500, 60_000);
+      expect(next.map((d) => d.event.id)).toEqual(['evt-00000004']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads due deliveries ahead: a leased one is never handed out again, and what falls due is taken within a second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const store = new SqliteStore(join(dir, 't.db'), { thread: false });

@@ -7,6 +7,13 @@
  */
 const PLACES = 1024;
 
+/**
+ * The lane_cursors row that holds the newest seq of an event that was erased or purged while it was the
+ * newest (no destination is named so). A seq is never given twice: a destination's claim may have read
+ * past it, in memory, before any cursor was written.
+ */
+export const ERASED_SEQ_ROW = '#erased';
+
 /** The routes column for an event sent to these destinations (null: none). */
 export const routesOf = (destinations: readonly string[]): string | null =>
   destinations.length ? `,${destinations.join(',')},` : null;

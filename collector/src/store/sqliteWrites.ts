@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { emailKey } from '../emailKey.js';
-import { destinationOfFirstAttempt, firstAttemptWaitsSql, seqOfFirstAttempt, routesOf } from './sqliteFirstAttempts.js';
+import { destinationOfFirstAttempt, ERASED_SEQ_ROW, firstAttemptWaitsSql, seqOfFirstAttempt, routesOf } from './sqliteFirstAttempts.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
 /**
@@ -152,8 +152,17 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
   };
 
   // Seqs only ever grow, even past events erased since: SQLite would give the seq of the newest event,
-  // if erased, to the next one, and a destination's cursor may have passed it already.
+  // if erased, to the next one, and a destination's cursor (or its claim, in memory) may have passed it
+  // already. So the next seq is past the newest event and every cursor, and an erasure or a purge that
+  // takes the newest event writes its seq down (ERASED_SEQ_ROW) in its own commit, for this process and
+  // for a collector started later.
   let lastSeq = -1;
+  const keepingNewestSeq = <T>(erase: () => T): T => {
+    const newest = (s.lastEventSeq.get() as number | null) ?? 0;
+    const result = erase();
+    if (((s.lastEventSeq.get() as number | null) ?? 0) < newest) s.cursor.run(ERASED_SEQ_ROW, newest);
+    return result;
+  };
   return (w) => {
     const now = Date.now();
     switch (w.op) {
@@ -242,7 +251,7 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         }
         for (const [destination, n] of waiting) s.uncount.run(n, destination);
         const deliveries = s.deleteDeliveriesOf.run(seqs).changes + [...waiting.values()].reduce((a, b) => a + b, 0);
-        const events = s.deleteEvents.run(seqs).changes;
+        const events = keepingNewestSeq(() => s.deleteEvents.run(seqs).changes);
         const conflicts = s.deleteConflictsOf.run({ anonymousIds: params.anonymousIds, userId: params.userId, eventIds }).changes;
         s.deleteVisitors.run(params.anonymousIds);
         return { events, deliveries, conflicts };
@@ -262,7 +271,11 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         s.purgeConflicts.run(w.deliveredBefore, w.limit);
         s.purgeVisitors.run(w.visitorsBefore, w.limit);
         s.purgeClaims.run(w.deliveredBefore, w.limit);
-        return s.purge.run({ deliveredBefore: w.deliveredBefore, deadBefore: w.deadBefore, unroutedBefore: w.unroutedBefore, limit: w.limit }).changes;
+        return keepingNewestSeq(
+          () =>
+            s.purge.run({ deliveredBefore: w.deliveredBefore, deadBefore: w.deadBefore, unroutedBefore: w.unroutedBefore, limit: w.limit })
+              .changes,
+        );
     }
   };
 }

@@ -276,6 +276,16 @@ export class Lane {
           detail: 'dry run: not sent',
           request: recorded,
         }));
+      } else if (Date.now() + this.sender.timeoutMs > leaseEnds) {
+        // The steps before the request (mapping, a conversion claim, a store that answered slowly) took so
+        // long that its lease could run out before the vendor's answer: another claim could then send it too.
+        // Not sent: it waits for its next claim, with a lease of its own, as if never tried.
+        updates = deliveries.map((d) => ({
+          id: d.id,
+          state: 'pending',
+          nextAt: Date.now(),
+          detail: 'not sent: its lease would have run out before the vendor answered (the steps before the request were slow)',
+        }));
       } else {
         const sent = performance.now();
         const response = await this.sender.send(request).catch((e: unknown) => {

@@ -7,7 +7,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** A keep-alive connection pool for one destination, sending its requests with a timeout. */
 export class Sender {
   private readonly agent: Agent;
-  private readonly timeoutMs: number;
+  /** The longest a request may take, answer included. */
+  readonly timeoutMs: number;
   /** How to end each request in flight, for `abortAll`. */
   private readonly inFlight = new Set<(reason: Error) => void>();
 

@@ -162,15 +162,23 @@ async function standbyFleet(prefix: string, synchronous = false) {
 
 describe('a fleet of collectors on one PostgreSQL', () => {
   it('SIGKILL of one collector under load loses nothing: the others take over its leases within the lease length', { timeout: 180_000 }, async () => {
-    await fleet(3);
+    const { config } = await fleet(3);
     const [a, b, c] = collectors as [Collector, Collector, Collector];
     let live = [a, b, c];
     const traffic = load(() => live, 'kill');
     await sleep(2000);
     // The vendor is kept busy, so the victim dies with requests in flight and deliveries leased.
+    const victim = collectorPid(c.configPath);
     const killedAt = Date.now();
     await c.kill();
     live = [a, b];
+    // What it held when it died: the takeover below is of these.
+    const [held] = await sql(
+      config.store,
+      `SELECT count(*)::int AS n FROM tagrelay.deliveries WHERE state = 'pending' AND lease IS NOT NULL AND leased_by LIKE $1`,
+      [`%:${victim}`],
+    );
+    expect(held!.n).toBeGreaterThan(0);
     await sleep(3000);
     await traffic.stop();
     await everyAckedDelivered(traffic.acked, LEASE_MS + 20_000);
@@ -511,6 +519,31 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     const more = Array.from({ length: 50 }, (_, i) => `wrk-after-${String(i).padStart(5, '0')}`);
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: more.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(more), 10_000);
+
+    // A newer collector migrates the store (as in a rolling upgrade): a replacement of this version is refused
+    // in one line, and tried again after 2, 4, 8 s, not every second; the other worker serves meanwhile.
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const [survivor, victim] = (await pids()).filter(alive); // status lists the killed one for 15 s
+    await sql(db.url, 'UPDATE tagrelay.schema_version SET version = version + 1');
+    process.kill(victim!, 'SIGKILL');
+    const failedStarts = () => c.output.split('\n').filter((l) => l.includes('a new worker could not start')).length;
+    await waitFor(() => failedStarts() >= 1, 15_000, 'a replacement refused by the store');
+    expect(c.output).toContain('made by a newer tagrelay');
+    const first = failedStarts();
+    await sleep(6000);
+    // 1 s after the kill, then 2 and 4 s later: at most two more in 6 s (every second: six).
+    expect(failedStarts() - first).toBeLessThanOrEqual(2);
+    const late = Array.from({ length: 20 }, (_, i) => `wrk-late-${String(i).padStart(5, '0')}`);
+    expect(await postCollect(c.url, JSON.stringify({ v: 1, events: late.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
+    await everyAckedDelivered(new Set(late), 10_000);
+    expect(alive(survivor!)).toBe(true);
   });
 
   it('--workers 4 under load opens at most storeConnections (default 16 for 4) on a PostgreSQL with max_connections 20; too few is refused in one line', { timeout: 120_000 }, async () => {

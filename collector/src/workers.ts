@@ -67,6 +67,9 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
   await store.close();
   let announced = false;
   let stopping = false;
+  // A worker that served and died is replaced after 1 s. A replacement that cannot start (the store refuses
+  // it: a newer collector migrated it, say) is tried again after 2, 4, … up to 60 s, not every second.
+  let restartMs = 1000;
   const ready = new Set<number>();
   const start = (): Worker => cluster.fork({ TAGRELAY_WORKERS: String(n) });
   cluster.on('message', (worker, msg: { tagrelay?: string; url?: string }) => {
@@ -82,7 +85,7 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
     }
   });
   cluster.on('exit', (worker, code, signal) => {
-    ready.delete(worker.id);
+    const served = ready.delete(worker.id);
     if (stopping) {
       if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
       return;
@@ -95,10 +98,16 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
       if (!Object.keys(cluster.workers ?? {}).length) process.exit(process.exitCode);
       return;
     }
-    log.error('worker exited; starting another', { pid: worker.process.pid, code, signal });
+    restartMs = served ? 1000 : Math.min(restartMs * 2, 60_000);
+    log.error(served ? 'worker exited; starting another' : 'a new worker could not start (its reason is above); trying again', {
+      pid: worker.process.pid,
+      code,
+      signal,
+      inMs: restartMs,
+    });
     setTimeout(() => {
       if (!stopping) start();
-    }, 1000).unref();
+    }, restartMs).unref();
   });
   const stop = (sig: string) => {
     if (stopping) return;

@@ -296,9 +296,20 @@ describe('PostgresStore in a fleet', () => {
       await a.update(c.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true })));
     }
     await a.ingest([newEvent('evt-purge-new', ['x'])]);
+    // Each DELETE statement's events, written down by a trigger of the test's own.
+    await sql(
+      db.url,
+      `CREATE TABLE tagrelay.test_purge_statements (n integer NOT NULL);
+       CREATE FUNCTION tagrelay.test_count_purged() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN INSERT INTO tagrelay.test_purge_statements SELECT count(*) FROM gone; RETURN NULL; END $$;
+       CREATE TRIGGER test_count_purged AFTER DELETE ON tagrelay.events
+         REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.test_count_purged();`,
+    );
     expect(await a.purge({ deliveredBefore: Date.now() - 7 * 86_400_000, deadBefore: Date.now() - 30 * 86_400_000, unroutedBefore: Date.now() - 3_600_000, visitorsBefore: 0 })).toBe(n);
     expect((await a.recentEvents(10)).map((e) => e.id)).toEqual(['evt-purge-new']);
     expect(await a.stats()).toEqual([expect.objectContaining({ destination: 'x', pending: 1, delivered: 0 })]);
+    const [batches] = await sql(db.url, 'SELECT count(*) FILTER (WHERE n > 0)::int AS statements, max(n)::int AS largest FROM tagrelay.test_purge_statements');
+    expect(batches).toEqual({ statements: 3, largest: 1000 });
   });
 });
 

@@ -313,6 +313,44 @@ describe('PostgresStore in a fleet', () => {
   });
 });
 
+describe('PostgresStore purge beside a replay', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let store: PostgresStore;
+  beforeEach(async () => {
+    db = await testDatabase();
+    store = await PostgresStore.open(db.url);
+  });
+  afterEach(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it('keeps a dead letter that a replay is putting back in the queue while a purge decides on its event', async () => {
+    const day = 86_400_000;
+    const old = Date.now() - 60 * day;
+    await store.ingest([newEvent('evt-replayed', ['x'], old)]);
+    const [d] = await store.claim('x', 1, Date.now(), 60_000);
+    await store.update([{ id: d!.id, state: 'dead', attempted: true, status: 500 }]);
+    await sql(db.url, 'UPDATE tagrelay.deliveries SET updated_at = $1', [old]);
+    // tagrelay replay's statement, in a transaction of the test's own: done, not yet committed.
+    const replay = new pg.Client({ connectionString: db.url });
+    await replay.connect();
+    try {
+      await replay.query('BEGIN');
+      await replay.query(`UPDATE tagrelay.deliveries SET state = 'pending', attempts = 0, next_at = $1, updated_at = $1 WHERE id = $2`, [Date.now(), d!.id]);
+      const now = Date.now();
+      const purging = store.purge({ deliveredBefore: now - 7 * day, deadBefore: now - 30 * day, unroutedBefore: now - 3_600_000, visitorsBefore: 0 });
+      await new Promise((r) => setTimeout(r, 500)); // the purge is waiting for the replay's row
+      await replay.query('COMMIT');
+      expect(await purging).toBe(0);
+    } finally {
+      await replay.end();
+    }
+    expect(await store.eventDeliveries(['evt-replayed'])).toMatchObject([{ state: 'pending', attempts: 0 }]);
+    expect((await store.claim('x', 1, Date.now() + 1000, 60_000)).map((c) => c.event.id)).toEqual(['evt-replayed']);
+  });
+});
+
 describe('PostgresStore over SSL, sslmode as libpq reads it', () => {
   // A server of its own with SSL on and a certificate from a CA of the test's own (e2e/fixtures/tls), as a
   // provider's database often has; it also takes connections without SSL (the admin's below).

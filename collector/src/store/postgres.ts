@@ -528,34 +528,13 @@ export class PostgresStore implements Store {
   }
 
   async purge({ deliveredBefore, deadBefore, unroutedBefore, visitorsBefore }: PurgeCutoffs): Promise<number> {
-    // Small batches, each its own short statement, walking events in arrival order from the oldest:
+    // Small batches, each its own short transaction, walking events in arrival order from the oldest:
     // no long lock, and ingest never waits for a purge. Stops at the first batch with nothing old.
     let purged = 0;
     let after = 0;
     for (;;) {
       const started = Date.now();
-      const { rows } = await withRetry(() =>
-        this.pool.query<{ last: number | null; old: number; n: number }>({
-          name: 'tagrelay_purge',
-          text: `WITH cand AS (
-                   SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
-                 ), gone AS (
-                   SELECT c.seq FROM cand c
-                    WHERE (c.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq))
-                       OR (c.received_at < $1
-                           AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
-                                             AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2))))
-                 ), dd AS (
-                   DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq
-                 ), de AS (
-                   DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
-                 )
-                 SELECT (SELECT max(seq) FROM cand) AS last,
-                        (SELECT count(*) FROM cand WHERE received_at < GREATEST($1, $4))::bigint AS old,
-                        (SELECT count(*) FROM de)::bigint AS n`,
-          values: [deliveredBefore, deadBefore, after, unroutedBefore],
-        }),
-      );
+      const rows = await withRetry(() => this.purgeBatch(after, deliveredBefore, deadBefore, unroutedBefore));
       const r = rows[0]!;
       purged += r.n;
       if (r.last === null || r.old === 0) break;
@@ -583,6 +562,72 @@ export class PostgresStore implements Store {
       }
     }
     return purged;
+  }
+
+  /**
+   * One batch of purge: the next 1,000 events from `after`, in one short transaction of two statements. The
+   * first locks the deliveries of the events that look old enough, so that a replay of one of them waits, or, if
+   * it came first, is waited for; the second decides again, seeing what such a replay committed meanwhile (a
+   * dead letter just put back in the queue keeps its event), and deletes. One statement alone decided on its
+   * snapshot and deleted a delivery a replay had just made pending, with its event.
+   */
+  private async purgeBatch(
+    after: number,
+    deliveredBefore: number,
+    deadBefore: number,
+    unroutedBefore: number,
+  ): Promise<{ last: number | null; old: number; n: number }[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ last: number | null; old: number; seqs: number[] }>({
+        name: 'tagrelay_purge_lock',
+        text: `WITH cand AS (
+                 SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
+               ), gone AS (
+                 SELECT c.seq FROM cand c
+                  WHERE (c.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq))
+                     OR (c.received_at < $1
+                         AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
+                                           AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2))))
+               ), locked AS (
+                 SELECT d.id FROM tagrelay.deliveries d WHERE d.event_seq IN (SELECT seq FROM gone) ORDER BY d.id FOR UPDATE OF d
+               )
+               SELECT (SELECT max(seq) FROM cand) AS last,
+                      (SELECT count(*) FROM cand WHERE received_at < GREATEST($1, $4))::bigint AS old,
+                      coalesce((SELECT array_agg(seq) FROM gone), '{}') AS seqs,
+                      (SELECT count(*) FROM locked)::bigint AS locked`,
+        values: [deliveredBefore, deadBefore, after, unroutedBefore],
+      });
+      const { last, old, seqs } = rows[0]!;
+      let n = 0;
+      if (seqs.length) {
+        const r = await client.query<{ n: number }>({
+          name: 'tagrelay_purge_delete',
+          text: `WITH gone AS (
+                   SELECT e.seq FROM tagrelay.events e
+                    WHERE e.seq = ANY($3::bigint[])
+                      AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq
+                                        AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))
+                      AND (e.received_at < $1 OR NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq))
+                 ), dd AS (
+                   DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq
+                 ), de AS (
+                   DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
+                 )
+                 SELECT (SELECT count(*) FROM de)::bigint AS n`,
+          values: [deliveredBefore, deadBefore, seqs],
+        });
+        n = r.rows[0]!.n;
+      }
+      await client.query('COMMIT');
+      return [{ last, old, n }];
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async check(): Promise<void> {

@@ -110,7 +110,9 @@ describe('lanes of a fleet (PostgreSQL)', () => {
     // Backoff with full jitter capped at 500 ms, each probe answered after 50 ms: about 12 probes in 4 s for one
     // collector (fewer on a busy machine). Three collectors each probing on their own would send three times as
     // many; sharing, they send about as many (a little more when a collector reads the new state late).
-    expect(one.probes).toBeGreaterThan(2);
+    // More than 4 (11 to 15 in CI runs), so that the bound below stays under three times it: three collectors
+    // probing on their own fail it.
+    expect(one.probes).toBeGreaterThan(4);
     expect(three.probes).toBeLessThanOrEqual(Math.max(one.probes * 2, one.probes + 8));
     for (const lane of three.lanes) expect(lane.status()).toMatchObject({ state: 'active', consecutiveFailures: 0 });
     // Everything delivered; repeats only for the requests in flight as the outage began (none here: the vendor answers every request).

@@ -131,23 +131,23 @@ describe('Lane', () => {
   }, 40_000 + OUTAGE_MS);
 
   it('sends nothing whose lease could run out before the answer: a slow step before the request sends it at its next claim, once', async () => {
-    // The sender's timeout is 5 s; a lease of 5.3 s leaves 0.3 s for the steps before a request. The vendor
-    // answers after 4.8 s: a request sent a second after its claim would still be out when the lease ends.
+    // The sender's timeout is 5 s and the lease 5.3 s; the vendor answers after 3 s. The first claim's mapping takes
+    // 3.5 s: sent then, its requests would still be out when the lease ends (6.5 s), and be claimed and sent again.
     const { vendor, store, lane, delivered, destination } = await setUp(3, { leaseMs: 5_300 });
-    vendor.latencyMs = 4_800;
+    vendor.latencyMs = 3_000;
     const map = destination.map.bind(destination);
     let slow = 1;
     destination.map = async (event) => {
-      if (slow-- > 0) await new Promise((r) => setTimeout(r, 1000));
+      if (slow-- > 0) await new Promise((r) => setTimeout(r, 3_500));
       return map(event);
     };
     lane.start();
-    expect(await until(async () => (await delivered()) === 3, 15_000)).toBe(true);
+    expect(await until(async () => (await delivered()) === 3, 20_000)).toBe(true);
     // A lease that ran out would have had its delivery claimed and sent again meanwhile.
     await new Promise((r) => setTimeout(r, 1000));
     expect(vendor.received).toHaveLength(3);
     expect(await store.eventDeliveries(['evt-lane-00000'])).toMatchObject([{ state: 'delivered', attempts: 1 }]);
-  }, 25_000);
+  }, 30_000);
 
   it('a vendor that fails one event only: that one keeps its own backoff, the others flow', async () => {
     const { vendor, store, lane, delivered } = await setUp(200, { baseBackoffMs: 400 });

@@ -14,6 +14,11 @@ import {
 } from '../destinations/errors.js';
 import type { Sender } from './send.js';
 
+/** A request's answer must come this long before its lease ends, for its result to be recorded under it. */
+const LEASE_MARGIN_MS = 1000;
+/** Less of the lease left than this for a request (its steps before it were slow): not sent now. */
+const MIN_SEND_MS = 1000;
+
 export interface LaneOptions {
   concurrency: number;
   pollMs: number;
@@ -89,6 +94,7 @@ export class Lane {
   private sharedReadAt = 0;
   /** Failed turns of the loop, logged at most once a minute. */
   private readonly loopFailures = new LogThrottle();
+  private readonly unsentForLease = new LogThrottle();
   /** Writes of the shared state, one after the other. */
   private publishing: Promise<void> = Promise.resolve();
 
@@ -265,6 +271,7 @@ export class Lane {
     let request: HttpRequest | undefined;
     let updates: DeliveryUpdate[];
     let aborted = false;
+    let budget: number;
     try {
       request = this.destination.request(payloads);
       if (this.destination.dryRun) {
@@ -276,19 +283,27 @@ export class Lane {
           detail: 'dry run: not sent',
           request: recorded,
         }));
-      } else if (Date.now() + this.sender.timeoutMs > leaseEnds) {
-        // The steps before the request (mapping, a conversion claim, a store that answered slowly) took so
-        // long that its lease could run out before the vendor's answer: another claim could then send it too.
-        // Not sent: it waits for its next claim, with a lease of its own, as if never tried.
+      } else if ((budget = Math.min(this.sender.timeoutMs, leaseEnds - Date.now() - LEASE_MARGIN_MS)) < MIN_SEND_MS) {
+        // The steps before the request (mapping, a conversion claim, a store that answered slowly) used nearly
+        // all of the lease: sent now, the request could still be out when the lease ends, and another claim
+        // send it too. Not sent: it waits for its next claim, with a lease of its own, as if never tried.
+        const unsent = this.unsentForLease.take();
+        if (unsent !== undefined) {
+          this.log.warn('deliveries not sent: the steps before their request left too little of their lease', {
+            destination: this.name,
+            times: unsent,
+          });
+        }
         updates = deliveries.map((d) => ({
           id: d.id,
           state: 'pending',
           nextAt: Date.now(),
-          detail: 'not sent: its lease would have run out before the vendor answered (the steps before the request were slow)',
+          detail: 'not sent: the steps before the request left too little of its lease',
         }));
       } else {
         const sent = performance.now();
-        const response = await this.sender.send(request).catch((e: unknown) => {
+        // The answer, or the timeout, comes before the lease ends (and a second before, to record it).
+        const response = await this.sender.send(request, budget).catch((e: unknown) => {
           // Past the stop deadline, the sender aborts what is in flight.
           aborted = this.stopping;
           if (!aborted) this.events?.request(this.name, 'network', (performance.now() - sent) / 1000);

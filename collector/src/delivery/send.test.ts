@@ -61,6 +61,14 @@ describe('Sender', () => {
     await expect(sender.send({ method: 'POST', url, headers: {}, body: '{}' })).rejects.toThrow(RetryableError);
   });
 
+  it('a request given less time than the sender has (what is left of its lease) gives up then', async () => {
+    const url = await vendor((req) => req.resume());
+    sender = new Sender('test', { connections: 2, timeoutMs: 60_000 });
+    const err = await sender.send({ method: 'POST', url, headers: {}, body: '{}' }, 300).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toContain('no complete answer within 300 ms');
+  });
+
   it('keeps working after many answered requests (each timer is cleared with its answer)', async () => {
     const url = await vendor((req, res) => {
       req.resume();

@@ -28,14 +28,14 @@ export class Sender {
 
   /**
    * Sends a request; network errors and timeouts become RetryableError. The whole exchange, answer
-   * included, has `timeoutMs`, and at most 64 KB of the answer is read, so a vendor that trickles
+   * included, has `timeoutMs` (the sender's, or less: what is left of the deliveries' lease), and at most 64 KB of the answer is read, so a vendor that trickles
    * bytes cannot hold a lane's slot.
    *
    * It speaks undici's dispatcher interface directly: its `request()` builds an AbortSignal, a
    * readable stream and an async iterator for every answer, a third of the collector's work per
    * delivery when draining a backlog.
    */
-  send(req: HttpRequest): Promise<HttpResponse> {
+  send(req: HttpRequest, timeoutMs = this.timeoutMs): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let stopped: Error | undefined;
@@ -67,10 +67,7 @@ export class Sender {
         finish(reason);
       };
       // One timer per request, cleared at the answer.
-      const timer = setTimeout(
-        () => abort(new Error(`no complete answer within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
+      const timer = setTimeout(() => abort(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
       this.inFlight.add(abort);
       try {
         const url = new URL(req.url);

@@ -340,7 +340,12 @@ describe('PostgresStore purge beside a replay', () => {
       await replay.query(`UPDATE tagrelay.deliveries SET state = 'pending', attempts = 0, next_at = $1, updated_at = $1 WHERE id = $2`, [Date.now(), d!.id]);
       const now = Date.now();
       const purging = store.purge({ deliveredBefore: now - 7 * day, deadBefore: now - 30 * day, unroutedBefore: now - 3_600_000, visitorsBefore: 0 });
-      await new Promise((r) => setTimeout(r, 500)); // the purge is waiting for the replay's row
+      // The purge waits for the replay's row lock (else this test would test nothing).
+      const waiting = async () =>
+        ((await sql(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tagrelay' AND wait_event_type = 'Lock'`)) as { n: number }[])[0]!.n > 0;
+      const deadline = Date.now() + 10_000;
+      while (!(await waiting()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await waiting()).toBe(true);
       await replay.query('COMMIT');
       expect(await purging).toBe(0);
     } finally {

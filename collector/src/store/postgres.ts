@@ -344,6 +344,11 @@ export class PostgresStore implements Store {
   }
 
   async forget(person: Person): Promise<Forgotten> {
+    // Its locks (events, then their deliveries) can meet another writer's: a deadlock runs it again.
+    return withRetry(() => this.forgetOnce(person));
+  }
+
+  private async forgetOnce(person: Person): Promise<Forgotten> {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
     const client = await this.pool.connect();
@@ -578,9 +583,10 @@ export class PostgresStore implements Store {
     unroutedBefore: number,
   ): Promise<{ last: number | null; old: number; n: number }[]> {
     const client = await this.pool.connect();
+    let result: { last: number | null; old: number; n: number }[];
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ last: number | null; old: number; seqs: number[] }>({
+      const { rows } = await client.query<{ last: number | null; old: number; seqs: string[] }>({
         name: 'tagrelay_purge_lock',
         text: `WITH cand AS (
                  SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
@@ -590,12 +596,15 @@ export class PostgresStore implements Store {
                      OR (c.received_at < $1
                          AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
                                            AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2))))
+               ), events AS (
+                 -- The events first, then their deliveries: the order forget takes its locks in.
+                 SELECT e.seq FROM tagrelay.events e WHERE e.seq IN (SELECT seq FROM gone) ORDER BY e.seq FOR UPDATE OF e
                ), locked AS (
-                 SELECT d.id FROM tagrelay.deliveries d WHERE d.event_seq IN (SELECT seq FROM gone) ORDER BY d.id FOR UPDATE OF d
+                 SELECT d.id FROM tagrelay.deliveries d WHERE d.event_seq IN (SELECT seq FROM events) ORDER BY d.id FOR UPDATE OF d
                )
                SELECT (SELECT max(seq) FROM cand) AS last,
                       (SELECT count(*) FROM cand WHERE received_at < GREATEST($1, $4))::bigint AS old,
-                      coalesce((SELECT array_agg(seq) FROM gone), '{}') AS seqs,
+                      coalesce((SELECT array_agg(seq) FROM events), '{}') AS seqs,
                       (SELECT count(*) FROM locked)::bigint AS locked`,
         values: [deliveredBefore, deadBefore, after, unroutedBefore],
       });
@@ -621,13 +630,18 @@ export class PostgresStore implements Store {
         n = r.rows[0]!.n;
       }
       await client.query('COMMIT');
-      return [{ last, old, n }];
+      result = [{ last, old, n }];
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection that cannot even roll back is dropped, not handed out again.
+      const broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
+      client.release(broken);
       throw e;
-    } finally {
-      client.release();
     }
+    client.release();
+    return result;
   }
 
   async check(): Promise<void> {

@@ -539,8 +539,7 @@ export class PostgresStore implements Store {
     let after = 0;
     for (;;) {
       const started = Date.now();
-      const rows = await withRetry(() => this.purgeBatch(after, deliveredBefore, deadBefore, unroutedBefore));
-      const r = rows[0]!;
+      const r = await withRetry(() => this.purgeBatch(after, deliveredBefore, deadBefore, unroutedBefore));
       purged += r.n;
       if (r.last === null || r.old === 0) break;
       after = r.last;
@@ -571,34 +570,37 @@ export class PostgresStore implements Store {
 
   /**
    * One batch of purge: the next 1,000 events from `after`, in one short transaction of two statements. The
-   * first locks the deliveries of the events that look old enough, so that a replay of one of them waits, or, if
-   * it came first, is waited for; the second decides again, seeing what such a replay committed meanwhile (a
-   * dead letter just put back in the queue keeps its event), and deletes. One statement alone decided on its
-   * snapshot and deleted a delivery a replay had just made pending, with its event.
+   * first locks the events that look old enough and their deliveries, so that a replay of one of them waits,
+   * or, if it came first, is waited for; the second decides again, seeing what such a replay committed
+   * meanwhile (a dead letter just put back in the queue keeps its event), and deletes. One statement alone
+   * decided on its snapshot and deleted a delivery a replay had just made pending, with its event.
    */
   private async purgeBatch(
     after: number,
     deliveredBefore: number,
     deadBefore: number,
     unroutedBefore: number,
-  ): Promise<{ last: number | null; old: number; n: number }[]> {
+  ): Promise<{ last: number | null; old: number; n: number }> {
+    // What retention deletes: an event no destination took, past unroutedBefore ($4), or one whose deliveries
+    // are all done, past deliveredBefore ($1), keeping dead letters younger than deadBefore ($2).
+    const purgeable = (e: string) =>
+      `((${e}.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq))
+        OR (${e}.received_at < $1
+            AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq
+                              AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))))`;
     const client = await this.pool.connect();
-    let result: { last: number | null; old: number; n: number }[];
+    let broken = false;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ last: number | null; old: number; seqs: string[] }>({
         name: 'tagrelay_purge_lock',
+        // The events first, then their deliveries: the order forget takes its locks in. `locked` is counted
+        // so that it runs.
         text: `WITH cand AS (
                  SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
-               ), gone AS (
-                 SELECT c.seq FROM cand c
-                  WHERE (c.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq))
-                     OR (c.received_at < $1
-                         AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = c.seq
-                                           AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2))))
                ), events AS (
-                 -- The events first, then their deliveries: the order forget takes its locks in.
-                 SELECT e.seq FROM tagrelay.events e WHERE e.seq IN (SELECT seq FROM gone) ORDER BY e.seq FOR UPDATE OF e
+                 SELECT e.seq FROM tagrelay.events e
+                  WHERE e.seq IN (SELECT c.seq FROM cand c WHERE ${purgeable('c')}) ORDER BY e.seq FOR UPDATE OF e
                ), locked AS (
                  SELECT d.id FROM tagrelay.deliveries d WHERE d.event_seq IN (SELECT seq FROM events) ORDER BY d.id FOR UPDATE OF d
                )
@@ -614,34 +616,29 @@ export class PostgresStore implements Store {
         const r = await client.query<{ n: number }>({
           name: 'tagrelay_purge_delete',
           text: `WITH gone AS (
-                   SELECT e.seq FROM tagrelay.events e
-                    WHERE e.seq = ANY($3::bigint[])
-                      AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq
-                                        AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))
-                      AND (e.received_at < $1 OR NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq))
+                   SELECT e.seq FROM tagrelay.events e WHERE e.seq = ANY($3::bigint[]) AND ${purgeable('e')}
                  ), dd AS (
                    DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq
                  ), de AS (
                    DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
                  )
                  SELECT (SELECT count(*) FROM de)::bigint AS n`,
-          values: [deliveredBefore, deadBefore, seqs],
+          values: [deliveredBefore, deadBefore, seqs, unroutedBefore],
         });
         n = r.rows[0]!.n;
       }
       await client.query('COMMIT');
-      result = [{ last, old, n }];
+      return { last, old, n };
     } catch (e) {
       // A connection that cannot even roll back is dropped, not handed out again.
-      const broken = await client.query('ROLLBACK').then(
+      broken = await client.query('ROLLBACK').then(
         () => false,
         () => true,
       );
-      client.release(broken);
       throw e;
+    } finally {
+      client.release(broken);
     }
-    client.release();
-    return result;
   }
 
   async check(): Promise<void> {

@@ -271,9 +271,10 @@ export class Lane {
     let request: HttpRequest | undefined;
     let updates: DeliveryUpdate[];
     let aborted = false;
-    let budget: number;
     try {
       request = this.destination.request(payloads);
+      // The request's own timeout: its answer, or the timeout, comes a second before the lease ends, to be recorded.
+      const budget = Math.min(this.sender.timeoutMs, leaseEnds - Date.now() - LEASE_MARGIN_MS);
       if (this.destination.dryRun) {
         const recorded = this.record(request, deliveries);
         updates = deliveries.map((d) => ({
@@ -283,7 +284,7 @@ export class Lane {
           detail: 'dry run: not sent',
           request: recorded,
         }));
-      } else if ((budget = Math.min(this.sender.timeoutMs, leaseEnds - Date.now() - LEASE_MARGIN_MS)) < MIN_SEND_MS) {
+      } else if (budget < MIN_SEND_MS) {
         // The steps before the request (mapping, a conversion claim, a store that answered slowly) used nearly
         // all of the lease: sent now, the request could still be out when the lease ends, and another claim
         // send it too. Not sent: it waits for its next claim, with a lease of its own, as if never tried.
@@ -302,7 +303,6 @@ export class Lane {
         }));
       } else {
         const sent = performance.now();
-        // The answer, or the timeout, comes before the lease ends (and a second before, to record it).
         const response = await this.sender.send(request, budget).catch((e: unknown) => {
           // Past the stop deadline, the sender aborts what is in flight.
           aborted = this.stopping;

@@ -171,8 +171,9 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         const conflicts: number[] = [];
         const added = new Map<string, number>();
         const { ids, names, receivedAt, bodies, contentLengths, destinations } = w.rows;
-        if (lastSeq < 0) lastSeq = (s.lastCursor.get() as number | null) ?? 0;
-        let seq = Math.max(lastSeq, (s.lastEventSeq.get() as number | null) ?? 0);
+        // Read once: only this writer stores events, and erasures write the seqs they take past (above).
+        if (lastSeq < 0) lastSeq = Math.max((s.lastCursor.get() as number | null) ?? 0, (s.lastEventSeq.get() as number | null) ?? 0);
+        let seq = lastSeq;
         for (let i = 0; i < ids.length; i++) {
           const body = bodies[i]!;
           // One-shot hash: no Hash object per event (a third of the cost).

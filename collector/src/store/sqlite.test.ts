@@ -91,6 +91,19 @@ describe('SqliteStore schema', () => {
 
 /** The schema tagrelay 0.1 made stores with (no user_version). */
 describe('SqliteStore claims', () => {
+  /** An event to destination `a` from one visitor. */
+  const eventOf = (id: string, anonymousId: string) => {
+    const e = newEvent(id, ['a']);
+    e.event.anonymousId = anonymousId;
+    return e;
+  };
+  /** Claims what `a` has due at `now` and reports it delivered; the ids claimed. */
+  const deliverAll = async (store: SqliteStore, now = Date.now()) => {
+    const claimed = await store.claim('a', 10, now, 60_000);
+    await store.update(claimed.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
+    return claimed.map((d) => d.event.id);
+  };
+
   it('writes a delivery row only at its first attempt; a reopened store takes up every attempt not reported, from its cursor, and no other', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const path = join(dir, 't.db');
@@ -147,29 +160,19 @@ describe('SqliteStore claims', () => {
   it("never gives an erased event's seq to a new one: a cursor past it would skip the new event", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const path = join(dir, 't.db');
-    const event = (id: string, anonymousId: string) => {
-      const e = newEvent(id, ['a']);
-      e.event.anonymousId = anonymousId;
-      return e;
-    };
-    const deliverAll = async () => {
-      const claimed = await store.claim('a', 10, Date.now(), 60_000);
-      await store.update(claimed.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
-      return claimed.map((d) => d.event.id);
-    };
     let store = new SqliteStore(path, { thread: false });
     try {
-      await store.ingest([event('evt-00000001', 'v-1'), event('evt-00000002', 'v-1'), event('evt-00000003', 'v-3')]);
-      expect(await deliverAll()).toHaveLength(3);
+      await store.ingest([eventOf('evt-00000001', 'v-1'), eventOf('evt-00000002', 'v-1'), eventOf('evt-00000003', 'v-3')]);
+      expect(await deliverAll(store)).toHaveLength(3);
       expect((await store.forget({ anonymousId: 'v-3' })).events).toBe(1);
-      await store.ingest([event('evt-00000004', 'v-4')]);
-      expect(await deliverAll()).toEqual(['evt-00000004']);
+      await store.ingest([eventOf('evt-00000004', 'v-4')]);
+      expect(await deliverAll(store)).toEqual(['evt-00000004']);
       // The same after a restart, from the cursor written with the results.
       await store.close();
       store = new SqliteStore(path, { thread: false });
       expect((await store.forget({ anonymousId: 'v-4' })).events).toBe(1);
-      await store.ingest([event('evt-00000005', 'v-5')]);
-      expect(await deliverAll()).toEqual(['evt-00000005']);
+      await store.ingest([eventOf('evt-00000005', 'v-5')]);
+      expect(await deliverAll(store)).toEqual(['evt-00000005']);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -180,11 +183,6 @@ describe('SqliteStore claims', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const path = join(dir, 't.db');
     const hoursAgo = Date.now() - 2 * 3_600_000;
-    const deliverAll = async (s: SqliteStore, now = Date.now()) => {
-      const claimed = await s.claim('a', 10, now, 60_000);
-      await s.update(claimed.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
-      return claimed.map((d) => d.event.id);
-    };
     let store = new SqliteStore(path, { thread: false });
     try {
       await store.ingest([newEvent('evt-00000001', ['a'], hoursAgo)]);
@@ -210,14 +208,9 @@ describe('SqliteStore claims', () => {
   it("after a restart, an erasure by another process of the newest event, in flight, gives its seq to no new event", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
     const path = join(dir, 't.db');
-    const event = (id: string, anonymousId: string) => {
-      const e = newEvent(id, ['a']);
-      e.event.anonymousId = anonymousId;
-      return e;
-    };
     let store = new SqliteStore(path, { thread: false });
     try {
-      await store.ingest([event('evt-00000001', 'v-1'), event('evt-00000002', 'v-2'), event('evt-00000003', 'v-3')]);
+      await store.ingest([eventOf('evt-00000001', 'v-1'), eventOf('evt-00000002', 'v-2'), eventOf('evt-00000003', 'v-3')]);
       await store.close();
       store = new SqliteStore(path, { thread: false });
       const inFlight = await store.claim('a', 10, Date.now(), 60_000);
@@ -226,7 +219,7 @@ describe('SqliteStore claims', () => {
       const other = new SqliteStore(path, { thread: false, lock: false });
       expect((await other.forget({ anonymousId: 'v-3' })).events).toBe(1);
       await other.close();
-      await store.ingest([event('evt-00000004', 'v-4')]);
+      await store.ingest([eventOf('evt-00000004', 'v-4')]);
       // The erased event's answer arrives: it makes no row for the new event.
       await store.update(inFlight.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202 })));
       expect(await store.eventDeliveries(['evt-00000004'])).toMatchObject([{ state: 'pending', attempts: 0 }]);

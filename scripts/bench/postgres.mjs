@@ -6,7 +6,7 @@ import { createDatabase, spawnEmbeddedPostgres, sql } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
 
 /**
- * `h`: the helpers of bench.mjs — load(server, seconds, body), deliveredCount(url), newVisitorBody, report(...), median, sleep,
+ * `h`: the helpers of bench.mjs — load(server, seconds, body), withDeliveries(url, measure), newVisitorBody, report(...), median, sleep,
  * QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG, WARMUP (seconds of load before each measured ingest run).
  */
 export async function postgresBenchmarks(h) {
@@ -78,10 +78,7 @@ async function ingest(h, pgServer, newVisitors = false) {
     for (const [config, into] of variants) {
       const c = await collectorOn(pgServer.url, config);
       await h.load(c, h.WARMUP, body);
-      // The deliveries made during the measured run: "delivering meanwhile" at the vendor's pace, shown.
-      const [d0, t0] = [await h.deliveredCount(c.url), Date.now()];
-      const run = await loadWithCpu(h, c, pgServer, undefined, body);
-      into.push({ ...run, deliveries: (await h.deliveredCount(c.url) - d0) / ((Date.now() - t0) / 1000) });
+      into.push(await h.withDeliveries(c.url, () => loadWithCpu(h, c, pgServer, undefined, body)));
       await c.stop();
       await c.db.drop();
     }

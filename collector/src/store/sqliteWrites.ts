@@ -36,7 +36,7 @@ export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefi
 export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
   const s = {
     insertEvent: db.prepare(
-      'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, unhex(?), ?) ON CONFLICT (id) DO NOTHING',
     ),
     lastEventSeq: db.prepare('SELECT max(seq) FROM events').pluck(),
     lastCursor: db.prepare('SELECT max(seq) FROM lane_cursors').pluck(),
@@ -176,14 +176,15 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         let seq = lastSeq;
         for (let i = 0; i < ids.length; i++) {
           const body = bodies[i]!;
-          // One-shot hash: no Hash object per event (a third of the cost).
-          const digest = hash('sha1', body.slice(0, contentLengths[i]), 'buffer');
+          // One-shot hash (no Hash object per event: a third of the cost), as hex: SQLite makes the bytes
+          // (unhex), for less than the Buffer a 'buffer' digest allocates (0.85 against 1.5 µs an event).
+          const digest = hash('sha1', body.slice(0, contentLengths[i]), 'hex');
           const inserted = s.insertEvent.run(++seq, ids[i], names[i], receivedAt[i], body, digest, routesOf(destinations[i]!));
           lastSeq = seq;
           if (inserted.changes === 0) {
             const before = s.storedDigest.get(ids[i]) as Buffer | null;
             // A store from before digests cannot tell: a repeat, as it was then.
-            if (before && !before.equals(digest)) {
+            if (before && !before.equals(Buffer.from(digest, 'hex'))) {
               conflicts.push(i);
               s.insertConflict.run(ids[i], names[i], receivedAt[i], body);
             }

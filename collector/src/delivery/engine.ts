@@ -13,6 +13,7 @@ export class DeliveryEngine {
   private readonly senders: Sender[] = [];
   private maintenance?: NodeJS.Timeout;
   private stopped?: Promise<void>;
+  private waking = false;
 
   constructor(
     private readonly config: Config,
@@ -106,8 +107,17 @@ export class DeliveryEngine {
     this.maintenance.unref();
   }
 
+  /**
+   * New events are stored: each lane looks for work, once a turn of the event loop. The requests of one group
+   * commit all hear of it in the same turn, and each woke every lane before (a timer and a promise each).
+   */
   notify(): void {
-    for (const lane of this.lanes) lane.notify();
+    if (this.waking) return;
+    this.waking = true;
+    setImmediate(() => {
+      this.waking = false;
+      for (const lane of this.lanes) lane.notify();
+    });
   }
 
   status(): LaneStatus[] {

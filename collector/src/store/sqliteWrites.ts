@@ -32,8 +32,14 @@ export type WriteOp =
 
 export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefined;
 
-/** The write statements of the SQLite store; each call runs inside the caller's transaction. */
-export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult {
+/**
+ * The write statements of the SQLite store. `inTransaction` runs writes in one transaction, and `apply` runs
+ * one (inside it): the deliveries that ingests add to the pending counts are counted once a transaction.
+ */
+export function sqliteWrites(db: Database.Database): {
+  apply: (w: WriteOp) => WriteResult;
+  inTransaction: <T>(writes: () => T) => T;
+} {
   const s = {
     insertEvent: db.prepare(
       'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, unhex(?), ?) ON CONFLICT (id) DO NOTHING',
@@ -157,19 +163,27 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
   // takes the newest event writes its seq down (ERASED_SEQ_ROW) in its own commit, for this process and
   // for a collector started later.
   let lastSeq = -1;
+  // New pending deliveries per destination, counted when the transaction ends: one statement a destination
+  // for a group commit's requests, not one a request.
+  const added = new Map<string, number>();
+  const inTransaction = db.transaction(<T>(writes: () => T): T => {
+    added.clear();
+    const result = writes();
+    for (const [destination, n] of added) s.countNew.run(destination, n);
+    return result;
+  }) as <T>(writes: () => T) => T;
   const keepingNewestSeq = <T>(erase: () => T): T => {
     const newest = (s.lastEventSeq.get() as number | null) ?? 0;
     const result = erase();
     if (((s.lastEventSeq.get() as number | null) ?? 0) < newest) s.cursor.run(ERASED_SEQ_ROW, newest);
     return result;
   };
-  return (w) => {
+  const apply = (w: WriteOp): WriteResult => {
     const now = Date.now();
     switch (w.op) {
       case 'ingest': {
         let stored = 0;
         const conflicts: number[] = [];
-        const added = new Map<string, number>();
         const { ids, names, receivedAt, bodies, contentLengths, destinations } = w.rows;
         // Read once: only this writer stores events, and erasures write the seqs they take past (above).
         if (lastSeq < 0) lastSeq = Math.max((s.lastCursor.get() as number | null) ?? 0, (s.lastEventSeq.get() as number | null) ?? 0);
@@ -194,7 +208,6 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
           // Its deliveries are pending from now, without rows until their first attempts.
           for (const d of destinations[i]!) added.set(d, (added.get(d) ?? 0) + 1);
         }
-        for (const [destination, n] of added) s.countNew.run(destination, n);
         return { stored, duplicates: ids.length - stored - conflicts.length, conflicts };
       }
       case 'update':
@@ -280,6 +293,7 @@ export function sqliteWrites(db: Database.Database): (w: WriteOp) => WriteResult
         );
     }
   };
+  return { apply, inTransaction };
 }
 
 interface Queued {
@@ -294,10 +308,10 @@ interface Queued {
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
-  private readonly apply: (w: WriteOp) => WriteResult;
+  private readonly writes: ReturnType<typeof sqliteWrites>;
 
-  constructor(private readonly db: Database.Database) {
-    this.apply = sqliteWrites(db);
+  constructor(db: Database.Database) {
+    this.writes = sqliteWrites(db);
   }
 
   enqueue(write: WriteOp, done: Queued['done']): void {
@@ -313,14 +327,15 @@ export class GroupCommitter {
     this.queue = [];
     this.scheduled = false;
     if (!batch.length) return;
+    const { apply, inTransaction } = this.writes;
     let results: WriteResult[];
     try {
-      results = this.db.transaction(() => batch.map((q) => this.apply(q.write)))();
+      results = inTransaction(() => batch.map((q) => apply(q.write)));
     } catch {
       // One bad write must not fail the others: each on its own.
       for (const q of batch) {
         try {
-          q.done(undefined, this.db.transaction(() => this.apply(q.write))());
+          q.done(undefined, inTransaction(() => apply(q.write)));
         } catch (e) {
           q.done(e);
         }

@@ -239,11 +239,15 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (event.referrer) event.referrer = cleanUrl(event.referrer);
       if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
       // An email is kept as a key, to find the event for erasure after its personal data is removed.
-      const email = to.length ? normaliseEmail(givenEmail(event.properties)) : undefined;
-      if (!email) return { event, context, destinations: to };
-      // One context per address in the request: a visitor's events share it, and the store makes its JSON once.
-      let withKey = contexts.get(email);
-      if (!withKey) contexts.set(email, (withKey = { ...context, emailKey: emailKey(email) }));
+      const given = to.length ? givenEmail(event.properties) : undefined;
+      if (typeof given !== 'string') return { event, context, destinations: to };
+      // One context per address as given in the request: a visitor's events share it (the address normalised
+      // and hashed once), and the store makes its JSON once.
+      let withKey = contexts.get(given);
+      if (!withKey) {
+        const email = normaliseEmail(given);
+        contexts.set(given, (withKey = email ? { ...context, emailKey: emailKey(email) } : context));
+      }
       return { event, context: withKey, destinations: to };
     });
     let result: IngestResult;

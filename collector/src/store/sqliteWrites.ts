@@ -163,6 +163,14 @@ export function sqliteWrites(db: Database.Database): {
   // takes the newest event writes its seq down (ERASED_SEQ_ROW) in its own commit, for this process and
   // for a collector started later.
   let lastSeq = -1;
+  const newestEventSeq = () => (s.lastEventSeq.get() as number | null) ?? 0;
+  const keepingNewestSeq = <T>(erase: () => T): T => {
+    const newest = newestEventSeq();
+    const result = erase();
+    if (newestEventSeq() < newest) s.cursor.run(ERASED_SEQ_ROW, newest);
+    return result;
+  };
+
   // New pending deliveries per destination, counted when the transaction ends: one statement a destination
   // for a group commit's requests, not one a request.
   const added = new Map<string, number>();
@@ -172,12 +180,7 @@ export function sqliteWrites(db: Database.Database): {
     for (const [destination, n] of added) s.countNew.run(destination, n);
     return result;
   }) as <T>(writes: () => T) => T;
-  const keepingNewestSeq = <T>(erase: () => T): T => {
-    const newest = (s.lastEventSeq.get() as number | null) ?? 0;
-    const result = erase();
-    if (((s.lastEventSeq.get() as number | null) ?? 0) < newest) s.cursor.run(ERASED_SEQ_ROW, newest);
-    return result;
-  };
+
   const apply = (w: WriteOp): WriteResult => {
     const now = Date.now();
     switch (w.op) {
@@ -186,7 +189,7 @@ export function sqliteWrites(db: Database.Database): {
         const conflicts: number[] = [];
         const { ids, names, receivedAt, bodies, contentLengths, destinations } = w.rows;
         // Read once: only this writer stores events, and erasures write the seqs they take past (above).
-        if (lastSeq < 0) lastSeq = Math.max((s.lastCursor.get() as number | null) ?? 0, (s.lastEventSeq.get() as number | null) ?? 0);
+        if (lastSeq < 0) lastSeq = Math.max((s.lastCursor.get() as number | null) ?? 0, newestEventSeq());
         let seq = lastSeq;
         for (let i = 0; i < ids.length; i++) {
           const body = bodies[i]!;

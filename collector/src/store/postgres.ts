@@ -351,9 +351,7 @@ export class PostgresStore implements Store {
   private async forgetOnce(person: Person): Promise<Forgotten> {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return this.inTransaction(async (client) => {
       const { rows } = await client.query<{ events: string; deliveries: string; conflicts: string }>(
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
@@ -383,15 +381,9 @@ export class PostgresStore implements Store {
                 (SELECT count(*) FROM dv) AS visitors`,
         [person.anonymousId ?? null, person.userId ?? null, key],
       );
-      await client.query('COMMIT');
       const r = rows[0]!;
       return { events: Number(r.events), deliveries: Number(r.deliveries), conflicts: Number(r.conflicts) };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -588,10 +580,7 @@ export class PostgresStore implements Store {
         OR (${e}.received_at < $1
             AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq
                               AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))))`;
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    return this.inTransaction(async (client) => {
       const { rows } = await client.query<{ last: number | null; old: number; seqs: string[] }>({
         name: 'tagrelay_purge_lock',
         // The events first, then their deliveries: the order forget takes its locks in. `locked` is counted
@@ -627,8 +616,19 @@ export class PostgresStore implements Store {
         });
         n = r.rows[0]!.n;
       }
-      await client.query('COMMIT');
       return { last, old, n };
+    });
+  }
+
+  /** `work` in one transaction, on a connection of its own. */
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
     } catch (e) {
       // A connection that cannot even roll back is dropped, not handed out again.
       broken = await client.query('ROLLBACK').then(

@@ -6,8 +6,9 @@ import { createDatabase, spawnEmbeddedPostgres, sql } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
 
 /**
- * `h`: the helpers of bench.mjs — load(server, seconds, body), withDeliveries(url, measure), newVisitorBody, report(...), median, sleep,
- * QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG, WARMUP (seconds of load before each measured ingest run).
+ * `h`: the helpers of bench.mjs — load(server, seconds, body), withDeliveries(url, measure), newVisitorBody,
+ * report(...), median, sleep, QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG, WARMUP (seconds of load before each
+ * measured ingest run).
  */
 export async function postgresBenchmarks(h) {
   const server = await spawnEmbeddedPostgres({ durable: true, maxConnections: 200 });

@@ -28,8 +28,8 @@ export class Sender {
 
   /**
    * Sends a request; network errors and timeouts become RetryableError. The whole exchange, answer
-   * included, has `timeoutMs` (the sender's, or less: what is left of the deliveries' lease), and at most 64 KB of the answer is read, so a vendor that trickles
-   * bytes cannot hold a lane's slot.
+   * included, has `timeoutMs` (the sender's, or less: what is left of the deliveries' lease), and at
+   * most 64 KB of the answer is read, so a vendor that trickles bytes cannot hold a lane's slot.
    *
    * It speaks undici's dispatcher interface directly: its `request()` builds an AbortSignal, a
    * readable stream and an async iterator for every answer, a third of the collector's work per

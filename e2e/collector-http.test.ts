@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector } from './collector.js';
 
@@ -203,3 +205,59 @@ describe('trustProxy', () => {
     }
   });
 });
+
+describe('the stored text of an event', () => {
+  it('is what JSON.stringify writes for the event as stored, whatever the text it came in', async () => {
+    // Chase takes purchases (its vendor unreachable: the events keep their personal data); page views go nowhere.
+    const c = await Collector.start({
+      config: {
+        cookie: { name: '_tr' },
+        destinations: { chase: { apiKey: 'text-key', baseUrl: 'http://127.0.0.1:9', events: { purchase: 'purchase' } } },
+      },
+    });
+    try {
+      const purchase = (id: string, extra: Record<string, unknown> = {}) => ({
+        id,
+        name: 'purchase',
+        time: 1795344440021,
+        anonymousId: 'visitor-script-01',
+        properties: { value: 42.5, note: 'a/b', user_data: { email: 'ann@example.com' } },
+        ...extra,
+      });
+      const asSent = purchase('evt-text-0001');
+      const spaced = purchase('evt-text-0002');
+      const withQuery = purchase('evt-text-0003', { url: 'https://shop.example/p?email=ann%40example.com&utm_source=news#token' });
+      const nowhere = { ...purchase('evt-text-0004'), name: 'page_view' };
+      // A backend's JSON: spaces after separators, an escaped slash, a trailing zero.
+      const spacedText = JSON.stringify(spaced, null, 1).replace('"a/b"', '"a\\/b"').replace('42.5', '42.50');
+      const body = `{"v":1,"events":[${JSON.stringify(asSent)},${spacedText},${JSON.stringify(withQuery)},${JSON.stringify(nowhere)}]}`;
+      const post = (text: string, headers: Record<string, string> = {}) =>
+        fetch(`${c.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: text });
+      expect(await (await post(body)).json()).toEqual({ stored: 4, duplicates: 0 });
+      // The visitor's cookie outranks the id the script sent.
+      const cookied = purchase('evt-text-0005');
+      expect(await (await post(JSON.stringify({ v: 1, events: [cookied] }), { cookie: '_tr=visitor-cookie-01' })).json()).toEqual({
+        stored: 1,
+        duplicates: 0,
+      });
+      // The backend's event sent again as JavaScript writes it: the same content, a repeat.
+      expect(await (await post(JSON.stringify({ v: 1, events: [spaced] }))).json()).toEqual({ stored: 0, duplicates: 1 });
+
+      const db = new Database(join(c.dataDir, 'tagrelay.db'), { readonly: true });
+      const texts = new Map((db.prepare('SELECT id, body FROM events').all() as { id: string; body: string }[]).map((r) => [r.id, r.body]));
+      db.close();
+      const expected = [
+        asSent,
+        spaced,
+        { ...withQuery, url: 'https://shop.example/p?utm_source=news' },
+        { ...nowhere, properties: { value: 42.5, note: 'a/b' } },
+        { ...cookied, anonymousId: 'visitor-cookie-01' },
+      ];
+      for (const e of expected) expect(texts.get(e.id)).toMatch(new RegExp(`^${escapeRegExp(JSON.stringify(e).slice(0, -1))},"context":\\{[^{}]*\\}\\}$`));
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Destination } from '../destinations/types.js';
 import type { Logger } from '../log.js';
 import { LogThrottle } from '../logThrottle.js';
-import type { IngestResult, Store } from '../store/types.js';
+import type { IngestResult, NewEvent, Store } from '../store/types.js';
 import { combinations, type Metrics } from '../metrics.js';
 import { givenEmail, normaliseEmail } from '../destinations/pii.js';
 import { emailKey } from '../emailKey.js';
@@ -220,27 +220,37 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       if (storageAllowed(last.consent)) {
         const id = visitorIdFromCookie(req, config.cookie.name) ?? last.anonymousId;
         if (id) {
-          for (const e of batch.events) if (e.anonymousId && storageAllowed(e.consent)) e.anonymousId = id;
+          batch.events.forEach((e, i) => {
+            if (!e.anonymousId || e.anonymousId === id || !storageAllowed(e.consent)) return;
+            e.anonymousId = id;
+            batch.texts[i] = undefined; // changed: written again by the store
+          });
           cookie = setCookie(req, config.cookie, id);
         }
       } else if (visitorIdFromCookie(req, config.cookie.name)) cookie = setCookie(req, config.cookie, undefined);
     }
     const routes = new Map<string, string[]>();
     const contexts = new Map<string, RequestContext>();
-    let items = batch.events.map((event) => {
+    let items = batch.events.map((event, i): NewEvent => {
       let to = routes.get(event.name);
       if (!to) {
         to = destinations.filter((d) => d.vendorEvent(event.name) !== undefined).map((d) => d.name);
         routes.set(event.name, to);
       }
+      // The event's text as it arrived, while the event is unchanged (the store writes a changed one again).
+      let json = batch.texts[i];
       // Page URLs keep origin, path, campaign tags and click ids only; an event that goes nowhere keeps
       // no personal data (it is kept an hour, for /debug to say why it went nowhere).
-      if (event.url) event.url = cleanUrl(event.url);
-      if (event.referrer) event.referrer = cleanUrl(event.referrer);
-      if (!to.length && event.properties?.user_data !== undefined) delete event.properties.user_data;
+      const { url, referrer } = event;
+      if (url && url !== (event.url = cleanUrl(url))) json = undefined;
+      if (referrer && referrer !== (event.referrer = cleanUrl(referrer))) json = undefined;
+      if (!to.length && event.properties?.user_data !== undefined) {
+        delete event.properties.user_data;
+        json = undefined;
+      }
       // An email is kept as a key, to find the event for erasure after its personal data is removed.
       const given = to.length ? givenEmail(event.properties) : undefined;
-      if (typeof given !== 'string') return { event, context, destinations: to };
+      if (typeof given !== 'string') return { event, json, context, destinations: to };
       // One context per address as given in the request: a visitor's events share it (the address normalised
       // and hashed once), and the store makes its JSON once.
       let withKey = contexts.get(given);
@@ -248,7 +258,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
         const email = normaliseEmail(given);
         contexts.set(given, (withKey = email ? { ...context, emailKey: emailKey(email) } : context));
       }
-      return { event, context: withKey, destinations: to };
+      return { event, json, context: withKey, destinations: to };
     });
     let result: IngestResult;
     try {

@@ -1,4 +1,5 @@
 import { firstIssue } from '../firstIssue.js';
+import { eventTexts } from './eventTexts.js';
 import { bodyLimits, collectEnvelopeSchema, eventSchema, isValidEvent, type TrackedEvent } from '../event.js';
 
 /** A client error: answered with its status and `{error: message}`. */
@@ -53,7 +54,7 @@ const UNSTORABLE = 'holds a NUL character or half of a surrogate pair';
  * and no key that could reach an object's prototype. Recursive: the depth is checked before each step down,
  * so the stack is never deeper than the limit. Nothing is allocated for a value (a path node for each object
  * or array only): this runs over every value of every event, and a list of pending values made about a third
- * of what /collect allocated.
+ * of what /collect allocated. Returns how many keys the value holds, at any depth.
  */
 function checkValues(
   value: unknown,
@@ -61,7 +62,7 @@ function checkValues(
   parent: PathNode | undefined,
   key: string | number | undefined,
   escapes: boolean,
-): void {
+): number {
   if (typeof value === 'string') {
     if (value.length > bodyLimits.string) {
       throw new ClientError(422, `${pathOf(parent, key)}: longer than ${bodyLimits.string} characters`);
@@ -72,10 +73,11 @@ function checkValues(
   } else if (value !== null && typeof value === 'object') {
     if (depth > bodyLimits.depth) throw new ClientError(400, `body is nested deeper than ${bodyLimits.depth} levels`);
     const node = key === undefined ? undefined : { up: parent, key };
+    let keys = 0;
     if (Array.isArray(value)) {
       if (value.length > bodyLimits.array)
         throw new ClientError(422, `${pathOf(node)}: more than ${bodyLimits.array} items`);
-      for (let i = 0; i < value.length; i++) checkValues(value[i], depth + 1, node, i, escapes);
+      for (let i = 0; i < value.length; i++) keys += checkValues(value[i], depth + 1, node, i, escapes);
     } else {
       for (const k in value) {
         if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
@@ -83,15 +85,22 @@ function checkValues(
           throw new ClientError(422, `${pathOf(node)}: a key is longer than ${bodyLimits.key} characters`);
         }
         if (escapes && unstorable(k)) throw new ClientError(422, `${pathOf(node)}: a key ${UNSTORABLE}`);
-        checkValues((value as Record<string, unknown>)[k], depth + 1, node, k, escapes);
+        keys += 1 + checkValues((value as Record<string, unknown>)[k], depth + 1, node, k, escapes);
       }
     }
+    return keys;
   }
+  return 0;
 }
 
 /** A checked batch: the valid events, and the position and reason of each event that is not. */
 export interface CheckedBatch {
   events: TrackedEvent[];
+  /**
+   * For each of `events`, its text as it arrived when that is what `JSON.stringify` writes for it (see
+   * eventTexts.ts): what the store keeps, unless the event is changed before it is stored.
+   */
+  texts: (string | undefined)[];
   /** Where each of `events` stood in the body's `events`. */
   positions: number[];
   rejected: { index: number; error: string }[];
@@ -138,12 +147,15 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   } else checkValues(json, 0, undefined, undefined, escapes);
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
-  const batch: CheckedBatch = { events: [], positions: [], rejected: [] };
+  const batch: CheckedBatch = { events: [], texts: [], positions: [], rejected: [] };
+  const arrived = perEvent ? eventTexts(text) : undefined;
+  const texts = arrived && arrived.texts.length === (events as unknown[]).length ? arrived : undefined;
   const refusedIds = new Map<number, { id?: string; name?: string }>();
   let firstStatus: number | undefined;
   envelope.data.events.forEach((candidate, index) => {
+    let keys: number;
     try {
-      checkValues(candidate, 2, { key: 'events' }, index, escapes);
+      keys = checkValues(candidate, 2, { key: 'events' }, index, escapes);
     } catch (e) {
       if (!(e instanceof ClientError)) throw e;
       batch.rejected.push({ index, error: e.message.replace(/^body is/, `events.${index} is`) });
@@ -157,6 +169,8 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
     const event = isValidEvent(candidate) ? undefined : eventSchema.safeParse(candidate);
     if (!event || event.success) {
       batch.events.push(candidate as TrackedEvent);
+      // A text with more keys than its event: a key repeated, of which the event keeps the last.
+      batch.texts.push(texts?.keys[index] === keys ? texts.texts[index] : undefined);
       batch.positions.push(index);
     } else {
       batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]).slice(0, 500) });

@@ -15,7 +15,7 @@ export interface Incoming {
  * as it is (its id's digest does not change); destinations read `context.clickIds` / `context.consent`
  * when the event has none.
  */
-export async function withVisitorMemory(items: Incoming[], store: Store, windowMs: number, fromServer: boolean): Promise<Incoming[]> {
+export async function withVisitorMemory<T extends Incoming>(items: T[], store: Store, windowMs: number, fromServer: boolean): Promise<T[]> {
   const now = Date.now();
   const wanted = new Set<string>();
   for (const { event, destinations } of items) {

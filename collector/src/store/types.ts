@@ -19,6 +19,11 @@ export type DeliveryState =
 export interface NewEvent {
   /** The event as it arrived. */
   event: TrackedEvent;
+  /**
+   * `JSON.stringify(event)`, when the caller has it (the event's text as it arrived, unchanged since):
+   * the store keeps that text without writing the event again.
+   */
+  json?: string;
   /** What the collector adds from the request (shared by the events of one request). */
   context: RequestContext;
   /** Destinations that take this event; one pending delivery is created for each. */

@@ -213,6 +213,8 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
       receivedAt: Date.now(),
       ...(fromServer ? { verified: true } : {}),
     };
+    /** Events changed since they arrived: the store writes their JSON again. */
+    const changed = new Set<number>();
     // The visitor cookie: one visitor keeps one id across Safari's purges of script storage.
     let cookie: string | undefined;
     if (config.cookie && !fromServer) {
@@ -223,7 +225,7 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
           batch.events.forEach((e, i) => {
             if (!e.anonymousId || e.anonymousId === id || !storageAllowed(e.consent)) return;
             e.anonymousId = id;
-            batch.texts[i] = undefined; // changed: written again by the store
+            changed.add(i);
           });
           cookie = setCookie(req, config.cookie, id);
         }
@@ -237,17 +239,17 @@ export function collectHandler({ config, store, destinations, metrics, log, refu
         to = destinations.filter((d) => d.vendorEvent(event.name) !== undefined).map((d) => d.name);
         routes.set(event.name, to);
       }
-      // The event's text as it arrived, while the event is unchanged (the store writes a changed one again).
-      let json = batch.texts[i];
       // Page URLs keep origin, path, campaign tags and click ids only; an event that goes nowhere keeps
       // no personal data (it is kept an hour, for /debug to say why it went nowhere).
       const { url, referrer } = event;
-      if (url && url !== (event.url = cleanUrl(url))) json = undefined;
-      if (referrer && referrer !== (event.referrer = cleanUrl(referrer))) json = undefined;
+      if (url && url !== (event.url = cleanUrl(url))) changed.add(i);
+      if (referrer && referrer !== (event.referrer = cleanUrl(referrer))) changed.add(i);
       if (!to.length && event.properties?.user_data !== undefined) {
         delete event.properties.user_data;
-        json = undefined;
+        changed.add(i);
       }
+      // The event's text as it arrived, kept as it is while the event is unchanged.
+      const json = changed.has(i) ? undefined : batch.arrivedText(i);
       // An email is kept as a key, to find the event for erasure after its personal data is removed.
       const given = to.length ? givenEmail(event.properties) : undefined;
       if (typeof given !== 'string') return { event, json, context, destinations: to };

@@ -120,19 +120,19 @@ describe('parseCollectBody: the events as they arrived', () => {
   it('keeps the text of an event JSON.stringify wrote, and no text for one written otherwise', () => {
     const other = '{"id":"evt-87654321","name":"purchase","time":1795344440021,"properties":{"value":42.50}}';
     const batch = parseCollectBody(Buffer.from(`{"v":1,"events":[${JSON.stringify(event)},${other}]}`));
-    expect(batch.texts).toEqual([JSON.stringify(event), undefined]);
+    expect([0, 1].map((i) => batch.arrivedText(i))).toEqual([JSON.stringify(event), undefined]);
   });
 
   it('gives no text for an event with a repeated key (the event keeps the last)', () => {
     const repeated = '{"id":"evt-87654321","name":"purchase","time":1795344440021,"properties":{"value":1,"value":2}}';
     const batch = parseCollectBody(Buffer.from(`{"v":1,"events":[${repeated}]}`));
     expect(batch.events[0]!.properties).toEqual({ value: 2 });
-    expect(batch.texts).toEqual([undefined]);
+    expect(batch.arrivedText(0)).toBeUndefined();
   });
 
   it('keeps texts beside the events kept when others are refused', () => {
     const batch = parseCollectBody(Buffer.from(JSON.stringify({ v: 1, events: [{ ...event, id: 'bad' }, event] })));
     expect(batch.events).toEqual([event]);
-    expect(batch.texts).toEqual([JSON.stringify(event)]);
+    expect(batch.arrivedText(0)).toBe(JSON.stringify(event));
   });
 });

@@ -1,5 +1,5 @@
 import { firstIssue } from '../firstIssue.js';
-import { eventTexts } from './eventTexts.js';
+import { eventTexts, type EventTexts } from './eventTexts.js';
 import { bodyLimits, collectEnvelopeSchema, eventSchema, isValidEvent, type TrackedEvent } from '../event.js';
 
 /** A client error: answered with its status and `{error: message}`. */
@@ -97,10 +97,11 @@ function checkValues(
 export interface CheckedBatch {
   events: TrackedEvent[];
   /**
-   * For each of `events`, its text as it arrived when that is what `JSON.stringify` writes for it (see
-   * eventTexts.ts): what the store keeps, unless the event is changed before it is stored.
+   * The text of `events[i]` as it arrived, when that is what `JSON.stringify` writes for it (see
+   * eventTexts.ts): what the store keeps, unless the event is changed before it is stored. The body is
+   * scanned at the first call, so a batch whose events all change costs no scan.
    */
-  texts: (string | undefined)[];
+  arrivedText(i: number): string | undefined;
   /** Where each of `events` stood in the body's `events`. */
   positions: number[];
   rejected: { index: number; error: string }[];
@@ -147,9 +148,23 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   } else checkValues(json, 0, undefined, undefined, escapes);
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
-  const batch: CheckedBatch = { events: [], texts: [], positions: [], rejected: [] };
-  const arrived = perEvent ? eventTexts(text) : undefined;
-  const texts = arrived && arrived.texts.length === (events as unknown[]).length ? arrived : undefined;
+  /** Keys each kept event holds at any depth, to tell a text with a repeated key. */
+  const keyCounts: number[] = [];
+  let arrived: EventTexts | undefined | null = perEvent ? null : undefined;
+  const batch: CheckedBatch = {
+    events: [],
+    positions: [],
+    rejected: [],
+    arrivedText(i) {
+      if (arrived === null) {
+        arrived = eventTexts(text);
+        if (arrived && arrived.texts.length !== (events as unknown[]).length) arrived = undefined;
+      }
+      const at = batch.positions[i]!;
+      // A text with more keys than its event: a key repeated, of which the event keeps the last.
+      return arrived && arrived.keys[at] === keyCounts[i] ? arrived.texts[at] : undefined;
+    },
+  };
   const refusedIds = new Map<number, { id?: string; name?: string }>();
   let firstStatus: number | undefined;
   envelope.data.events.forEach((candidate, index) => {
@@ -169,8 +184,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
     const event = isValidEvent(candidate) ? undefined : eventSchema.safeParse(candidate);
     if (!event || event.success) {
       batch.events.push(candidate as TrackedEvent);
-      // A text with more keys than its event: a key repeated, of which the event keeps the last.
-      batch.texts.push(texts?.keys[index] === keys ? texts.texts[index] : undefined);
+      keyCounts.push(keys);
       batch.positions.push(index);
     } else {
       batch.rejected.push({ index, error: firstIssue(event.error, ['events', index]).slice(0, 500) });

@@ -26,5 +26,13 @@ describe('VisitorWrites', () => {
     expect(writes.changed([u('granted', 1)])).toHaveLength(1);
     expect(writes.changed([u('granted', 2)])).toHaveLength(0);
     expect(writes.changed([u('denied', 3)])).toHaveLength(1);
+    // The same values in another order are no change; another click id, one more or one less is.
+    const ids = (clickIds: Record<string, string>) => ({ anonymousId: 'v-2', clickIds, consent: { gpc: true }, at: 1 });
+    expect(writes.changed([ids({ irclickid: 'ir', ndclid: 'nd' })])).toHaveLength(1);
+    expect(writes.changed([ids({ ndclid: 'nd', irclickid: 'ir' })])).toHaveLength(0);
+    expect(writes.changed([ids({ ndclid: 'nd', irclickid: 'ir2' })])).toHaveLength(1);
+    expect(writes.changed([ids({ ndclid: 'nd', irclickid: 'ir2', gclid: 'g' })])).toHaveLength(1);
+    expect(writes.changed([ids({ ndclid: 'nd', irclickid: 'ir2' })])).toHaveLength(1);
+    expect(writes.changed([{ anonymousId: 'v-2', clickIds: { ndclid: 'nd', irclickid: 'ir2' }, at: 2 }])).toHaveLength(1);
   });
 });

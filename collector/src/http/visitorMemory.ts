@@ -58,20 +58,33 @@ export function visitorUpdates(items: Incoming[]): VisitorUpdate[] {
 /** How many visitors' last remembered state a process keeps, to skip writing what did not change. */
 const KEPT = 50_000;
 
+/** Whether two flat records (click ids, consent) hold the same values, in any order. */
+function sameValues(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  let keys = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    keys++;
+  }
+  for (const _ in b) keys--;
+  return keys === 0;
+}
+
 /**
  * Drops the updates that would write what this process already wrote for the visitor (the same click
  * ids and consent: a visitor's events repeat them on every page), so the store is written when
  * something changed, not once per request. The capture time stays that of the first sighting.
  */
 export class VisitorWrites {
-  private readonly written = new Map<string, string>();
+  private readonly written = new Map<string, Pick<VisitorUpdate, 'clickIds' | 'consent'>>();
 
   changed(updates: VisitorUpdate[]): VisitorUpdate[] {
     return updates.filter((u) => {
-      const state = JSON.stringify([u.clickIds, u.consent]);
-      if (this.written.get(u.anonymousId) === state) return false;
+      const last = this.written.get(u.anonymousId);
+      if (last && sameValues(last.clickIds, u.clickIds) && sameValues(last.consent, u.consent)) return false;
       this.written.delete(u.anonymousId);
-      this.written.set(u.anonymousId, state);
+      this.written.set(u.anonymousId, { clickIds: u.clickIds, consent: u.consent });
       if (this.written.size > KEPT) this.written.delete(this.written.keys().next().value!);
       return true;
     });

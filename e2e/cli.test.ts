@@ -1,19 +1,18 @@
 import { execFile, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Collector } from './collector.js';
+import { Collector, tempDir } from './collector.js';
 import { startImpact } from './vendors/impact.js';
 import { startNextdoor } from './vendors/nextdoor.js';
 
 const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
 
 function serveWith(config: unknown, env: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+  const dir = tempDir('tagrelay-cli-');
   const path = join(dir, 'c.json');
   writeFileSync(path, typeof config === 'string' ? config : JSON.stringify(config));
   return spawnSync(process.execPath, [bin, 'serve', '--config', path], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10000 });
@@ -54,7 +53,7 @@ describe('tagrelay serve says in one line why it cannot start', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     try {
       const port = (busy.address() as AddressInfo).port;
-      const r = serveWith({ host: '127.0.0.1', port, store: `sqlite:${join(mkdtempSync(join(tmpdir(), 'tagrelay-cli-')), 't.db')}` });
+      const r = serveWith({ host: '127.0.0.1', port, store: `sqlite:${join(tempDir('tagrelay-cli-'), 't.db')}` });
       expect(r.status).toBe(2);
       expect(r.stderr).toBe(`tagrelay: cannot listen on 127.0.0.1:${port}: the address is in use\n`);
     } finally {
@@ -63,7 +62,7 @@ describe('tagrelay serve says in one line why it cannot start', () => {
   });
 
   it('a store path that cannot be created', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+    const dir = tempDir('tagrelay-cli-');
     writeFileSync(join(dir, 'a-file'), '');
     const path = join(dir, 'a-file', 'data', 'tagrelay.db');
     const r = serveWith({ port: 0, store: `sqlite:${path}` });
@@ -105,7 +104,7 @@ describe('the other commands', () => {
     try {
       const events = Array.from({ length: 20 }, (_, i) => ({ id: `evt-backup-${1000 + i}`, name: 'page_view', time: Date.now() }));
       expect((await fetch(`${c.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events }) })).status).toBe(200);
-      const to = join(mkdtempSync(join(tmpdir(), 'tagrelay-backup-')), 'copy.db');
+      const to = join(tempDir('tagrelay-backup-'), 'copy.db');
       const r = await runAsync('backup', '--config', c.configPath, '--to', to);
       expect(r.stderr).toBe('');
       expect(r.stdout).toMatch(new RegExp(`^backed up the store to ${to.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+ KB\\)\n$`));
@@ -124,7 +123,7 @@ describe('the other commands', () => {
   });
 
   it('check says the config is fine and, per destination, whether its credentials work or that the vendor offers no check', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+    const dir = tempDir('tagrelay-cli-');
     const path = join(dir, 'c.json');
     writeFileSync(path, JSON.stringify({ store: `sqlite:${join(dir, 't.db')}`, destinations: { chase: { apiKey: 'chase-check-key', events: {} } } }));
     const r = run('check', '--config', path);
@@ -142,7 +141,7 @@ describe('the other commands', () => {
     const nextdoor = await startNextdoor('nd-check-token', 'ds-check');
     const impact = await startImpact('IRcheck1', 'impact-check-token', '1000');
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'tagrelay-cli-'));
+      const dir = tempDir('tagrelay-cli-');
       const path = join(dir, 'c.json');
       const destinations = (ndToken: string) => ({
         nextdoor: { token: ndToken, dataSourceId: 'ds-check', baseUrl: nextdoor.url },

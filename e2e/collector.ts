@@ -2,18 +2,23 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import type { StoredEvent } from '../collector/src/event.js';
 import type { DeliveryRecord } from '../collector/src/store/types.js';
 
 const root = resolve(import.meta.dirname, '..');
 const tempDirs: string[] = [];
-process.once('exit', () => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const removeTempDirs = () => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+};
+// After the test file's own hooks (registered later, run earlier), which stop its collectors; and at exit,
+// which a test worker that is ended does not always reach.
+afterAll(removeTempDirs);
+process.once('exit', removeTempDirs);
 
-/** A fresh data directory, removed when the test process exits. */
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-e2e-'));
+/** A fresh directory, removed after the test file. */
+export function tempDir(prefix = 'tagrelay-e2e-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.push(dir);
   return dir;
 }

@@ -1,11 +1,10 @@
 // The public surface under attack: limits, slow and large requests, what /healthz and /debug give away.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
+import { ADMIN_TOKEN, Collector, tempDir, waitFor } from './collector.js';
 import { startChase } from './vendors/chase.js';
 import type { VendorServer } from './vendors/server.js';
 
@@ -165,7 +164,7 @@ describe('what the public and admin surfaces give away', () => {
 describe('secrets that cannot be kept safe stop the start', () => {
   const bin = resolve(import.meta.dirname, '../bin/tagrelay.js');
   const serve = (config: unknown, env: Record<string, string> = {}) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-sec-'));
+    const dir = tempDir('tagrelay-sec-');
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ port: 0, store: `sqlite:${join(dir, 't.db')}`, ...(config as object) }));
     return spawnSync(process.execPath, [bin, 'serve', '--config', join(dir, 'c.json')], {
       env: { ...process.env, TAGRELAY_ADMIN_TOKEN: '', ...env },

@@ -1,7 +1,7 @@
 // Processes and servers the benchmark runs side by side on this machine (loopback only).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processTree } from '../processTree.mjs';
@@ -63,8 +63,22 @@ export function startProcess(args, env = {}) {
   });
 }
 
+/** The data directories the benchmark made: removed when it exits (a full run writes gigabytes). */
+const dataDirs = [];
+process.once('exit', () => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+});
+process.once('SIGINT', () => process.exit(130));
+
+/** A fresh directory, removed when the benchmark exits. */
+export function benchDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-'));
+  dataDirs.push(dir);
+  return dir;
+}
+
 /** The real collector, `tagrelay serve`, with its own SQLite store in a fresh directory (or `dataDir`). */
-export function startCollector(config, dataDir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-')), env = {}) {
+export function startCollector(config, dataDir = benchDir(), env = {}) {
   const path = join(dataDir, 'config.json');
   // The load comes from one address: the per-address and global limits would refuse most of it.
   const limits = { perIp: { ratePerSecond: 1e9, burst: 1e9 }, global: { ratePerSecond: 1e9, burst: 1e9 } };

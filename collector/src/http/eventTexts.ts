@@ -124,8 +124,15 @@ export function eventTexts(text: string): EventTexts | undefined {
       if (depth === 1 && keyNext) {
         eventsKey = end - i === 7 && text.startsWith('events', i + 1);
         keyNext = false;
-      } else if (inEvents && text.charCodeAt(end + 1) === COLON && isDigit(text.charCodeAt(i + 1))) canonical = false;
-      i = end + 1;
+      }
+      if (text.charCodeAt(end + 1) === COLON) {
+        // A key, and its colon.
+        if (inEvents) {
+          keys++;
+          if (isDigit(text.charCodeAt(i + 1))) canonical = false;
+        }
+        i = end + 2;
+      } else i = end + 1;
     } else if (c === COLON) {
       if (inEvents) keys++;
       i++;
@@ -158,9 +165,13 @@ export function eventTexts(text: string): EventTexts | undefined {
       const end = readNumber(text, i);
       if (end < 0) canonical = false;
       i = Math.abs(end);
+    } else if (c === 0x74 || c === 0x6e) {
+      i += 4; // true, null
+    } else if (c === 0x66) {
+      i += 5; // false
     } else {
-      // Whitespace, or a letter of true, false or null.
-      if (inEvents && (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d)) canonical = false;
+      // Whitespace.
+      if (inEvents) canonical = false;
       i++;
     }
   }

@@ -71,7 +71,7 @@ process.once('exit', () => {
 process.once('SIGINT', () => process.exit(130));
 
 /** A fresh directory, removed when the benchmark exits. */
-export function benchDir() {
+function benchDir() {
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-bench-'));
   dataDirs.push(dir);
   return dir;

@@ -7,8 +7,8 @@ import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
 import { firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
 import { openDatabase } from './sqliteSchema.js';
-import { storedBodies } from './storedBody.js';
-import { GroupCommitter, type IngestRows, type WriteOp, type WriteResult } from './sqliteWrites.js';
+import { packIngestRows } from './sqliteIngestRows.js';
+import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
 import type {
   ClaimedDelivery,
   IdConflict,
@@ -262,14 +262,7 @@ export class SqliteStore implements Store {
   }
 
   async ingest(events: NewEvent[]): Promise<IngestResult> {
-    const rows: IngestRows = {
-      ids: events.map((e) => e.event.id),
-      names: events.map((e) => e.event.name),
-      receivedAt: events.map((e) => e.context.receivedAt),
-      ...storedBodies(events),
-      destinations: events.map((e) => e.destinations),
-    };
-    return (await this.writer.write({ op: 'ingest', rows })) as IngestResult;
+    return (await this.writer.write({ op: 'ingest', rows: packIngestRows(events) })) as IngestResult;
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]> {

@@ -1,20 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './sqliteSchema.js';
-import { GroupCommitter, type IngestRows, type WriteResult } from './sqliteWrites.js';
+import type { RequestContext } from '../event.js';
+import { packIngestRows, type IngestRows } from './sqliteIngestRows.js';
+import { GroupCommitter, type WriteResult } from './sqliteWrites.js';
 
 /** An ingest of `ids`, each routed to `destinations`. */
-function ingest(ids: string[], destinations: string[]): { op: 'ingest'; rows: IngestRows } {
-  const bodies = ids.map((id) => JSON.stringify({ id, name: 'purchase', time: 1 }));
+function ingest(ids: string[], destinations: string[], receivedAt = 1): { op: 'ingest'; rows: IngestRows } {
+  const context = { receivedAt } as RequestContext;
   return {
     op: 'ingest',
-    rows: {
-      ids,
-      names: ids.map(() => 'purchase'),
-      receivedAt: ids.map(() => 1),
-      bodies,
-      contentLengths: bodies.map((b) => b.length),
-      destinations: ids.map(() => destinations),
-    },
+    rows: packIngestRows(ids.map((id) => ({ event: { id, name: 'purchase', time: 1 }, context, destinations }))),
   };
 }
 
@@ -26,11 +21,9 @@ describe('GroupCommitter', () => {
     const done = (error: unknown, result?: WriteResult) => results.push({ error, result });
     committer.enqueue(ingest(['e1', 'e2'], ['a', 'b']), done);
     committer.enqueue(ingest(['e2', 'e3'], ['a']), done); // e2 again: a repeat, not counted
-    // A name SQLite refuses (NOT NULL) fails this write: the group is written again one write at a time,
-    // and what this write would have counted (e4 for a) is not counted.
-    const bad = ingest(['e4'], ['a']);
-    bad.rows.names = [null as unknown as string];
-    committer.enqueue(bad, done);
+    // A time SQLite refuses (NaN is bound as NULL: NOT NULL) fails this write: the group is written again
+    // one write at a time, and what this write would have counted (e4 for a) is not counted.
+    committer.enqueue(ingest(['e4'], ['a'], NaN), done);
     committer.enqueue(ingest(['e5'], ['b']), done);
     committer.commit();
 

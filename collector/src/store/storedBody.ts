@@ -7,7 +7,7 @@ import type { NewEvent } from './types.js';
  * events that share one), and where the event as it arrived ends in that text (what its digest covers,
  * so that an id sent again with other content is told apart from a repeat).
  */
-export function storedBodies(events: NewEvent[]): { bodies: string[]; contentLengths: number[] } {
+export function storedBodies(events: readonly NewEvent[]): { bodies: string[]; contentLengths: number[] } {
   const bodies: string[] = [];
   const contentLengths: number[] = [];
   let context: RequestContext | undefined;

@@ -32,12 +32,12 @@ const NUMBERS = 6;
 
 export function packIngestRows(events: readonly NewEvent[]): IngestRows {
   const { bodies, contentLengths } = storedBodies(events);
-  let text = '';
+  const parts: string[] = [];
   const numbers: number[] = [];
   events.forEach((e, i) => {
     const routes = routesOf(e.destinations);
     const body = bodies[i]!;
-    text += e.event.id + e.event.name + body + (routes ?? '');
+    parts.push(e.event.id, e.event.name, body, routes ?? '');
     numbers.push(
       e.event.id.length,
       e.event.name.length,
@@ -47,7 +47,9 @@ export function packIngestRows(events: readonly NewEvent[]): IngestRows {
       e.context.receivedAt,
     );
   });
-  return { text, numbers };
+  // Joined, not concatenated: a string made by `+` is a tree of its parts, which a thread copies four to
+  // six times slower than the flat string `join` makes (10.9 against 2.6 µs for 6,000 characters).
+  return { text: parts.join(''), numbers };
 }
 
 export function unpackIngestRows({ text, numbers }: IngestRows): IngestRow[] {

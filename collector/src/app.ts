@@ -83,12 +83,23 @@ export async function createCollector(
     [{}, (await storeOutageNow()) ? 0 : 1],
   ]);
   metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
+  // Deliveries kept for a destination the config no longer names wait for it to come back: they are kept
+  // (and their events), but they are no backlog of this collector's, so they count toward no cap.
+  const unconfigured = [...(await store.queueDepth().catch(() => new Map<string, number>()))].filter(
+    ([destination, n]) => n > 0 && !names.includes(destination),
+  );
+  if (unconfigured.length) {
+    log.warn('deliveries wait for destinations the config no longer has: kept until they are configured again', {
+      waiting: Object.fromEntries(unconfigured),
+    });
+  }
   const admission = new Admission(
     { storeDir: store.localDirectory, minFreeBytes: config.limits.minFreeBytes, maxQueueDepth: config.limits.maxQueueDepth },
     // The check first: a store that answers but takes no writes (a standby) refuses events at once.
     async () => {
       await store.check();
-      return [...(await store.queueDepth()).values()].reduce((a, b) => a + b, 0);
+      const depth = await store.queueDepth();
+      return names.reduce((sum, destination) => sum + (depth.get(destination) ?? 0), 0);
     },
     opts.freeSpace,
     (refusal, cause) =>

@@ -16,8 +16,12 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function start(limits: Record<string, unknown>, freeBytes: { value: number }, destinations: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'tagrelay-admission-'));
+async function start(
+  limits: Record<string, unknown>,
+  freeBytes: { value: number },
+  destinations: Record<string, unknown> = {},
+  dir = mkdtempSync(join(tmpdir(), 'tagrelay-admission-')),
+) {
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const lines: string[] = [];
   const config = parseConfig({ store: `sqlite:${join(dir, 't.db')}`, limits, destinations, delivery: { pollMs: 50, baseBackoffMs: 100, maxProbeIntervalMs: 300 } }, {});
@@ -89,5 +93,30 @@ describe('admission: the disk floor and the queue cap', () => {
     expect((await (await fetch(`${c.url}/readyz`)).json()).reason).toMatch(/\d deliveries are waiting, above limits.maxQueueDepth \(2\)/);
     vendor.override = undefined; // back: the queue drains
     expect(await waitFor(async () => (await c.post('evt-queue-00010', 'sign_up')).status === 200, 15_000)).toBe(true);
+  }, 30_000);
+
+  it('deliveries kept for a destination taken out of the config count toward no cap, and the start says they wait', async () => {
+    const vendor = await startChase('chase-removed-key');
+    cleanup.push(() => vendor.close());
+    vendor.override = () => ({ status: 503, body: {} }); // down: the deliveries wait
+    const dir = mkdtempSync(join(tmpdir(), 'tagrelay-admission-'));
+    const chase = { apiKey: 'chase-removed-key', baseUrl: vendor.url, events: { sign_up: 'sign-up' } };
+    const first = await start({}, { value: 50 * 1024 ** 3 }, { chase }, dir);
+    for (const id of ['evt-gone-00001', 'evt-gone-00002', 'evt-gone-00003'])
+      expect((await first.post(id, 'sign_up')).status).toBe(200);
+    await first.collector.close(1000);
+
+    // Chase is taken out of the config; the cap is below what waits for it.
+    const second = await start({ maxQueueDepth: 2 }, { value: 50 * 1024 ** 3 }, {}, dir);
+    expect((await second.post('evt-gone-00004', 'sign_up')).status).toBe(200);
+    expect((await fetch(`${second.url}/readyz`)).status).toBe(200);
+    const warning = second.lines
+      .map((l) => JSON.parse(l) as { msg: string; waiting?: unknown })
+      .find((l) => l.msg.startsWith('deliveries wait for destinations'));
+    expect(warning?.waiting).toEqual({ chase: 3 });
+    // Kept: configured again, Chase's deliveries count toward the cap again.
+    await second.collector.close(1000);
+    const third = await start({ maxQueueDepth: 2 }, { value: 50 * 1024 ** 3 }, { chase }, dir);
+    expect((await third.post('evt-gone-00005', 'sign_up')).status).toBe(503);
   }, 30_000);
 });

@@ -67,7 +67,11 @@ describe('tagrelay serve says in one line why it cannot start', () => {
     const path = join(dir, 'a-file', 'data', 'tagrelay.db');
     const r = serveWith({ port: 0, store: `sqlite:${path}` });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^tagrelay: cannot open the SQLite store ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: [^\n]+\n$`));
+    // One line: the store's path, then why.
+    const [line, ...rest] = r.stderr.split('\n');
+    expect(line!.startsWith(`tagrelay: cannot open the SQLite store ${path}: `)).toBe(true);
+    expect(line!.length).toBeGreaterThan(`tagrelay: cannot open the SQLite store ${path}: `.length);
+    expect(rest).toEqual(['']);
   });
 
   it('prints usage', () => {
@@ -107,7 +111,8 @@ describe('the other commands', () => {
       const to = join(tempDir('tagrelay-backup-'), 'copy.db');
       const r = await runAsync('backup', '--config', c.configPath, '--to', to);
       expect(r.stderr).toBe('');
-      expect(r.stdout).toMatch(new RegExp(`^backed up the store to ${to.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+ KB\\)\n$`));
+      expect(r.stdout.startsWith(`backed up the store to ${to} (`)).toBe(true);
+      expect(r.stdout.slice(`backed up the store to ${to} `.length)).toMatch(/^\(\d+ KB\)\n$/);
       const db = new Database(to, { readonly: true });
       try {
         expect(db.prepare('SELECT COUNT(*) FROM events').pluck().get()).toBe(20);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storeConnectionsPerProcess, workerCount, WorkersError } from './workers.js';
+import { RestartDelays, storeConnectionsPerProcess, workerCount, WorkersError } from './workers.js';
 
 const pg = 'postgres://u:p@db.internal:5432/tagrelay';
 
@@ -18,5 +18,16 @@ describe('serve --workers', () => {
     expect(workerCount('3', pg)).toBe(3);
     expect(() => workerCount('2', 'sqlite:./t.db')).toThrow(WorkersError);
     expect(() => workerCount('0', pg)).toThrow('--workers 0: expected a number of processes from 1 to 256');
+  });
+
+  it('backs off a place whose replacements cannot start, on its own: another place that served is replaced after 1 s', () => {
+    const delays = new RestartDelays(2);
+    expect([false, false, false].map(() => delays.next(0, false))).toEqual([2000, 4000, 8000]);
+    expect(delays.next(1, true)).toBe(1000);
+    expect(delays.next(0, false)).toBe(16_000); // not reset by the other place
+    expect(delays.next(1, false)).toBe(2000);
+    for (let i = 0; i < 10; i++) delays.next(0, false);
+    expect(delays.next(0, false)).toBe(60_000);
+    expect(delays.next(0, true)).toBe(1000); // served: the next death is news, not a failing start
   });
 });

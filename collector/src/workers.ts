@@ -47,6 +47,26 @@ export function storeConnectionsPerProcess(
   return each;
 }
 
+/**
+ * How long each worker place waits before its replacement starts: 1 s after a worker that served; after a
+ * replacement that could not start (the store refuses it: a newer collector migrated it, say), twice the
+ * place's last wait, up to 60 s, not every second. Each place waits on its own: a worker that served and
+ * died elsewhere neither waits behind nor resets another place's backoff.
+ */
+export class RestartDelays {
+  private readonly waits: number[];
+
+  constructor(places: number) {
+    this.waits = Array.from({ length: places }, () => 1000);
+  }
+
+  next(place: number, served: boolean): number {
+    const ms = served ? 1000 : Math.min(this.waits[place]! * 2, 60_000);
+    this.waits[place] = ms;
+    return ms;
+  }
+}
+
 /** This process is one of several `serve` workers started by a primary. */
 export const isWorker = cluster.isWorker;
 
@@ -67,11 +87,15 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
   await store.close();
   let announced = false;
   let stopping = false;
-  // A worker that served and died is replaced after 1 s. A replacement that cannot start (the store refuses
-  // it: a newer collector migrated it, say) is tried again after 2, 4, … up to 60 s, not every second.
-  let restartMs = 1000;
+  const delays = new RestartDelays(n);
+  /** Each worker's place, 0 to n-1: its replacement takes it. */
+  const places = new Map<number, number>();
   const ready = new Set<number>();
-  const start = (): Worker => cluster.fork({ TAGRELAY_WORKERS: String(n) });
+  const start = (place: number): Worker => {
+    const worker = cluster.fork({ TAGRELAY_WORKERS: String(n) });
+    places.set(worker.id, place);
+    return worker;
+  };
   cluster.on('message', (worker, msg: { tagrelay?: string; url?: string }) => {
     if (msg?.tagrelay !== 'listening') return;
     ready.add(worker.id);
@@ -86,6 +110,8 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
   });
   cluster.on('exit', (worker, code, signal) => {
     const served = ready.delete(worker.id);
+    const place = places.get(worker.id) ?? 0;
+    places.delete(worker.id);
     if (stopping) {
       if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
       return;
@@ -98,16 +124,16 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
       if (!Object.keys(cluster.workers ?? {}).length) process.exit(process.exitCode);
       return;
     }
-    restartMs = served ? 1000 : Math.min(restartMs * 2, 60_000);
+    const inMs = delays.next(place, served);
     log.error(served ? 'worker exited; starting another' : 'a new worker could not start (its reason is above); trying again', {
       pid: worker.process.pid,
       code,
       signal,
-      inMs: restartMs,
+      inMs,
     });
     setTimeout(() => {
-      if (!stopping) start();
-    }, restartMs).unref();
+      if (!stopping) start(place);
+    }, inMs).unref();
   });
   const stop = (sig: string) => {
     if (stopping) return;
@@ -119,5 +145,5 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  for (let i = 0; i < n; i++) start();
+  for (let place = 0; place < n; place++) start(place);
 }

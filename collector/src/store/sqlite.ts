@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
-import { firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
+import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
 import { openDatabase } from './sqliteSchema.js';
 import { packIngestRows } from './sqliteIngestRows.js';
 import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
@@ -453,7 +453,7 @@ export class SqliteStore implements Store {
     const out: (DeliveryRecord & { nextAt: number })[] = [];
     for (const e of events) {
       const withRows = JSON.parse(e.rows) as string[];
-      for (const destination of e.routes.slice(1, -1).split(',')) {
+      for (const destination of destinationsOf(e.routes)) {
         if (withRows.includes(destination)) continue;
         out.push({
           id: firstAttemptId(e.seq, e.routes, destination),

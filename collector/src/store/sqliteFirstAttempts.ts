@@ -18,9 +18,12 @@ export const ERASED_SEQ_ROW = '#erased';
 export const routesOf = (destinations: readonly string[]): string | null =>
   destinations.length ? `,${destinations.join(',')},` : null;
 
+/** The destinations a routes column names, in their order (a delivery's place in it is part of its id). */
+export const destinationsOf = (routes: string): string[] => routes.slice(1, -1).split(',');
+
 /** The id of `destination`'s first attempt at the event `seq` with these routes. */
 export function firstAttemptId(seq: number, routes: string, destination: string): number {
-  return -(seq * PLACES + routes.slice(1, -1).split(',').indexOf(destination));
+  return -(seq * PLACES + destinationsOf(routes).indexOf(destination));
 }
 
 /** The event seq a first attempt's id names. */
@@ -28,7 +31,7 @@ export const seqOfFirstAttempt = (id: number): number => Math.floor(-id / PLACES
 
 /** The destination a first attempt's id names, given its event's routes. */
 export const destinationOfFirstAttempt = (id: number, routes: string): string | undefined =>
-  routes.slice(1, -1).split(',')[-id % PLACES];
+  destinationsOf(routes)[-id % PLACES];
 
 /** SQL: how many destinations the routes of event `e` name. */
 export const routeCountSql = (e: string): string => `(length(${e}.routes) - length(replace(${e}.routes, ',', '')) - 1)`;

@@ -1,7 +1,13 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { emailKey } from '../emailKey.js';
-import { destinationOfFirstAttempt, ERASED_SEQ_ROW, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
+import {
+  destinationOfFirstAttempt,
+  destinationsOf,
+  ERASED_SEQ_ROW,
+  firstAttemptWaitsSql,
+  seqOfFirstAttempt,
+} from './sqliteFirstAttempts.js';
 import { unpackIngestRows, type IngestRows } from './sqliteIngestRows.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 
@@ -158,8 +164,8 @@ export function sqliteWrites(db: Database.Database): {
     return result;
   };
 
-  // New pending deliveries per destination, counted when the transaction ends: one statement a destination
-  // for a group commit's requests, not one a request.
+  // New pending deliveries, counted when the transaction ends: events by their routes (a group commit's
+  // events mostly share a few), then one statement a destination, not one a request.
   const added = new Map<string, number>();
   // And each destination's cursor once a transaction, its furthest: results come a delivery at a time.
   const cursors = new Map<string, number>();
@@ -167,7 +173,10 @@ export function sqliteWrites(db: Database.Database): {
     added.clear();
     cursors.clear();
     const result = writes();
-    for (const [destination, n] of added) s.countNew.run(destination, n);
+    const perDestination = new Map<string, number>();
+    for (const [routes, n] of added)
+      for (const d of destinationsOf(routes)) perDestination.set(d, (perDestination.get(d) ?? 0) + n);
+    for (const [destination, n] of perDestination) s.countNew.run(destination, n);
     for (const [destination, seq] of cursors) s.cursor.run(destination, seq);
     return result;
   }) as <T>(writes: () => T) => T;
@@ -199,7 +208,7 @@ export function sqliteWrites(db: Database.Database): {
           }
           stored++;
           // Its deliveries are pending from now, without rows until their first attempts.
-          for (const d of row.routes?.slice(1, -1).split(',') ?? []) added.set(d, (added.get(d) ?? 0) + 1);
+          if (row.routes) added.set(row.routes, (added.get(row.routes) ?? 0) + 1);
         });
         return { stored, duplicates: rows.length - stored - conflicts.length, conflicts };
       }
@@ -263,7 +272,7 @@ export function sqliteWrites(db: Database.Database): {
         const waiting = new Map<string, number>();
         for (const r of s.routesWithRows.all(seqs) as { routes: string; rows: string }[]) {
           const withRows = JSON.parse(r.rows) as string[];
-          for (const d of r.routes.slice(1, -1).split(',')) if (!withRows.includes(d)) waiting.set(d, (waiting.get(d) ?? 0) + 1);
+          for (const d of destinationsOf(r.routes)) if (!withRows.includes(d)) waiting.set(d, (waiting.get(d) ?? 0) + 1);
         }
         for (const [destination, n] of waiting) s.uncount.run(n, destination);
         const deliveries = s.deleteDeliveriesOf.run(seqs).changes + [...waiting.values()].reduce((a, b) => a + b, 0);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../app.js';
 import { parseConfig } from '../config.js';
 import { createLogger } from '../log.js';
+import { printStatus } from '../operator.js';
 import { startChase } from '../../../e2e/vendors/chase.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -95,7 +96,7 @@ describe('admission: the disk floor and the queue cap', () => {
     expect(await waitFor(async () => (await c.post('evt-queue-00010', 'sign_up')).status === 200, 15_000)).toBe(true);
   }, 30_000);
 
-  it('deliveries kept for a destination taken out of the config count toward no cap, and the start says they wait', async () => {
+  it('deliveries kept for a destination taken out of the config count toward no cap, the start and tagrelay status say they wait, and configured again it sends each once', async () => {
     const vendor = await startChase('chase-removed-key');
     cleanup.push(() => vendor.close());
     vendor.override = () => ({ status: 503, body: {} }); // down: the deliveries wait
@@ -114,9 +115,21 @@ describe('admission: the disk floor and the queue cap', () => {
       .map((l) => JSON.parse(l) as { msg: string; waiting?: unknown })
       .find((l) => l.msg.startsWith('deliveries wait for destinations'));
     expect(warning?.waiting).toEqual({ chase: 3 });
-    // Kept: configured again, Chase's deliveries count toward the cap again.
+    // tagrelay status lists them under the name the config no longer has.
+    const status: string[] = [];
+    await printStatus(parseConfig({ store: `sqlite:${join(dir, 't.db')}`, destinations: {} }, {}), undefined, (l) => status.push(l));
+    expect(status.find((l) => l.startsWith('chase'))).toMatch(/^chase\s+not configured\s+3\b/);
+    // Kept: configured again, Chase's deliveries count toward the cap again ...
     await second.collector.close(1000);
     const third = await start({ maxQueueDepth: 2 }, { value: 50 * 1024 ** 3 }, { chase }, dir);
     expect((await third.post('evt-gone-00005', 'sign_up')).status).toBe(503);
-  }, 30_000);
+    // ... and are picked up where they were left: the vendor is back and receives each of them once.
+    vendor.override = undefined;
+    const before = vendor.requests.length;
+    third.collector.engine.start();
+    const sent = () => vendor.requests.slice(before).map((r) => (JSON.parse(r.body) as { email: string }).email).sort();
+    expect(await waitFor(async () => sent().length >= 3, 15_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 500)); // nothing more comes
+    expect(sent()).toEqual(['evt-gone-00001@example.com', 'evt-gone-00002@example.com', 'evt-gone-00003@example.com']);
+  }, 40_000);
 });

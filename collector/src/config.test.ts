@@ -23,6 +23,11 @@ describe('parseConfig', () => {
       new ConfigError('destinations.chase.apiKey: environment variable NOPE is not set'),
     );
   });
+  it('refuses an empty environment variable as it refuses a missing one, naming the key', () => {
+    expect(() => parseConfig({ destinations: { chase: { apiKey: '${EMPTY}' } } }, { EMPTY: '' })).toThrow(
+      new ConfigError('destinations.chase.apiKey: environment variable EMPTY is not set'),
+    );
+  });
   it('refuses a Chase conversion_type over 63 characters', () => {
     expect(() => parseConfig({ destinations: { chase: { apiKey: 'k-1234567', events: { purchase: 'x'.repeat(64) } } } }, {})).toThrow(
       /destinations\.chase\.events\.purchase/,

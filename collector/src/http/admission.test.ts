@@ -53,7 +53,7 @@ const waitFor = async (check: () => Promise<boolean>, timeoutMs = 5000) => {
 };
 
 describe('admission: the disk floor and the queue cap', () => {
-  it('below the free-space floor /collect answers 503 with Retry-After and /readyz is not ready; it recovers by itself', async () => {
+  it('below the free-space floor /collect answers 503 with Retry-After, /readyz is not ready and /healthz says not taking events; it recovers by itself', async () => {
     const free = { value: 50 * 1024 ** 3 };
     const c = await start({ minFreeBytes: 2 * 1024 ** 3 }, free);
     expect((await c.post('evt-disk-00001')).status).toBe(200);
@@ -65,10 +65,13 @@ describe('admission: the disk floor and the queue cap', () => {
     expect(refused.headers.get('retry-after')).toBe('30');
     expect((await refused.json()).error).toMatch(/the store's disk has 1024 MB free, below the floor of 2048 MB/);
     expect(c.lines.join('\n')).toMatch(/"msg":"not taking events"/);
+    const health = await fetch(`${c.url}/healthz`);
+    expect([health.status, await health.json()]).toEqual([200, { status: 'not taking events', destinations: [] }]);
 
     free.value = 40 * 1024 ** 3; // room again
     expect(await waitFor(async () => (await fetch(`${c.url}/readyz`)).status === 200)).toBe(true);
     expect((await c.post('evt-disk-00003')).status).toBe(200);
+    expect(await (await fetch(`${c.url}/healthz`)).json()).toEqual({ status: 'ok', destinations: [] });
     // What was acknowledged before is untouched.
     const again = await fetch(`${c.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events: [{ id: 'evt-disk-00001', name: 'page_view', time: 1795344440021 }] }) });
     expect(await again.json()).toMatchObject({ stored: 0, conflicts: [{ id: 'evt-disk-00001' }] });

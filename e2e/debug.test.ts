@@ -388,6 +388,56 @@ describe('/debug', () => {
   });
 });
 
+describe('/debug Try and delivery state', () => {
+  it('a Try the vendor answers 401 or 503 pauses nothing and backs nothing off: the lane stays active and every delivery is as it was', async () => {
+    const vendor = await startChase(secrets.chase);
+    // A paused lane would hold new events for maxBackoffMs: a minute here.
+    const c = await Collector.start({
+      config: {
+        delivery: { maxBackoffMs: 60_000 },
+        destinations: { chase: { apiKey: secrets.chase, baseUrl: vendor.url, events: { purchase: 'purchase', sign_up: 'sign-up' }, verifiedOnly: ['purchase'] } },
+      },
+    });
+    try {
+      // One delivery delivered, one pending (a browser purchase waiting for the backend's confirmation).
+      await post(c, { v: 1, events: [{ id: 'evt-try-state-01', name: 'sign_up', time: Date.now(), properties: { user_data: { email: 'ann@example.com' } } }, purchase('evt-try-state-02', 'T-TRY-STATE')] });
+      await waitFor(async () => {
+        const ds = await c.deliveries();
+        return ds.length === 2 && ds.some((d) => d.state === 'delivered') && ds.some((d) => d.state === 'pending' && d.detail?.includes('verifiedOnly'));
+      }, 10000, 'one delivered, one waiting');
+      const deliveriesBefore = await c.deliveries();
+      const eventsBefore = await c.events();
+      const lanesBefore = (await api<{ lanes: unknown[] }>(c, '/debug/api/status')).body.lanes;
+      expect(lanesBefore).toEqual([expect.objectContaining({ destination: 'chase', state: 'active', consecutiveFailures: 0 })]);
+
+      for (const [status, body, outcome] of [
+        [401, { detail: 'Invalid API key' }, 'bad-credentials'],
+        [503, { detail: 'Service Unavailable' }, 'retryable'],
+      ] as const) {
+        vendor.override = () => ({ status, body });
+        const sent = vendor.requests.length;
+        const tried = await api<{ outcome: string; response: { status: number } }>(c, '/debug/api/try/chase', { method: 'POST', headers: { 'x-tagrelay-debug': '1' } });
+        expect(tried.body).toMatchObject({ outcome, response: { status } });
+        expect(vendor.requests.length).toBe(sent + 1);
+        // A delivery answered so would pause the lane (401) or back it off (503): Try does neither.
+        expect(await (await fetch(`${c.url}/healthz`)).json()).toEqual({ status: 'ok', destinations: [{ destination: 'chase', state: 'active' }] });
+        expect((await api<{ lanes: unknown[] }>(c, '/debug/api/status')).body.lanes).toEqual(lanesBefore);
+        expect(await c.deliveries()).toEqual(deliveriesBefore);
+      }
+      expect(await c.events()).toEqual(eventsBefore);
+
+      // The vendor works again: a new event goes at once, as it would through a lane that was never paused.
+      vendor.override = undefined;
+      await post(c, { v: 1, events: [{ id: 'evt-try-state-03', name: 'sign_up', time: Date.now(), properties: { user_data: { email: 'bob@example.com' } } }] });
+      await waitFor(async () => (await c.deliveries()).find((d) => d.eventId === 'evt-try-state-03')?.state === 'delivered', 5000, 'the new event delivered');
+      expect(vendor.violations).toEqual([]);
+    } finally {
+      await c.stop();
+      await vendor.close();
+    }
+  });
+});
+
 function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 19);

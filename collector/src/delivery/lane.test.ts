@@ -14,6 +14,8 @@ import { Sender } from './send.js';
 class Vendor {
   received: { at: number; body: string }[] = [];
   answer: (body: string) => number = () => 202;
+  /** The body of every answer. */
+  answerBody = '{}';
   latencyMs = 20;
   url = '';
   private server?: Server;
@@ -25,7 +27,7 @@ class Vendor {
       req.on('end', () => {
         this.received.push({ at: Date.now(), body });
         const status = this.answer(body);
-        setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'), this.latencyMs);
+        setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(this.answerBody), this.latencyMs);
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
@@ -161,6 +163,36 @@ describe('Lane', () => {
     expect(tries).toBeLessThanOrEqual(8);
     expect((await store.stats())[0]).toMatchObject({ delivered: 199, pending: 1 });
   }, 20_000);
+
+  it('gives up on a delivery older than maxAgeMs: a dead letter with its last status and the vendor\'s answer, long before maxAttempts', async () => {
+    // Retried while young (a probe every 100-300 ms), dead at its first failure past 2 s; maxAttempts is 1000.
+    const { vendor, store, lane } = await setUp(1, { maxAgeMs: 2_000, baseBackoffMs: 100, maxProbeIntervalMs: 300 });
+    vendor.answer = () => 503;
+    vendor.answerBody = '{"detail":"upstream maintenance"}';
+    lane.start();
+    const deliveryOf = async () => (await store.eventDeliveries(['evt-lane-00000']))[0]!;
+    // Young, it stays pending and is tried again.
+    expect(await until(async () => (await deliveryOf()).attempts >= 2, 1_500)).toBe(true);
+    const young = await deliveryOf();
+    expect(young.updatedAt - young.createdAt).toBeLessThan(2_000);
+    expect(young.state).toBe('pending');
+
+    expect(await until(async () => (await deliveryOf()).state === 'dead', 5_000)).toBe(true);
+    const dead = await deliveryOf();
+    expect(dead.updatedAt - dead.createdAt).toBeGreaterThanOrEqual(2_000);
+    expect(dead.attempts).toBeGreaterThanOrEqual(2);
+    expect(dead.attempts).toBeLessThan(options.maxAttempts);
+    expect(dead.status).toBe(503);
+    expect(dead.detail).toBe(
+      `gave up after ${dead.attempts} attempts: chase (POST ${vendor.url}/api/v2/conversions): 503 vendor asked to retry: {"detail":"upstream maintenance"}`,
+    );
+    expect(dead.request).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/api\/v2\/conversions\n/);
+    // A dead letter is not tried again.
+    const sent = vendor.received.length;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(vendor.received).toHaveLength(sent);
+    expect((await store.stats())[0]).toMatchObject({ dead: 1, pending: 0 });
+  }, 15_000);
 
   it('records a refused request masked in full, and a delivered one as its first line even while another destination still waits', async () => {
     // 'later' is a second destination of every event that no lane serves here: its deliveries stay pending.

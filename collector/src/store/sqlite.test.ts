@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeStoreContract, newEvent } from './testing.js';
 import { SqliteStore } from './sqlite.js';
-import { SQLITE_SCHEMA_VERSION } from './sqliteSchema.js';
+import { openDatabase, SQLITE_SCHEMA_VERSION } from './sqliteSchema.js';
 
 describeStoreContract('SqliteStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
@@ -69,6 +69,21 @@ describe('SqliteStore schema', () => {
     const { readFileSync } = await import('node:fs');
     const bytes = readFileSync(path).toString('latin1') + (existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`).toString('latin1') : '');
     expect(bytes).not.toContain(secret); // ...but the store's own connections overwrote the rows they deleted
+  });
+
+  it('opens the store in WAL mode with synchronous=FULL (fsync per commit), a new store and an existing one reopened', () => {
+    const path = join(dir, 't.db');
+    const fresh = openDatabase(path);
+    expect(fresh.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(fresh.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    fresh.close();
+    // The setting is the connection's, not the file's: a plain connection to a store already in WAL mode gets
+    // the SQLite build's WAL default (better-sqlite3's is NORMAL, which may lose the last commits in a power
+    // cut). So every connection the collector opens (the writer thread's is one: sqliteWriter.worker.ts) asks for FULL.
+    const reopened = openDatabase(path);
+    expect(reopened.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(reopened.pragma('synchronous', { simple: true })).toBe(2);
+    reopened.close();
   });
 
   it('refuses a store made by a newer tagrelay, naming the file and both versions', () => {

@@ -1,23 +1,30 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** What the proxy does with `/collect`: pass it on, answer 503, or drop the connection. */
-export type ProxyMode = 'pass' | '503' | 'drop';
+/**
+ * What the proxy does with `/collect`: pass it on, answer 503, drop the connection, or answer with
+ * `answer`'s status (and its `Retry-After`, when given).
+ */
+export type ProxyMode = 'pass' | '503' | 'drop' | 'answer';
 
 /**
  * A small HTTP proxy in front of the real collector, for the outages the tag must survive. `pass`
  * forwards every request; `503` answers each `/collect` with 503 and `Retry-After: 1` (with CORS
  * headers, as a load balancer in front of the collector would); `drop` destroys the connection of
- * each `/collect` request before it reaches the collector. Other paths (`/t.js`) always pass.
+ * each `/collect` request before it reaches the collector; `answer` answers with `answer.status` (CORS
+ * headers included, `Retry-After` exposed when given). Other paths (`/t.js`) always pass.
  * `forwarded` counts, per event id, the `/collect` bodies holding it that reached the collector.
  */
 export class FlakyProxy {
   url = '';
   mode: ProxyMode = 'pass';
+  /** The answer of mode `answer`. */
+  answer: { status: number; retryAfter?: string } = { status: 500 };
   /** event id -> how many bodies holding it were passed to the collector */
   readonly forwarded = new Map<string, number>();
-  /** `/collect` requests answered 503 or dropped */
+  /** `/collect` requests answered 503 (or `answer`) or dropped; when each came, with its body */
   failed = 0;
+  readonly failures: { at: number; body: string }[] = [];
   private server?: Server;
 
   constructor(public target: string) {}
@@ -40,13 +47,25 @@ export class FlakyProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const collect = req.url?.startsWith('/collect') && req.method === 'POST';
-    if (collect && this.mode === 'drop') {
+    if (collect && this.mode !== 'pass') {
       this.failed++;
+      this.failures.push({ at: Date.now(), body: body.toString() });
+    }
+    if (collect && this.mode === 'drop') {
       req.socket.destroy();
       return;
     }
+    if (collect && this.mode === 'answer') {
+      const { status, retryAfter } = this.answer;
+      res.writeHead(status, {
+        'Access-Control-Allow-Origin': req.headers.origin ?? '*',
+        'Content-Type': 'application/json',
+        ...(retryAfter ? { 'Retry-After': retryAfter, 'Access-Control-Expose-Headers': 'Retry-After' } : {}),
+      });
+      res.end(`{"error":"answered ${status} by the test"}`);
+      return;
+    }
     if (collect && this.mode === '503') {
-      this.failed++;
       res.writeHead(503, {
         'Retry-After': '1',
         'Access-Control-Allow-Origin': req.headers.origin ?? '*',

@@ -185,6 +185,70 @@ describe('tag: an event leaves the browser only when the collector has it', () =
     }
   });
 
+  it.each([401, 404, 405, 408, 429])('an answer %s keeps the events: they are tried again and arrive once the collector takes them', async (status) => {
+    const marker = `outage=answer-${status}`;
+    const failed = proxy.failed;
+    proxy.answer = { status };
+    proxy.mode = 'answer';
+    try {
+      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`);
+      await tagReady(page);
+      await page.evaluate(() => window.track('purchase', { transaction_id: 'T-kept', value: 1, currency: 'EUR' }));
+      await waitFor(() => proxy.failed >= failed + 2, 15000, 'two answered tries');
+      expect((await idbEvents(page)).map((e) => e.name).sort()).toEqual(['page_view', 'purchase']);
+      expect(await ofPage(marker)).toEqual([]);
+      proxy.mode = 'pass';
+      await waitFor(async () => (await ofPage(marker)).length >= 2, 20000, 'both events');
+      await waitFor(async () => (await idbEvents(page)).length === 0, 5000, 'IndexedDB emptied');
+      expect((await ofPage(marker)).map((e) => e.name).sort()).toEqual(['page_view', 'purchase']);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      proxy.mode = 'pass';
+    }
+  });
+
+  it("waits as long as the collector's Retry-After asks, read through Access-Control-Expose-Headers", async () => {
+    const marker = 'outage=retry-after';
+    const tries = () => proxy.failures.filter((f) => f.body.includes(marker)).map((f) => f.at);
+    // Without it the first retry comes 0.5 to 1.5 s after the first failure.
+    proxy.answer = { status: 429, retryAfter: '4' };
+    proxy.mode = 'answer';
+    try {
+      const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`);
+      await tagReady(page);
+      await waitFor(() => tries().length >= 2, 20000, 'two answered tries');
+      const [first, second] = tries();
+      expect(second! - first!).toBeGreaterThanOrEqual(3900);
+      proxy.mode = 'pass';
+      await waitFor(async () => (await ofPage(marker)).length >= 1, 20000, 'the page view');
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      proxy.mode = 'pass';
+    }
+  });
+
+  it('back online, the events go at once, not after the backoff grown while offline', async () => {
+    const marker = 'outage=online';
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`);
+    const failures: number[] = [];
+    page.on('requestfailed', (r) => r.url().endsWith('/collect') && failures.push(Date.now()));
+    await tagReady(page);
+    await waitFor(async () => (await ofPage(marker)).length >= 1, 5000, 'page_view sent');
+    await context.setOffline(true);
+    await page.evaluate(() => window.track('search', { search_term: 'anvil' }));
+    // Five failed tries: the next is due 8 s or more after the last (1 s doubling, jitter 0.5 to 1.5).
+    await waitFor(() => failures.length >= 5, 40000, 'five tries that failed offline');
+    expect(await ofPage(marker, collector).then((l) => l.filter((e) => e.name === 'search'))).toEqual([]);
+    const online = Date.now();
+    await context.setOffline(false);
+    await waitFor(async () => (await ofPage(marker)).some((e) => e.name === 'search'), 10000, 'search after online');
+    expect(Date.now() - online).toBeLessThan(4000);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
+
   it('refused events are final and shown in debug mode: an invalid event, a batch refused as a whole', async () => {
     const { context, page, errors, log } = await open(browser, `${site.url}/tag-basic.html?refusals=1&tagrelay_debug=1`);
     await tagReady(page);

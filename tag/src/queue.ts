@@ -92,7 +92,9 @@ const adopt = async (): Promise<void> => {
  * handler: back online, it tries at once. Never throws.
  */
 export const flush = (): void => {
-  timer = 0; // a timer still due just flushes again
+  // A timer still due would flush again behind this flush's back: after a failure, that second try would
+  // come before the backoff and the collector's Retry-After. (clearTimeout returns undefined: no timer.)
+  timer = clearTimeout(timer) as undefined;
   const run = () => adopt().then(() => send(), () => send());
   if (navigator.locks) navigator.locks.request('tagrelay', run).catch(() => send());
   else run();

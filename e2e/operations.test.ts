@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
+import { chaseEventId, collectorPid, countBy } from './load.js';
 import { startChase } from './vendors/chase.js';
 import { startNextdoor } from './vendors/nextdoor.js';
 import type { VendorServer } from './vendors/server.js';
@@ -37,6 +39,36 @@ function cli(c: Collector, ...args: string[]): Promise<{ status: number | null; 
     execFile(process.execPath, [bin, ...args, '--config', c.configPath], { cwd: c.dataDir, encoding: 'utf8', timeout: 15000 }, (error, stdout, stderr) =>
       resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
     );
+  });
+}
+
+/**
+ * One request on `agent` (keep-alive, one connection). With `write`, the request says `Expect: 100-continue` and
+ * `write` sends the body (in parts if it likes) once the collector's `100 Continue` says its handler has the request.
+ */
+function exchange(
+  c: Collector,
+  agent: Agent,
+  method: string,
+  path: string,
+  body?: string,
+  write?: (req: ReturnType<typeof request>) => Promise<void>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string; reusedSocket: boolean }> {
+  const { hostname, port } = new URL(c.url);
+  return new Promise((done, fail) => {
+    const headers: Record<string, string | number> = {};
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    if (write) headers.expect = '100-continue';
+    const req = request({ hostname, port, method, path, agent, headers });
+    req.once('error', fail);
+    req.once('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.once('end', () => done({ status: res.statusCode!, headers: res.headers, body: text, reusedSocket: req.reusedSocket }));
+    });
+    if (write) req.once('continue', () => write(req).catch(fail));
+    else req.end(body);
   });
 }
 
@@ -155,6 +187,52 @@ describe('operations', () => {
     await waitFor(async () => (await collector!.deliveries()).filter((d) => d.state === 'delivered').length === 2, 10000, 'delivered after restart');
     expect(chase.requests).toHaveLength(4); // each sent again once: the first answers never came
   }, 40_000);
+
+  it('on SIGTERM a /collect already in flight gets its answer and its events are stored; a new /collect or /readyz meanwhile is answered 503', async () => {
+    chase = await startChase(KEY);
+    collector = await Collector.start({ config: config(chase) });
+    const c = collector;
+    const batch = (ids: string[]) =>
+      JSON.stringify({ v: 1, events: ids.map((id) => ({ id, name: 'sign_up', time: Date.now(), properties: { user_data: { email: `${id}@example.com` } } })) });
+    const inFlight = ['evt-flight-00001', 'evt-flight-00002', 'evt-flight-00003'];
+    const body = batch(inFlight);
+    const half = Math.floor(body.length / 2);
+    // One connection, as a client (or a load balancer) keeps one: a request begun on it before the stop, then new ones.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const pid = collectorPid(c.configPath);
+      const answered = await exchange(c, agent, 'POST', '/collect', body, async (req) => {
+        // Half the body, then SIGTERM; the rest once the collector says it is stopping.
+        req.write(body.slice(0, half));
+        process.kill(pid, 'SIGTERM');
+        await waitFor(() => c.output.includes('"msg":"stopping"'), 10_000, 'the collector stopping');
+        req.end(body.slice(half));
+      });
+      expect(answered.status).toBe(200);
+      expect(JSON.parse(answered.body)).toMatchObject({ stored: 3, duplicates: 0 });
+      // New requests while it stops, on that same connection (a new connection is not accepted any more):
+      // not ready, and no events taken, with a Retry-After for the tag.
+      const ready = await exchange(c, agent, 'GET', '/readyz');
+      expect(ready.reusedSocket).toBe(true);
+      expect(ready).toMatchObject({ status: 503 });
+      expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', reason: 'the collector is stopping' });
+      const refused = await exchange(c, agent, 'POST', '/collect', batch(['evt-refused-00001']));
+      expect(refused.reusedSocket).toBe(true);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+      expect(JSON.parse(refused.body)).toEqual({ error: 'not taking events now: the collector is stopping' });
+      expect(c.output).not.toMatch(/"msg":"stopped"/); // all of that while it was stopping
+    } finally {
+      agent.destroy();
+    }
+    await c.stop();
+    expect(c.output).toMatch(/"msg":"stopped"/);
+    // On the same store after a restart: the events of the request in flight are there (and go to Chase), the refused one is not.
+    await c.restart();
+    const stored = (await c.events()).map((e) => e.id).sort();
+    expect(stored).toEqual(inFlight);
+    await waitFor(() => inFlight.every((id) => countBy(chase!.requests, chaseEventId).has(id)), 10_000, 'the events at Chase');
+  });
 
   it('dryRun records the exact request it would send, secrets redacted, and sends nothing', async () => {
     const nextdoor = await startNextdoor('nd-dry-token', 'ds-1');

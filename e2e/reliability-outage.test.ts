@@ -156,3 +156,77 @@ describe('reliability: a vendor outage', () => {
     expect(await c.metric('tagrelay_delivery_failures_total', { destination: 'nextdoor' })).toBe(0);
   });
 });
+
+describe('reliability: a slow vendor', () => {
+  it('a vendor that holds every request until the delivery timeout never delays a healthy vendor', async () => {
+    const TIMEOUT_MS = 3000;
+    const CONCURRENCY = 4;
+    chase = await startChase(CHASE_KEY);
+    nextdoor = await startNextdoor(ND_TOKEN, ND_SOURCE);
+    // Chase takes every request and never answers: each one holds a slot of its lane until the collector's timeout.
+    chase.override = () => ({ status: 202, body: {}, delayMs: 120_000 });
+    collector = await Collector.start({
+      config: {
+        destinations: {
+          chase: { apiKey: CHASE_KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } },
+          nextdoor: { token: ND_TOKEN, dataSourceId: ND_SOURCE, baseUrl: nextdoor.url, events: { sign_up: 'sign_up' } },
+        },
+        delivery: { ...DELIVERY, concurrency: CONCURRENCY, timeoutMs: TIMEOUT_MS },
+      },
+    });
+    const c = collector;
+
+    // A stream of events routed to both, for two of Chase's full windows: 24 batches of 5, one every 250 ms.
+    const postedAt = new Map<string, number>();
+    const ids: string[] = [];
+    const streamStart = Date.now();
+    for (let b = 0; b < 24; b++) {
+      const batch = Array.from({ length: PER_BATCH }, (_, i) => `slow-${String(b * PER_BATCH + i).padStart(4, '0')}`);
+      const at = Date.now();
+      const r = await postCollect(c.url, JSON.stringify({ v: 1, events: batch.map((id) => signUp(id)) }));
+      expect(r).toMatchObject({ status: 200 });
+      batch.forEach((id) => postedAt.set(id, at));
+      ids.push(...batch);
+      await sleep(250);
+    }
+    const streamEnd = Date.now();
+    await waitFor(
+      () => {
+        const got = countBy(nextdoor!.requests, nextdoorEventId);
+        return ids.every((id) => got.has(id));
+      },
+      2 * TIMEOUT_MS,
+      'every event at Nextdoor',
+    );
+    const healthyDoneAt = Date.now();
+
+    const firstSeen = new Map<string, number>();
+    for (const r of nextdoor.requests) {
+      const id = nextdoorEventId(r);
+      if (id && !firstSeen.has(id)) firstSeen.set(id, r.receivedAt);
+    }
+    const latency = ids.map((id) => firstSeen.get(id)! - postedAt.get(id)!);
+    const chaseFailures = await c.metric('tagrelay_delivery_failures_total', { destination: 'chase' });
+    const firstChase = chase.requests[0]?.receivedAt ?? NaN;
+    console.log(
+      `slow vendor (timeout ${TIMEOUT_MS} ms): ${ids.length} events over ${streamEnd - streamStart} ms; ` +
+        `Chase got ${chase.requests.length} requests (first ${firstChase - streamStart} ms into the stream), answered none, ${chaseFailures} timed out; ` +
+        `Nextdoor latency median/max ${median(latency)}/${Math.max(...latency)} ms, all in ${healthyDoneAt - streamStart} ms`,
+    );
+
+    // Chase's lane was full of requests it held for the whole window, and the collector gave up on them (timeouts)
+    // while the stream went on.
+    expect(chase.requests.length).toBeGreaterThanOrEqual(CONCURRENCY);
+    expect(firstChase).toBeLessThan(streamStart + 2000);
+    expect(chaseFailures).toBeGreaterThanOrEqual(CONCURRENCY);
+    expect(countBy(chase.requests, chaseEventId).size).toBeLessThan(ids.length); // most of Chase's events still wait
+    // Nextdoor got every event once, each well within one of Chase's windows: waiting behind Chase's held requests
+    // would cost up to TIMEOUT_MS, half of it on average (measured: median 15-70 ms, max 80-650 ms on a busy machine).
+    const ndCounts = countBy(nextdoor.requests, nextdoorEventId);
+    for (const id of ids) expect(ndCounts.get(id), `Nextdoor ${id}`).toBe(1);
+    expect(Math.max(...latency)).toBeLessThan((TIMEOUT_MS * 2) / 3);
+    expect(median(latency)).toBeLessThan(TIMEOUT_MS / 6);
+    expect(await c.metric('tagrelay_delivery_failures_total', { destination: 'nextdoor' })).toBe(0);
+    expect(nextdoor.violations).toEqual([]);
+  });
+});

@@ -356,7 +356,9 @@ export class PostgresStore implements Store {
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
            UNION SELECT body::jsonb ->> 'anonymousId' FROM tagrelay.events
-            WHERE $3::text IS NOT NULL AND body::jsonb ->> 'anonymousId' IS NOT NULL AND ${hasEmail('body::jsonb')}
+            WHERE body::jsonb ->> 'anonymousId' IS NOT NULL
+              AND (($3::text IS NOT NULL AND ${hasEmail('body::jsonb')})
+                OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2))
          ), gone AS (
            SELECT seq, id FROM tagrelay.events e
             WHERE body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)

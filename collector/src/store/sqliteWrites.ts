@@ -82,10 +82,13 @@ export function sqliteWrites(db: Database.Database): {
                        AND updated_at >= ? ORDER BY id LIMIT ?)`,
     ),
     // Erasure: the visitors an email was seen with, then every event of the person.
-    visitorsWithEmail: db
+    // The visitors (anonymous ids) a person's email or user id was seen with.
+    visitorsOfPerson: db
       .prepare(
         `SELECT DISTINCT json_extract(body, '$.anonymousId') FROM events
-          WHERE json_extract(body, '$.anonymousId') IS NOT NULL AND json_extract(body, '$.context.emailKey') = @emailKey`,
+          WHERE json_extract(body, '$.anonymousId') IS NOT NULL
+            AND ((@emailKey IS NOT NULL AND json_extract(body, '$.context.emailKey') = @emailKey)
+              OR (@userId IS NOT NULL AND CAST(json_extract(body, '$.properties.user_id') AS TEXT) = @userId))`,
       )
       .pluck(),
     personEvents: db
@@ -262,11 +265,12 @@ export function sqliteWrites(db: Database.Database): {
         return s.requeue.run(now, now, now, w.destination, JSON.stringify(w.states), w.since, w.limit).changes;
       case 'forget': {
         const key = w.person.email?.trim() ? emailKey(w.person.email) : null;
+        const userId = w.person.userId ?? null;
         const anonymousIds = [
           ...(w.person.anonymousId ? [w.person.anonymousId] : []),
-          ...(key ? (s.visitorsWithEmail.all({ emailKey: key }) as string[]) : []),
+          ...(key || userId ? (s.visitorsOfPerson.all({ emailKey: key, userId }) as string[]) : []),
         ];
-        const params = { anonymousIds: JSON.stringify(anonymousIds), userId: w.person.userId ?? null, emailKey: key };
+        const params = { anonymousIds: JSON.stringify(anonymousIds), userId, emailKey: key };
         const seqs = JSON.stringify(s.personEvents.all(params));
         const eventIds = JSON.stringify(s.eventIdsOf.all(seqs));
         const waiting = new Map<string, number>();

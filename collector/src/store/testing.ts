@@ -26,6 +26,26 @@ export const newEvent = (id: string, destinations: string[], receivedAt = Date.n
   destinations,
 });
 
+/**
+ * An event of a person (a visitor, `anonymousId`), as /collect stores it: with the key of its email in its
+ * context (http/collect.ts), which outlives `user_data`.
+ */
+export const personEvent = (
+  id: string,
+  anonymousId: string,
+  properties: Record<string, unknown>,
+  destinations = ['a'],
+  time = Date.now(),
+): NewEvent => {
+  const email = (properties.user_data as { email?: string | string[] } | undefined)?.email;
+  const first = Array.isArray(email) ? email[0] : email;
+  return {
+    event: { id, name: 'purchase', time, anonymousId, properties },
+    context: first ? { ...contextOf(time), emailKey: emailKey(first) } : contextOf(time),
+    destinations,
+  };
+};
+
 export function describeStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name}: the Store contract`, () => {
     let t: StoreUnderTest;
@@ -166,16 +186,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
 
     it('forgets a person: by email (and the visitor it was seen with), by user id, by anonymous id', async () => {
       const time = Date.now();
-      // /collect keeps a key of the event's email in its context (http/collect.ts), which outlives user_data.
-      const person = (id: string, anonymousId: string, properties: Record<string, unknown>, destinations = ['a']): NewEvent => {
-        const email = (properties.user_data as { email?: string | string[] } | undefined)?.email;
-        const first = Array.isArray(email) ? email[0] : email;
-        return {
-          event: { id, name: 'purchase', time, anonymousId, properties },
-          context: first ? { ...contextOf(time), emailKey: emailKey(first) } : contextOf(time),
-          destinations,
-        };
-      };
+      const person = (id: string, anonymousId: string, properties: Record<string, unknown>, destinations = ['a']) =>
+        personEvent(id, anonymousId, properties, destinations, time);
       await store.ingest([
         person('evt-ann-00001', 'v-ann', { user_data: { email: 'Ann@Example.com' } }),
         person('evt-ann-00002', 'v-ann', { value: 1 }, ['a', 'b']), // no email: found by its visitor
@@ -197,6 +209,104 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.recentEvents(10)).toEqual([]);
       expect(await store.recentConflicts(10)).toEqual([]);
       expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 0]]));
+    });
+
+    it('forgets a person by email: their events and their visitor\'s, the deliveries with their recorded requests, id conflicts and remembered click ids; another person keeps all of theirs', async () => {
+      const time = Date.now();
+      await store.ingest([
+        personEvent('evt-mail-ann-1', 'v-mail-ann', { user_data: { email: 'Ann@Example.com' } }, ['a', 'b'], time),
+        personEvent('evt-mail-ann-2', 'v-mail-ann', { value: 2 }, ['a'], time), // no email: found by its visitor
+        personEvent('evt-mail-bob-1', 'v-mail-bob', { user_data: { email: 'bob@example.com' } }, ['a', 'b'], time),
+        personEvent('evt-mail-bob-2', 'v-mail-bob', { value: 2 }, ['a'], time),
+      ]);
+      // Each id reused by another event: a conflict of Ann's and one of Bob's.
+      const reused = await store.ingest([
+        personEvent('evt-mail-ann-2', 'v-mail-ann', { value: 3 }, ['a'], time),
+        personEvent('evt-mail-bob-2', 'v-mail-bob', { value: 3 }, ['a'], time),
+      ]);
+      expect(reused.conflicts).toEqual([0, 1]);
+      await store.rememberVisitors([
+        { anonymousId: 'v-mail-ann', clickIds: { irclickid: 'ir-ann' }, consent: { ad_storage: 'granted' }, at: time },
+        { anonymousId: 'v-mail-bob', clickIds: { irclickid: 'ir-bob' }, consent: { ad_storage: 'granted' }, at: time },
+      ]);
+      // Requests recorded for both: refused ones keep their (masked) bodies, a delivered one its first line.
+      const sent = await store.claim('a', 10, Date.now(), 60_000);
+      expect(sent.map((d) => d.event.id)).toEqual(['evt-mail-ann-1', 'evt-mail-ann-2', 'evt-mail-bob-1', 'evt-mail-bob-2']);
+      const [ann1, ann2, bob1, bob2] = sent;
+      await store.update([
+        { id: ann1!.id, state: 'rejected', attempted: true, status: 400, detail: 'refused', request: 'POST https://a.example/for-ann\n{}\n{"OrderId":"ann"}' },
+        { id: ann2!.id, state: 'delivered', attempted: true, status: 200, request: 'POST https://a.example/for-ann-2\n{}\n{}' },
+        { id: bob1!.id, state: 'rejected', attempted: true, status: 400, detail: 'refused', request: 'POST https://a.example/for-bob\n{}\n{"OrderId":"bob"}' },
+        { id: bob2!.id, state: 'delivered', attempted: true, status: 200, request: 'POST https://a.example/for-bob-2\n{}\n{}' },
+      ]);
+      const requests = async () => (await store.recentDeliveries(50)).map((d) => d.request ?? '');
+      expect((await requests()).filter((r) => r.includes('/for-ann'))).toHaveLength(2);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 2]]));
+
+      expect(await store.forget({ email: 'ann@EXAMPLE.com' })).toEqual({ events: 2, deliveries: 3, conflicts: 1 });
+
+      expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual(['evt-mail-bob-1', 'evt-mail-bob-2']);
+      expect(await store.findEvents({ id: 'evt-mail-ann-1', limit: 10 })).toEqual([]);
+      expect(await store.eventDeliveries(['evt-mail-ann-1', 'evt-mail-ann-2'])).toEqual([]);
+      expect((await store.recentDeliveries(50)).map((d) => [d.eventId, d.destination]).sort()).toEqual([
+        ['evt-mail-bob-1', 'a'],
+        ['evt-mail-bob-1', 'b'],
+        ['evt-mail-bob-2', 'a'],
+      ]);
+      expect((await requests()).filter((r) => r.includes('/for-ann'))).toEqual([]);
+      expect((await requests()).filter((r) => r.includes('/for-bob'))).toHaveLength(2);
+      expect((await store.recentConflicts(10)).map((c) => c.eventId)).toEqual(['evt-mail-bob-2']);
+      // Ann's remembered click ids and consent are gone; Bob's stay.
+      expect([...(await store.visitors(['v-mail-ann', 'v-mail-bob'], 0)).keys()]).toEqual(['v-mail-bob']);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 1]]));
+      // Bob's pending delivery is still handed out.
+      expect((await store.claim('b', 10, Date.now(), 60_000)).map((d) => d.event.id)).toEqual(['evt-mail-bob-1']);
+      // Nothing of Ann's is left to find.
+      expect(await store.forget({ email: 'ann@example.com' })).toEqual({ events: 0, deliveries: 0, conflicts: 0 });
+    });
+
+    it('forgets a person by user id: their events and their visitor\'s, the deliveries with their recorded requests, the id conflicts that carry it and remembered click ids; another person keeps all of theirs', async () => {
+      const time = Date.now();
+      await store.ingest([
+        personEvent('evt-uid-ann-01', 'v-uid-ann', { user_id: 'u-ann', value: 1 }, ['a', 'b'], time),
+        personEvent('evt-uid-ann-02', 'v-uid-ann', { user_id: 'u-ann', value: 2 }, ['a'], time),
+        personEvent('evt-uid-ann-03', 'v-uid-ann', { value: 3 }, [], time), // before she logged in: found by her visitor
+        personEvent('evt-uid-bob-01', 'v-uid-bob', { user_id: 'u-bob', value: 1 }, ['a', 'b'], time),
+        personEvent('evt-uid-dan-01', 'v-uid-dan', { user_id: 77, value: 1 }, ['a'], time), // a site's numeric user id
+      ]);
+      // Conflicts: Ann's id reused; Bob's id reused by an event of Ann's (her data, under his id); Bob's id by his own.
+      const reused = await store.ingest([
+        personEvent('evt-uid-ann-01', 'v-uid-ann', { user_id: 'u-ann', value: 9 }, ['a'], time),
+        personEvent('evt-uid-bob-01', 'v-uid-ann', { user_id: 'u-ann', value: 8 }, ['a'], time),
+        personEvent('evt-uid-bob-01', 'v-uid-bob', { user_id: 'u-bob', value: 7 }, ['a'], time),
+      ]);
+      expect(reused.conflicts).toEqual([0, 1, 2]);
+      await store.rememberVisitors([
+        { anonymousId: 'v-uid-ann', clickIds: { irclickid: 'ir-ann' }, consent: { ad_storage: 'granted' }, at: time },
+        { anonymousId: 'v-uid-bob', clickIds: { irclickid: 'ir-bob' }, at: time },
+      ]);
+      const sent = await store.claim('a', 10, Date.now(), 60_000);
+      expect(sent.map((d) => d.event.id)).toEqual(['evt-uid-ann-01', 'evt-uid-ann-02', 'evt-uid-bob-01', 'evt-uid-dan-01']);
+      await store.update(
+        sent.map((d) => ({ id: d.id, state: 'rejected' as const, attempted: true, status: 422, request: `POST https://a.example/for-${d.event.id}\n{}\n{}` })),
+      );
+      const requests = async () => (await store.recentDeliveries(50)).map((d) => d.request ?? '');
+      expect((await requests()).filter((r) => r.includes('/for-evt-uid-ann'))).toHaveLength(2);
+
+      expect(await store.forget({ userId: 'u-ann' })).toEqual({ events: 3, deliveries: 3, conflicts: 2 });
+      // Ann's remembered click ids and consent are gone; Bob's stay.
+      expect([...(await store.visitors(['v-uid-ann', 'v-uid-bob'], 0)).keys()]).toEqual(['v-uid-bob']);
+
+      expect((await store.recentEvents(10)).map((e) => e.id).sort()).toEqual(['evt-uid-bob-01', 'evt-uid-dan-01']);
+      expect(await store.eventDeliveries(['evt-uid-ann-01', 'evt-uid-ann-02'])).toEqual([]);
+      expect((await requests()).filter((r) => r.includes('/for-evt-uid-ann'))).toEqual([]);
+      expect((await requests()).filter((r) => r.includes('/for-evt-uid-bob-01'))).toHaveLength(1);
+      expect((await store.recentConflicts(10)).map((c) => JSON.parse(c.body).properties)).toEqual([{ user_id: 'u-bob', value: 7 }]);
+      expect(await store.queueDepth()).toEqual(new Map([['a', 0], ['b', 1]]));
+      // A user id the site sends as a number is found by its text, as `tagrelay forget --user-id 77` gives it.
+      expect(await store.forget({ userId: '77' })).toEqual({ events: 1, deliveries: 1, conflicts: 0 });
+      expect((await store.recentEvents(10)).map((e) => e.id)).toEqual(['evt-uid-bob-01']);
+      expect(await store.forget({ userId: 'u-ann' })).toEqual({ events: 0, deliveries: 0, conflicts: 0 });
     });
 
     it('finds events for the debug page: by id however old, by name, click id and time among the newest; and their deliveries', async () => {

@@ -1,5 +1,6 @@
 // Attribution that lasts and conversions that cannot be forged, over real HTTP: the shop's browser
 // (as the tag posts) and its backend (with a server key) against the real collector and vendor stand-ins.
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, waitFor } from './collector.js';
 import { startChase } from './vendors/chase.js';
@@ -45,6 +46,19 @@ const fromBrowser = (c: Collector, events: unknown[], headers: Record<string, st
   fetch(`${c.url}/collect`, { method: 'POST', headers: { origin: ORIGIN, ...headers }, body: JSON.stringify({ v: 1, events }) });
 const fromBackend = (c: Collector, events: unknown[], key = SERVER_KEY) =>
   fetch(`${c.url}/collect`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ v: 1, events }) });
+
+/** A request as a browser sends it to the collector reached by another name (fetch cannot set Host): its status and headers. */
+function asHost(c: Collector, method: string, headers: Record<string, string>, body = ''): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${c.url}/collect`, { method, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const pageView = (id: string, anonymousId: string) => JSON.stringify({ v: 1, events: [{ id, name: 'page_view', time: Date.now(), anonymousId }] });
 
 const purchase = (id: string, extra: Record<string, unknown> = {}, properties: Record<string, unknown> = {}) => ({
   id,
@@ -98,6 +112,39 @@ describe('conversions confirmed by the shop\'s backend', () => {
     const skipped = (await c.deliveries()).filter((d) => d.state === 'skipped');
     expect(skipped).toHaveLength(2);
     for (const d of skipped) expect(d.detail).toMatch(/sent once already: another event of this conversion \(purchase:T-5001\)/);
+  });
+
+  it('two events of one conversion in ONE batch (different event ids, one transaction_id) reach every destination once; the other is skipped as sent once already', async () => {
+    const { impact, chase, c } = await setUp();
+    // A thank-you page that reported its purchase twice, in the same request, beside another order of its own.
+    const res = await fromBrowser(c, [
+      purchase('evt-batch-twin-01', { clickIds: { irclickid: 'ir-twin' } }, { transaction_id: 'T-TWIN', value: 20 }),
+      purchase('evt-batch-twin-02', { clickIds: { irclickid: 'ir-twin' } }, { transaction_id: 'T-TWIN', value: 20 }),
+      purchase('evt-batch-solo-01', { clickIds: { irclickid: 'ir-solo' } }, { transaction_id: 'T-SOLO', value: 30 }),
+    ]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ stored: 3, duplicates: 0 });
+    // Every delivery decided, the other order's among them; then a moment for a late second request to show.
+    const decided = await waitFor(async () => {
+      const d = await c.deliveries();
+      return d.length === 6 && d.every((x) => x.state !== 'pending') ? d : undefined;
+    }, 10000, 'every delivery decided');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(impact.requests.map((r) => form(r).OrderId).sort()).toEqual(['T-SOLO', 'T-TWIN']);
+    const chaseOrders = chase.requests.map((r) => (JSON.parse(r.body) as { conversion_data: { transaction_id: string } }).conversion_data.transaction_id);
+    expect(chaseOrders.sort()).toEqual(['T-SOLO', 'T-TWIN']);
+    expect(impact.violations).toEqual([]);
+    expect(chase.violations).toEqual([]);
+    // /debug: per destination, one twin delivered and the other skipped, saying why.
+    const twins = decided.filter((d) => d.eventId.startsWith('evt-batch-twin'));
+    for (const destination of ['impact', 'chase']) {
+      const mine = twins.filter((d) => d.destination === destination);
+      expect(mine.map((d) => d.state).sort()).toEqual(['delivered', 'skipped']);
+      expect(mine.find((d) => d.state === 'skipped')!.detail).toBe(
+        `sent once already: another event of this conversion (purchase:T-TWIN) goes to ${destination}`,
+      );
+    }
+    expect(decided.filter((d) => d.eventId === 'evt-batch-solo-01').map((d) => d.state)).toEqual(['delivered', 'delivered']);
   });
 
   it('a wrong server key is a 401; a right one needs no origin and is not held to the per-address limit', async () => {
@@ -158,6 +205,36 @@ describe('the visitor cookie', () => {
     );
     expect(denied.headers.get('set-cookie')).toMatch(/^_tr=; Path=\/; Max-Age=0;/);
     expect((await c.events()).find((e) => e.id === 'evt-cookie-00003')!.anonymousId).toBe('tag-id-cccccccc');
+  });
+
+  it('is Secure with the configured Domain when the collector is reached by a name other than loopback', async () => {
+    const { c } = await setUp({ config: { cookie: { domain: 'shop.example' } } });
+    const res = await asHost(c, 'POST', { host: 'collect.shop.example', origin: ORIGIN }, pageView('evt-cookie-host01', 'tag-id-eeeeeeee'));
+    expect(res.status).toBe(200);
+    const parts = String(res.headers['set-cookie']).split('; ');
+    expect(parts[0]).toBe('_tr=tag-id-eeeeeeee');
+    expect(parts.slice(1).sort()).toEqual(['Domain=shop.example', 'HttpOnly', `Max-Age=${395 * 86_400}`, 'Path=/', 'SameSite=Lax', 'Secure'].sort());
+    // The same collector reached as localhost (plain http while developing): the same cookie without Secure.
+    const local = await asHost(c, 'POST', { host: `localhost:${new URL(c.url).port}`, origin: ORIGIN }, pageView('evt-cookie-host02', 'tag-id-ffffffff'));
+    expect(String(local.headers['set-cookie']).split('; ')).not.toContain('Secure');
+    expect(String(local.headers['set-cookie'])).toContain('Domain=shop.example');
+  });
+
+  it('gives CORS credentials to origins named in allowedOrigins and the collector\'s own, never to one that "*" lets in', async () => {
+    const { c } = await setUp({ config: { allowedOrigins: ['*', 'https://shop.example'], cookie: {} } });
+    const host = 'collect.shop.example';
+    const cors = async (origin: string, method: 'POST' | 'OPTIONS', id: string) => {
+      const res = await asHost(c, method, { host, origin }, method === 'POST' ? pageView(id, 'tag-id-gggggggg') : '');
+      expect(res.status).toBe(method === 'POST' ? 200 : 204);
+      expect(res.headers['access-control-allow-origin']).toBe(origin); // "*" lets it post...
+      return res.headers['access-control-allow-credentials'];
+    };
+    // ...but a page of any other site gets no credentials, in the preflight or the answer.
+    expect(await cors('https://evil.example', 'OPTIONS', '')).toBeUndefined();
+    expect(await cors('https://evil.example', 'POST', 'evt-cors-star-001')).toBeUndefined();
+    expect(await cors('https://shop.example', 'OPTIONS', '')).toBe('true');
+    expect(await cors('https://shop.example', 'POST', 'evt-cors-star-002')).toBe('true');
+    expect(await cors(`https://${host}`, 'POST', 'evt-cors-star-003')).toBe('true');
   });
 
   it('without the cookie setting, no cookie and no credentials in CORS', async () => {

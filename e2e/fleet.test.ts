@@ -1,7 +1,7 @@
 // A fleet: several real collectors (the CLI) on one PostgreSQL, as README "Running several collectors" runs them.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import pg from 'pg';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
@@ -232,6 +232,73 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(status.stdout).toContain('collectors serving this store (seen in the last 15 s): 3');
     // Their output is the log's JSON lines only: no warning of node-postgres or Node on stderr.
     for (const c of collectors) expect(c.output.split('\n').filter((l) => l && !l.startsWith('{'))).toEqual([]);
+  });
+
+  it('one conversion posted at the same moment to two collectors (the browser\'s event to one, the backend\'s to the other) is sent once; the other event is skipped as sent once already', { timeout: 120_000 }, async () => {
+    const SERVER_KEY = 'fleet-backend-key-0123456789';
+    const { config } = await fleet(0);
+    const withPurchases = {
+      ...config,
+      serverKeys: [SERVER_KEY],
+      destinations: { chase: { apiKey: KEY, baseUrl: chase!.url, events: { sign_up: 'sign-up', purchase: 'purchase' } } },
+    };
+    for (let i = 0; i < 2; i++) collectors.push(await Collector.start({ config: withPurchases, env: { TAGRELAY_WORKERS: '1' } }));
+    const [a, b] = collectors as [Collector, Collector];
+    const time = Date.now();
+    // The email `<event id>@example.com` tells which of the two events Chase got (chaseEventId).
+    const purchase = (id: string, transactionId: string) => ({
+      id,
+      name: 'purchase',
+      time,
+      anonymousId: `v-${transactionId}`,
+      properties: { transaction_id: transactionId, value: 10, currency: 'USD', user_data: { email: `${id}@example.com` } },
+    });
+    // 40 orders reported by the browser and confirmed by the backend (other event ids, one transaction_id), the two
+    // posted at the same moment to different collectors, every order at once; and 10 orders the backend never
+    // confirms: these go once whatever happens to the others.
+    const twins = Array.from({ length: 40 }, (_, i) => `T-${String(i).padStart(4, '0')}`);
+    const solos = Array.from({ length: 10 }, (_, i) => `T-solo-${String(i).padStart(2, '0')}`);
+    const backend = { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` };
+    const one = (event: unknown) => JSON.stringify({ v: 1, events: [event] });
+    const answers = await Promise.all([
+      ...twins.flatMap((t, i) => {
+        const [toBrowser, toBackend] = i % 2 ? [b, a] : [a, b];
+        return [postCollect(toBrowser.url, one(purchase(`brw-${t}`, t))), postCollect(toBackend.url, one(purchase(`srv-${t}`, t)), backend)];
+      }),
+      ...solos.map((t, i) => postCollect((i % 2 ? b : a).url, one(purchase(`brw-${t}`, t)))),
+    ]);
+    expect(answers.filter((r) => !('status' in r) || r.status !== 200 || r.body !== JSON.stringify({ stored: 1, duplicates: 0 }))).toEqual([]);
+    // Every delivery of the fleet decided, the orders without a twin among them; then a moment for a late second send.
+    const decided = await waitFor(async () => {
+      const d = await a.deliveries();
+      return d.length === 90 && d.every((x) => x.state !== 'pending') ? d : undefined;
+    }, 30_000, 'every delivery decided');
+    await sleep(1000);
+    const perOrder = countBy(chase!.requests, (r) => (JSON.parse(r.body) as { conversion_data: { transaction_id: string } }).conversion_data.transaction_id);
+    expect([...twins, ...solos].map((t) => [t, perOrder.get(t)])).toEqual([...twins, ...solos].map((t) => [t, 1]));
+    expect(chase!.requests).toHaveLength(50);
+    expect(chase!.violations).toEqual([]);
+    // /debug says what became of the other event of each order.
+    for (const t of twins) {
+      const pair = decided.filter((d) => d.eventId === `brw-${t}` || d.eventId === `srv-${t}`);
+      expect(pair.map((d) => d.state).sort()).toEqual(['delivered', 'skipped']);
+      const skipped = pair.find((d) => d.state === 'skipped')!;
+      expect(skipped.detail).toBe(`sent once already: another event of this conversion (purchase:${t}) goes to chase`);
+      // The one Chase got is the one delivered.
+      expect(countBy(chase!.requests, chaseEventId).get(pair.find((d) => d.state === 'delivered')!.eventId)).toBe(1);
+    }
+    const status = await cli('status', '--config', a.configPath);
+    expect(status.stdout).toMatch(/^chase\s+active\s+0\s+-\s+50\s+40\s+0\s+0$/m);
+    // Each collector counts what it decided: together, every send and every skip once.
+    const outcomes = (outcome: string) =>
+      Promise.all(collectors.map((c) => c.metric('tagrelay_deliveries_total', { destination: 'chase', outcome })));
+    const [sentBy, skippedBy] = [await outcomes('delivered'), await outcomes('skipped')];
+    expect([sentBy.reduce((x, y) => x + y, 0), skippedBy.reduce((x, y) => x + y, 0)]).toEqual([50, 40]);
+    const byBackend = decided.filter((d) => d.state === 'delivered' && d.eventId.startsWith('srv-')).length;
+    console.log(
+      `one conversion, two collectors: of ${twins.length} orders, ${twins.length - byBackend} sent by the browser's event, ${byBackend} by the backend's; ` +
+        `sent by each collector ${JSON.stringify(sentBy)}, skipped by each ${JSON.stringify(skippedBy)}`,
+    );
   });
 
   it('a rolling restart under load loses nothing and sends nothing twice', { timeout: 180_000 }, async () => {
@@ -546,6 +613,92 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: late.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(late), 10_000);
     expect(alive(survivor!)).toBe(true);
+  });
+
+  it('tagrelay serve --workers 2: SIGTERM to the primary stops every worker, even with vendor requests left unanswered', { timeout: 120_000 }, async () => {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    chase = await startChase(KEY);
+    chase.override = () => ({ status: 202, body: {}, delayMs: 120_000 }); // never answers: each worker stops with requests open
+    // The config file as the other tests write it; the command as a user types it.
+    const { configPath, dataDir } = new Collector({
+      config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
+    });
+    const primary = spawn(process.execPath, [bin, 'serve', '--config', configPath, '--workers', '2'], {
+      cwd: dataDir,
+      env: { ...process.env, TAGRELAY_ADMIN_TOKEN: ADMIN_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    primary.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    primary.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null; at: number }>((r) =>
+      primary.once('exit', (code, signal) => r({ code, signal, at: Date.now() })),
+    );
+    /** A process that has ended (gone, or a zombie its parent has not reaped yet). */
+    const gone = (pid: number) => {
+      const stat = `/proc/${pid}/stat`;
+      if (!existsSync(stat)) return true;
+      try {
+        return /^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    let workers: number[] = [];
+    try {
+      const url = await waitFor(() => /listening on (http:\/\/[^\s"]+)/.exec(output)?.[1], 40_000, 'the collector listening');
+      // The workers: the primary's child processes, each a collector serving the store (tagrelay status lists them).
+      const children = async () =>
+        readdirSync('/proc')
+          .filter((p) => /^\d+$/.test(p))
+          .filter((p) => {
+            try {
+              return Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === primary.pid && !gone(Number(p));
+            } catch {
+              return false; // gone meanwhile
+            }
+          })
+          .map(Number)
+          .sort((x, y) => x - y);
+      workers = await children();
+      expect(workers).toHaveLength(2);
+      const status = async () => (await cli('status', '--config', configPath)).stdout;
+      const serving = await waitFor(async () => {
+        const pids = [...(await status()).matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1])).sort((x, y) => x - y);
+        return pids.length === 2 ? pids : undefined;
+      }, 20_000, 'two workers in tagrelay status');
+      expect(serving).toEqual(workers);
+      // Something in flight to Chase when the stop comes.
+      const ids = Array.from({ length: 40 }, (_, i) => `wrk-term-${String(i).padStart(5, '0')}`);
+      expect(await postCollect(url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
+      await waitFor(() => chase!.requests.length > 0, 10_000, 'requests open at Chase');
+
+      const termAt = Date.now();
+      primary.kill('SIGTERM');
+      await waitFor(() => workers.every(gone), 15_000, `every worker gone after SIGTERM to the primary (${workers.join(', ')})`);
+      const workersGoneAt = Date.now();
+      const end = await Promise.race([exited, sleep(15_000 - (Date.now() - termAt)).then(() => undefined)]);
+      console.log(
+        `--workers 2, SIGTERM with ${chase.requests.length} Chase requests unanswered: workers gone in ${workersGoneAt - termAt} ms, ` +
+          `primary exited ${end ? `${end.at - termAt} ms (code ${end.code})` : 'not within 15 s'}`,
+      );
+      expect(end).toMatchObject({ code: 0, signal: null });
+      expect(await children()).toEqual([]);
+      expect(await postCollect(url, '{}', undefined, 2000)).toEqual({ error: 'ECONNREFUSED' }); // nobody serves the port
+      // The primary passed the signal on and each worker stopped as a collector does (their logs are one stream).
+      const stopping = output.split('\n').filter((l) => l.includes('"msg":"stopping"')).map((l) => JSON.parse(l) as { signal: string; workers?: number });
+      expect(stopping).toEqual(expect.arrayContaining([expect.objectContaining({ signal: 'SIGTERM', workers: 2 })]));
+      expect(stopping.filter((l) => l.signal === 'SIGTERM' && l.workers === undefined)).toHaveLength(2);
+    } finally {
+      for (const pid of [primary.pid!, ...workers]) {
+        try {
+          if (!gone(pid)) process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
   });
 
   it('--workers 4 under load opens at most storeConnections (default 16 for 4) on a PostgreSQL with max_connections 20; too few is refused in one line', { timeout: 120_000 }, async () => {

@@ -137,6 +137,20 @@ describe('tag: consent', () => {
     await context.close();
   });
 
+  it('t.tcf.js failing to load (a CSP that allows t.js but not its folder): the tag runs without TCF', async () => {
+    const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant&m=tc-noaddon`, (ctx) =>
+      ctx.route('**/t.tcf.js', (route) => route.abort()),
+    );
+    await tagReady(page);
+    await page.evaluate(() => window.track('purchase', { transaction_id: 'T-noaddon', value: 5, currency: 'EUR' }));
+    const got = await until(() => ofPage('m=tc-noaddon'), 'the page_view and the purchase', 2, 5000);
+    expect(got.map((e) => e.name).sort()).toEqual(['page_view', 'purchase']);
+    // The CMP granted everything, but nothing read it: no TCF keys, no gdpr.
+    for (const e of got) expect(e.consent).toEqual({ gpc: false });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('a TCF CMP granting every purpose: events carry the four keys granted and gdpr: true', async () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant`);
     await tagReady(page);

@@ -413,6 +413,8 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     const during = await fetch(`${collectors[0]!.url}/metrics`);
     const duringText = await during.text();
     const metricsMs = Date.now() - started;
+    const health = await fetch(`${collectors[0]!.url}/healthz`);
+    const healthBody = await health.json();
     await sleep(6000);
     proxy.heal();
     await sleep(3000);
@@ -430,6 +432,15 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(during.status).toBe(200);
     expect(duringText).toMatch(/^tagrelay_store_up 0$/m);
     expect(metricsMs).toBeLessThan(5000);
+    expect([health.status, healthBody]).toEqual([503, { status: 'store unavailable' }]);
+    // The log says so once, not once a request: each state change once, failed writes at most once a minute.
+    const lines = (c: Collector, msg: string) => c.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    expect([lines(collectors[0]!, 'not taking events'), lines(collectors[0]!, 'taking events again')]).toEqual([1, 1]);
+    for (const c of collectors) {
+      expect(lines(c, 'not taking events')).toBeLessThanOrEqual(1);
+      expect(lines(c, 'taking events again')).toBe(lines(c, 'not taking events'));
+      expect(lines(c, 'could not store events')).toBeLessThanOrEqual(1);
+    }
     expect([...stored].filter((id) => !got.has(id))).toEqual([]);
     expect([...got.keys()].filter((id) => !stored.has(id))).toEqual([]);
     expect(repeats).toBe(0);

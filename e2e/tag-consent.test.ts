@@ -138,7 +138,7 @@ describe('tag: consent', () => {
   });
 
   it('t.tcf.js failing to load (a CSP that allows t.js but not its folder): the tag runs without TCF', async () => {
-    const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant&m=tc-noaddon`, (ctx) =>
+    const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?m=tc-noaddon&tc=grant`, (ctx) =>
       ctx.route('**/t.tcf.js', (route) => route.abort()),
     );
     await tagReady(page);
@@ -155,7 +155,7 @@ describe('tag: consent', () => {
     const { context, page, errors } = await open(browser, `${site.url}/tag-tcf.html?tc=grant`);
     await tagReady(page);
     await page.evaluate(() => window.track('purchase', { transaction_id: 'T-grant', value: 5, currency: 'EUR' }));
-    const [e] = await until(() => ofPage('tc=grant', 'purchase'), 'purchase', 1, 5000);
+    const [e] = await until(() => ofPage('?tc=grant', 'purchase'), 'purchase', 1, 5000);
     expect(e!.consent).toEqual({ ...granted, gdpr: true, gpc: false });
     expect(errors).toEqual([]);
     await context.close();

@@ -249,6 +249,33 @@ describe('tag: an event leaves the browser only when the collector has it', () =
     await context.close();
   }, 90_000);
 
+  it('without Web Locks (Safari before 15.4): events go, and what a closed tab left is sent by the next page', async () => {
+    const marker = 'outage=nolocks';
+    const noLocks = (ctx: import('playwright-core').BrowserContext) =>
+      ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
+    const { context, page, errors } = await open(browser, `${site.url}/tag-basic.html?${marker}`, noLocks);
+    expect(await page.evaluate(() => navigator.locks)).toBeUndefined();
+    await tagReady(page);
+    await waitFor(async () => (await ofPage(marker)).length >= 1, 5000, 'the page view');
+    // The collector away when the page closes: its purchase waits in IndexedDB for the next page.
+    proxy.mode = 'drop';
+    try {
+      await page.evaluate(() => window.track('purchase', { transaction_id: 'T-nolocks', value: 1, currency: 'EUR' }));
+      const tries = () => proxy.failures.filter((f) => f.body.includes('T-nolocks')).length;
+      await waitFor(() => tries() >= 1, 5000, 'a failed try');
+      await page.close({ runBeforeUnload: true });
+      await waitFor(() => tries() >= 2, 5000, "the closing page's beacon, dropped too");
+    } finally {
+      proxy.mode = 'pass';
+    }
+    const next = await context.newPage();
+    await next.goto(`${site.url}/tag-basic.html?${marker}-next`);
+    await waitFor(async () => (await ofPage(marker)).some((e) => e.name === 'purchase'), 10000, 'the purchase, sent by the next page');
+    expect((await ofPage(marker)).filter((e) => e.name === 'purchase')).toHaveLength(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('refused events are final and shown in debug mode: an invalid event, a batch refused as a whole', async () => {
     const { context, page, errors, log } = await open(browser, `${site.url}/tag-basic.html?refusals=1&tagrelay_debug=1`);
     await tagReady(page);

@@ -96,8 +96,8 @@ export const flush = (): void => {
   // come before the backoff and the collector's Retry-After. (clearTimeout returns undefined: no timer.)
   timer = clearTimeout(timer) as undefined;
   const run = () => adopt().then(() => send(), () => send());
-  if (navigator.locks) navigator.locks.request('tagrelay', run).catch(() => send());
-  else run();
+  // Without Web Locks (the chain gives undefined), at once.
+  navigator.locks?.request('tagrelay', run).catch(() => send()) ?? run();
 };
 
 /** Takes a batch out of this tab's memory: the collector answered for it, or a beacon took it. */

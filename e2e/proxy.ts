@@ -23,7 +23,6 @@ export class FlakyProxy {
   /** event id -> how many bodies holding it were passed to the collector */
   readonly forwarded = new Map<string, number>();
   /** `/collect` requests answered 503 (or `answer`) or dropped; when each came, with its body */
-  failed = 0;
   readonly failures: { at: number; body: string }[] = [];
   private server?: Server;
 
@@ -37,6 +36,11 @@ export class FlakyProxy {
     return proxy;
   }
 
+  /** How many `/collect` requests were answered 503 (or `answer`) or dropped. */
+  get failed(): number {
+    return this.failures.length;
+  }
+
   /** Event ids that reached the collector more than once. */
   repeated(): string[] {
     return [...this.forwarded].filter(([, n]) => n > 1).map(([id]) => id);
@@ -48,7 +52,6 @@ export class FlakyProxy {
     const body = Buffer.concat(chunks);
     const collect = req.url?.startsWith('/collect') && req.method === 'POST';
     if (collect && this.mode !== 'pass') {
-      this.failed++;
       this.failures.push({ at: Date.now(), body: body.toString() });
     }
     if (collect && this.mode === 'drop') {

@@ -27,6 +27,24 @@ afterEach(async () => {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * Posts `batches` batches of PER_BATCH sign-ups (ids `<prefix>-0000`…), one every 250 ms, noting when each
+ * event was posted in `postedAt`; returns their event ids.
+ */
+async function postBatches(url: string, prefix: string, batches: number, postedAt: Map<string, number>): Promise<string[]> {
+  const ids: string[] = [];
+  for (let b = 0; b < batches; b++) {
+    const batch = Array.from({ length: PER_BATCH }, (_, i) => `${prefix}-${String(b * PER_BATCH + i).padStart(4, '0')}`);
+    const at = Date.now();
+    const r = await postCollect(url, JSON.stringify({ v: 1, events: batch.map((id) => signUp(id)) }));
+    expect(r).toMatchObject({ status: 200 });
+    batch.forEach((id) => postedAt.set(id, at));
+    ids.push(...batch);
+    await sleep(250);
+  }
+  return ids;
+}
+
 describe('reliability: a vendor outage', () => {
   it('probes a vendor answering 503 instead of hammering it, delivers everything when it recovers, and never delays a healthy vendor', async () => {
     chase = await startChase(CHASE_KEY);
@@ -43,23 +61,7 @@ describe('reliability: a vendor outage', () => {
     const c = collector;
     const postedAt = new Map<string, number>();
 
-    /** Posts BATCHES batches, one every 250 ms; returns their event ids. */
-    async function postPhase(phase: string): Promise<string[]> {
-      const ids: string[] = [];
-      for (let b = 0; b < BATCHES; b++) {
-        const batch = Array.from(
-          { length: PER_BATCH },
-          (_, i) => `${phase}-${String(b * PER_BATCH + i).padStart(4, '0')}`,
-        );
-        const at = Date.now();
-        const r = await postCollect(c.url, JSON.stringify({ v: 1, events: batch.map((id) => signUp(id)) }));
-        expect(r).toMatchObject({ status: 200 });
-        batch.forEach((id) => postedAt.set(id, at));
-        ids.push(...batch);
-        await sleep(250);
-      }
-      return ids;
-    }
+    const postPhase = (phase: string) => postBatches(c.url, phase, BATCHES, postedAt);
     const latencies = (ids: string[]) => {
       const firstSeen = new Map<string, number>();
       for (const r of nextdoor!.requests) {
@@ -178,17 +180,8 @@ describe('reliability: a slow vendor', () => {
 
     // A stream of events routed to both, for two of Chase's full windows: 24 batches of 5, one every 250 ms.
     const postedAt = new Map<string, number>();
-    const ids: string[] = [];
     const streamStart = Date.now();
-    for (let b = 0; b < 24; b++) {
-      const batch = Array.from({ length: PER_BATCH }, (_, i) => `slow-${String(b * PER_BATCH + i).padStart(4, '0')}`);
-      const at = Date.now();
-      const r = await postCollect(c.url, JSON.stringify({ v: 1, events: batch.map((id) => signUp(id)) }));
-      expect(r).toMatchObject({ status: 200 });
-      batch.forEach((id) => postedAt.set(id, at));
-      ids.push(...batch);
-      await sleep(250);
-    }
+    const ids = await postBatches(c.url, 'slow', 24, postedAt);
     const streamEnd = Date.now();
     await waitFor(
       () => {

@@ -30,7 +30,7 @@ let inFlight: Rec[] = [];
 /** Failed requests in a row, for the backoff. */
 let failures = 0;
 /** The next flush: shortly after `track`, or the next try after a failure. */
-let timer: ReturnType<typeof setTimeout> | 0 | undefined;
+let timer: ReturnType<typeof setTimeout> | undefined;
 
 const encoder = new TextEncoder();
 

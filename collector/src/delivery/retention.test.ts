@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { waitFor } from '../../../e2e/collector.js';
 import { startChase } from '../../../e2e/vendors/chase.js';
 import { createCollector } from '../app.js';
 import { parseConfig } from '../config.js';
@@ -17,13 +18,6 @@ const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-    if (await check()) return true;
-  }
-  return check();
-};
 
 it("a running collector deletes delivered events, id conflicts, dead letters and events no destination takes after retention's settings, each its own", async () => {
   const vendor = await startChase('chase-retention-key');
@@ -57,7 +51,6 @@ it("a running collector deletes delivered events, id conflicts, dead letters and
       await store.close();
     }
   };
-  const storedIds = async () => (await stored()).events;
 
   const first = await start({});
   first.collector.engine.start();
@@ -67,43 +60,36 @@ it("a running collector deletes delivered events, id conflicts, dead letters and
     body: JSON.stringify({ v: 1, events: [event('evt-ret-delivered', 'sign_up'), event('evt-ret-refused', 'sign_up'), event('evt-ret-unrouted', 'page_view')] }),
   });
   expect(await res.json()).toMatchObject({ stored: 3 });
-  expect(await waitFor(() => vendor.requests.length >= 2)).toBe(true);
+  await waitFor(() => vendor.requests.length >= 2, 10_000, 'both sign-ups answered');
   // The delivered event's id again, with other content: an id conflict, kept for /debug.
   const again = await fetch(`${first.url}/collect`, { method: 'POST', body: JSON.stringify({ v: 1, events: [event('evt-ret-delivered', 'page_view')] }) });
   expect(await again.json()).toMatchObject({ conflicts: [{ id: 'evt-ret-delivered' }] });
   await first.stop();
-  expect((await stored()).conflicts).toEqual(['evt-ret-delivered']);
-  const all = ['evt-ret-delivered', 'evt-ret-refused', 'evt-ret-unrouted'];
-  expect(await storedIds()).toEqual(all);
+  expect(await stored()).toEqual({ events: ['evt-ret-delivered', 'evt-ret-refused', 'evt-ret-unrouted'], conflicts: ['evt-ret-delivered'] });
 
   // Tenths of a second: by the next start everything is older than each setting that is this short.
   const short = 1 / 864_000; // days: 0.1 s
   await new Promise((r) => setTimeout(r, 300));
 
-  // The defaults keep all three (7 days, 30 days, an hour).
-  await (await start({})).stop();
-  expect(await storedIds()).toEqual(all);
+  /** A start with these settings (the others their defaults): its purge at start, then stopped. */
+  const purgeWith = async (retention: Record<string, number>) => {
+    const c = await start(retention);
+    c.collector.engine.start();
+    await waitFor(() => c.lines.some((l) => l.includes('purged old events')), 10_000, 'the purge');
+    await c.stop();
+  };
 
   // A short retention.unroutedHours takes the event no destination took, and nothing else.
-  let c = await start({ unroutedHours: short * 24 });
-  c.collector.engine.start();
-  expect(await waitFor(() => c.lines.some((l) => l.includes('purged old events')))).toBe(true);
-  await c.stop();
+  await purgeWith({ unroutedHours: short * 24 });
   expect(await stored()).toEqual({ events: ['evt-ret-delivered', 'evt-ret-refused'], conflicts: ['evt-ret-delivered'] });
 
   // A short retention.deliveredDays takes the delivered event and the id conflict (an event no destination
   // took would go then too, whichever comes first); the dead letter stays.
-  c = await start({ deliveredDays: short });
-  c.collector.engine.start();
-  expect(await waitFor(() => c.lines.some((l) => l.includes('purged old events')))).toBe(true);
-  await c.stop();
+  await purgeWith({ deliveredDays: short });
   expect(await stored()).toEqual({ events: ['evt-ret-refused'], conflicts: [] });
 
   // The dead letter stays for tagrelay replay until retention.deadLetterDays after it was given up (and
   // retention.deliveredDays after it arrived); then it goes.
-  c = await start({ deliveredDays: short, deadLetterDays: short });
-  c.collector.engine.start();
-  expect(await waitFor(() => c.lines.some((l) => l.includes('purged old events')))).toBe(true);
-  await c.stop();
-  expect(await storedIds()).toEqual([]);
+  await purgeWith({ deliveredDays: short, deadLetterDays: short });
+  expect(await stored()).toEqual({ events: [], conflicts: [] });
 }, 60_000);

@@ -81,8 +81,7 @@ export function sqliteWrites(db: Database.Database): {
         WHERE id IN (SELECT id FROM deliveries WHERE destination = ? AND state IN (SELECT value FROM json_each(?))
                        AND updated_at >= ? ORDER BY id LIMIT ?)`,
     ),
-    // Erasure: the visitors an email was seen with, then every event of the person.
-    // The visitors (anonymous ids) a person's email or user id was seen with.
+    // Erasure: the visitors (anonymous ids) a person's email or user id was seen with, then every event of the person.
     visitorsOfPerson: db
       .prepare(
         `SELECT DISTINCT json_extract(body, '$.anonymousId') FROM events

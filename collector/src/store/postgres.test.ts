@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { setReadOnly, testDatabase } from '../../../e2e/postgres.js';
 import { TcpProxy } from '../../../e2e/tcpProxy.js';
 import { spawnEmbeddedPostgres, sql, type EmbeddedPostgresServer } from '../../../scripts/postgres.mjs';
-import { describeStoreContract, newEvent } from './testing.js';
+import { describeStoreContract, newEvent, personEvent } from './testing.js';
+import { storedBodies } from './storedBody.js';
 import { PostgresStore, withLibpqSslModes } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
 import { StoreError, StoreReadOnly } from './types.js';
@@ -217,7 +218,10 @@ describe('PostgresStore in a fleet', () => {
 
   it('two collectors claiming at once never get the same delivery', async () => {
     const [a, b] = [await store('a'), await store('b')];
-    await a.ingest(Array.from({ length: 500 }, (_, i) => newEvent(`evt-claim-${String(i).padStart(4, '0')}`, ['x'])));
+    // Ten requests' groups: a claim makes the rows of one group at a time, and the other takes the next.
+    for (let g = 0; g < 10; g++) {
+      await a.ingest(Array.from({ length: 50 }, (_, i) => newEvent(`evt-claim-${String(g * 50 + i).padStart(4, '0')}`, ['x'])));
+    }
     const got: number[][] = [[], []];
     await Promise.all(
       [a, b].map(async (s, k) => {
@@ -353,6 +357,87 @@ describe('PostgresStore purge beside a replay', () => {
     }
     expect(await store.eventDeliveries(['evt-replayed'])).toMatchObject([{ state: 'pending', attempts: 0 }]);
     expect((await store.claim('x', 1, Date.now() + 1000, 60_000)).map((c) => c.event.id)).toEqual(['evt-replayed']);
+  });
+
+  const userDataOf = async (id: string) => ((await store.findEvents({ id, limit: 1 }))[0]!.properties as Record<string, unknown>).user_data;
+  const purgeAll = () =>
+    store.purge({ deliveredBefore: Date.now(), deadBefore: Date.now(), unroutedBefore: Date.now() - 3_600_000, visitorsBefore: 0 });
+
+  it("delivers, completes and purges alike an event of this version (no row until it is claimed) and one stored by the version before's ingest (a row per destination)", async () => {
+    const old = Date.now() - 60 * 86_400_000;
+    await store.ingest([newEvent('evt-v4-0001', ['x', 'y'], old)]);
+    // The ingest of schema version 3, as a collector not yet upgraded calls it during a rolling upgrade.
+    const before = newEvent('evt-v3-0001', ['x', 'y'], old);
+    await sql(db.url, 'SELECT tagrelay.ingest($1, $2, $3, $4, $5, $6, $7, NULL)', [
+      before.event.id, before.event.name, String(old), storedBodies([before]).bodies[0], 'ab'.repeat(20), 'x,y', old,
+    ]);
+    // Retention as the version before decides it (no row: no destination took it) is refused.
+    expect(await sql(db.url, `DELETE FROM tagrelay.events WHERE id = 'evt-v4-0001' RETURNING id`)).toEqual([]);
+    const rowsOf = () =>
+      sql(db.url, `SELECT e.id, e.routes, count(d.id)::int AS rows FROM tagrelay.events e LEFT JOIN tagrelay.deliveries d ON d.event_seq = e.seq GROUP BY 1, 2 ORDER BY 1`);
+    expect(await rowsOf()).toEqual([
+      { id: 'evt-v3-0001', routes: null, rows: 2 },
+      { id: 'evt-v4-0001', routes: ',x,y,', rows: 0 },
+    ]);
+    const stats = await store.stats();
+    expect(stats).toEqual([
+      expect.objectContaining({ destination: 'x', pending: 2, delivered: 0 }),
+      expect.objectContaining({ destination: 'y', pending: 2, delivered: 0 }),
+    ]);
+    expect(stats[0]!.oldestPendingAt).toBeLessThanOrEqual(Date.now());
+    expect((await store.eventDeliveries(['evt-v4-0001'])).map((d) => [d.destination, d.state, d.id < 0])).toEqual([
+      ['x', 'pending', true],
+      ['y', 'pending', true],
+    ]);
+    // x delivers both: the claim made the rows of this version's event.
+    const x = await store.claim('x', 10, Date.now(), 60_000);
+    expect(x.map((d) => d.event.id).sort()).toEqual(['evt-v3-0001', 'evt-v4-0001']);
+    expect(await rowsOf()).toEqual([
+      { id: 'evt-v3-0001', routes: null, rows: 2 },
+      { id: 'evt-v4-0001', routes: ',x,y,', rows: 1 },
+    ]);
+    await store.update(x.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202, request: 'POST x\n{}' })));
+    // y has not: personal data stays, and retention keeps both.
+    expect(await userDataOf('evt-v4-0001')).toBeDefined();
+    expect(await userDataOf('evt-v3-0001')).toBeDefined();
+    expect(await purgeAll()).toBe(0);
+    expect((await store.eventDeliveries(['evt-v4-0001'])).map((d) => [d.destination, d.state])).toEqual([
+      ['x', 'delivered'],
+      ['y', 'pending'],
+    ]);
+    const y = await store.claim('y', 10, Date.now(), 60_000);
+    expect(y.map((d) => d.event.id).sort()).toEqual(['evt-v3-0001', 'evt-v4-0001']);
+    await store.update(y.map((d) => ({ id: d.id, state: 'delivered' as const, attempted: true, status: 202, request: 'POST y\n{}' })));
+    expect(await userDataOf('evt-v4-0001')).toBeUndefined();
+    expect(await userDataOf('evt-v3-0001')).toBeUndefined();
+    expect((await store.recentDeliveries(10)).map((d) => d.request).sort()).toEqual([
+      ...Array(2).fill('POST x [body removed after delivery]'),
+      ...Array(2).fill('POST y [body removed after delivery]'),
+    ]);
+    expect(await store.stats()).toEqual([
+      expect.objectContaining({ destination: 'x', pending: 0, delivered: 2 }),
+      expect.objectContaining({ destination: 'y', pending: 0, delivered: 2 }),
+    ]);
+    expect(await purgeAll()).toBe(2);
+    expect(await rowsOf()).toEqual([]);
+  });
+
+  it('an event erased while its deliveries wait for their rows leaves its group, and a row whose event is gone is dropped by the claim that meets it', async () => {
+    const person = (id: string) => personEvent(id, id === 'evt-gone-0002' ? 'v-gone' : 'v-stays', {}, ['x']);
+    await store.ingest(['evt-gone-0001', 'evt-gone-0002', 'evt-gone-0003'].map(person));
+    await store.ingest(['evt-gone-0004', 'evt-gone-0005'].map(person));
+    expect(await store.forget({ anonymousId: 'v-gone' })).toEqual({ events: 1, deliveries: 1, conflicts: 0 });
+    expect(await sql(db.url, 'SELECT cardinality(seqs) AS n FROM tagrelay.first_attempts ORDER BY id')).toEqual([{ n: 2 }, { n: 2 }]);
+    expect(await store.queueDepth()).toEqual(new Map([['x', 4]]));
+    // The first group's rows made; then one of their events deleted by hand, as an operator might.
+    const first = await store.claim('x', 1, Date.now(), 60_000);
+    expect(first).toHaveLength(1);
+    const other = first[0]!.event.id === 'evt-gone-0001' ? 'evt-gone-0003' : 'evt-gone-0001';
+    await sql(db.url, 'DELETE FROM tagrelay.events WHERE id = $1', [other]);
+    const rest = await store.claim('x', 10, Date.now(), 60_000);
+    expect(rest.map((d) => d.event.id).sort()).toEqual(['evt-gone-0004', 'evt-gone-0005']);
+    expect(await sql(db.url, 'SELECT count(*)::int AS n FROM tagrelay.deliveries')).toEqual([{ n: 3 }]);
+    expect(await store.queueDepth()).toEqual(new Map([['x', 3]]));
   });
 });
 

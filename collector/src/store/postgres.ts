@@ -4,6 +4,7 @@ import pg from 'pg';
 import { emailKey } from '../emailKey.js';
 import type { Consent, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
+import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './firstAttempts.js';
 import { GroupWriter, withRetry } from './groupWriter.js';
 import { migrate } from './postgresSchema.js';
 import { storedBodies } from './storedBody.js';
@@ -208,7 +209,7 @@ export class PostgresStore implements Store {
     const join = (key: Exclude<keyof IngestItem, 'visitors'>, sep: string) => items.flatMap((i): (string | number)[] => i[key]).join(sep);
     const { rows } = await this.pool.query<{ duplicates: number[]; conflicts: number[] }>({
       name: 'tagrelay_ingest',
-      text: 'SELECT duplicates, conflicts FROM tagrelay.ingest($1, $2, $3, $4, $5, $6, $7, $8)',
+      text: 'SELECT duplicates, conflicts FROM tagrelay.ingest_events($1, $2, $3, $4, $5, $6, $7, $8)',
       values: [
         join('ids', '\n'),
         join('names', '\n'),
@@ -234,19 +235,10 @@ export class PostgresStore implements Store {
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-    // The ids as an array, not a join: a join's generic plan (a prepared statement's, after five runs)
-    // guesses thousands of rows and scans the whole table for them.
     const { rows } = await withRetry(() =>
-      this.pool.query<{ id: number; attempts: number; created_at: number; lease: number; body: string }>({
+      this.pool.query<{ id: number; attempts: number; created_at: number; lease: number; body: string | null }>({
         name: 'tagrelay_claim',
-        text: `UPDATE tagrelay.deliveries d SET next_at = $2 + $4, lease = nextval('tagrelay.leases'), leased_by = $5
-                WHERE d.id = ANY(ARRAY(
-                        SELECT id FROM tagrelay.deliveries
-                         WHERE destination = $1 AND state = 'pending' AND next_at <= $2
-                         ORDER BY next_at LIMIT $3
-                           FOR UPDATE SKIP LOCKED))
-               RETURNING d.id, d.attempts, d.created_at, d.lease,
-                         (SELECT body FROM tagrelay.events e WHERE e.seq = d.event_seq) AS body`,
+        text: 'SELECT id, attempts, created_at, lease, body FROM tagrelay.claim($1, $2, $3, $4, $5)',
         values: [destination, now, limit, leaseMs, this.fleet.id],
       }),
     );
@@ -254,10 +246,21 @@ export class PostgresStore implements Store {
     // Tokens of claims never reported on (given up in an outage) go an hour after their lease ended.
     for (const [id, l] of this.leases) if (l.until + 3_600_000 < now) this.leases.delete(id);
     const claimed: ClaimedDelivery[] = [];
+    const orphans: number[] = [];
     for (const r of rows) {
+      if (r.body === null) {
+        // Its event was erased (or deleted by hand) after the row was made: nothing to send, nothing to keep.
+        orphans.push(r.id);
+        continue;
+      }
       this.leases.set(r.id, { lease: r.lease, until: now + leaseMs });
-      if (r.body === null) continue; // its event was purged by hand: nothing to send
       claimed.push({ id: r.id, destination, attempts: r.attempts, createdAt: r.created_at, event: JSON.parse(r.body) as StoredEvent });
+    }
+    if (orphans.length) {
+      await this.pool.query(
+        `DELETE FROM tagrelay.deliveries d WHERE d.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM tagrelay.events e WHERE e.seq = d.event_seq)`,
+        [orphans],
+      );
     }
     return claimed;
   }
@@ -315,7 +318,8 @@ export class PostgresStore implements Store {
     for (const s of by.values()) {
       if (s.pending > 0) {
         const { rows } = await this.pool.query<{ oldest: number | null }>(
-          `SELECT min(created_at) AS oldest FROM tagrelay.deliveries WHERE destination = $1 AND state = 'pending'`,
+          `SELECT least((SELECT min(created_at) FROM tagrelay.deliveries WHERE destination = $1 AND state = 'pending'),
+                        (SELECT min(created_at) FROM tagrelay.first_attempts WHERE destination = $1 AND cardinality(seqs) > 0)) AS oldest`,
           [s.destination],
         );
         if (rows[0]?.oldest != null) s.oldestPendingAt = rows[0].oldest;
@@ -335,7 +339,42 @@ export class PostgresStore implements Store {
          FROM tagrelay.deliveries d JOIN tagrelay.events e ON e.seq = d.event_seq ORDER BY d.id DESC LIMIT $1`,
       [limit],
     );
-    return rows.map((r) => ({ ...r, status: r.status ?? undefined, detail: r.detail ?? undefined, request: r.request ?? undefined }));
+    const waiting = await this.waitingFirstAttempts(
+      `SELECT * FROM (SELECT seq, id, name, received_at, routes FROM tagrelay.events ORDER BY seq DESC LIMIT 10000) e
+        WHERE ${firstAttemptWaitsSql('e', 'tagrelay.deliveries')} ORDER BY seq DESC LIMIT $1`,
+      [limit],
+    );
+    return [...rows.map((r) => ({ ...r, status: r.status ?? undefined, detail: r.detail ?? undefined, request: r.request ?? undefined })), ...waiting]
+      .sort((a, b) => b.createdAt - a.createdAt || a.destination.localeCompare(b.destination))
+      .slice(0, limit);
+  }
+
+  /**
+   * The deliveries without a row yet (pending, not attempted) of the events `eventsSql` selects (columns seq, id,
+   * name, received_at, routes), with the ids the SQLite store gives them.
+   */
+  private async waitingFirstAttempts(eventsSql: string, values: unknown[]): Promise<(DeliveryRecord & { nextAt: number })[]> {
+    const { rows } = await this.pool.query<{ seq: number; id: string; name: string; received_at: number; routes: string; with_rows: string[] }>(
+      `SELECT e.seq, e.id, e.name, e.received_at, e.routes,
+              ARRAY(SELECT d.destination FROM tagrelay.deliveries d WHERE d.event_seq = e.seq) AS with_rows
+         FROM (${eventsSql}) e`,
+      values,
+    );
+    return rows.flatMap((e) =>
+      destinationsOf(e.routes)
+        .filter((destination) => !e.with_rows.includes(destination))
+        .map((destination) => ({
+          id: firstAttemptId(e.seq, e.routes, destination),
+          eventId: e.id,
+          eventName: e.name,
+          destination,
+          state: 'pending' as const,
+          attempts: 0,
+          createdAt: e.received_at,
+          updatedAt: e.received_at,
+          nextAt: e.received_at,
+        })),
+    );
   }
 
   async recentEvents(limit: number): Promise<StoredEvent[]> {
@@ -352,6 +391,8 @@ export class PostgresStore implements Store {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
     return this.inTransaction(async (client) => {
+      // Events whose first attempts wait are deleted too (see keep_waiting_event in the schema).
+      await client.query(`SET LOCAL tagrelay.erasing = 'on'`);
       const { rows } = await client.query<{ events: string; deliveries: string; conflicts: string }>(
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
@@ -360,13 +401,21 @@ export class PostgresStore implements Store {
               AND (($3::text IS NOT NULL AND ${hasEmail('body::jsonb')})
                 OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2))
          ), gone AS (
-           SELECT seq, id FROM tagrelay.events e
+           SELECT seq, id, routes FROM tagrelay.events e
             WHERE body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)
                OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2)
                OR ($3::text IS NOT NULL AND ${hasEmail('e.body::jsonb')})
             FOR UPDATE
          ), dd AS (
            DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq RETURNING 1
+         ), waiting AS (
+           -- Deliveries without a row yet: their events leave their first_attempts rows.
+           SELECT coalesce(sum(greatest(tagrelay.route_count(g.routes) - (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = g.seq), 0)), 0) AS n
+             FROM gone g WHERE g.routes IS NOT NULL
+         ), df AS (
+           UPDATE tagrelay.first_attempts f SET seqs = ARRAY(SELECT s FROM unnest(f.seqs) s WHERE s <> ALL(g.seqs))
+             FROM (SELECT array_agg(seq) AS seqs FROM gone WHERE routes IS NOT NULL) g
+            WHERE f.seqs && g.seqs
          ), de AS (
            DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
          ), dc AS (
@@ -379,7 +428,8 @@ export class PostgresStore implements Store {
          , dv AS (
            DELETE FROM tagrelay.visitors v WHERE v.anonymous_id IN (SELECT id FROM visitors) RETURNING 1
          )
-         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) AS deliveries, (SELECT count(*) FROM dc) AS conflicts,
+         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) + (SELECT n FROM waiting) AS deliveries,
+                (SELECT count(*) FROM dc) AS conflicts,
                 (SELECT count(*) FROM dv) AS visitors`,
         [person.anonymousId ?? null, person.userId ?? null, key],
       );
@@ -467,9 +517,9 @@ export class PostgresStore implements Store {
   async eventDeliveries(eventIds: readonly string[]): Promise<DeliveryRecord[]> {
     if (!eventIds.length) return [];
     const { rows } = await this.pool.query<
-      DeliveryRecord & { status: number | null; detail: string | null; request: string | null; nextAt: number; leased: boolean }
+      DeliveryRecord & { seq: number; status: number | null; detail: string | null; request: string | null; nextAt: number; leased: boolean }
     >(
-      `SELECT d.id, e.id AS "eventId", e.name AS "eventName", d.destination, d.state, d.attempts,
+      `SELECT e.seq, d.id, e.id AS "eventId", e.name AS "eventName", d.destination, d.state, d.attempts,
               d.created_at AS "createdAt", d.updated_at AS "updatedAt", d.next_at AS "nextAt",
               (d.lease IS NOT NULL AND d.next_at > $2) AS leased, d.status, d.detail, d.request
          FROM tagrelay.events e JOIN tagrelay.deliveries d ON d.event_seq = e.seq
@@ -477,7 +527,16 @@ export class PostgresStore implements Store {
         ORDER BY d.id`,
       [eventIds, Date.now()],
     );
-    return rows.map(({ leased, ...r }) => {
+    const waiting = await this.waitingFirstAttempts(
+      `SELECT seq, id, name, received_at, routes FROM tagrelay.events e WHERE id = ANY($1::text[]) AND ${firstAttemptWaitsSql('e', 'tagrelay.deliveries')}`,
+      [eventIds],
+    );
+    // Oldest event first; its deliveries with rows (in the order they were made) before the ones without.
+    const all = [
+      ...rows,
+      ...waiting.map((w) => ({ ...w, seq: seqOfFirstAttempt(w.id), leased: false, status: null, detail: null, request: null })),
+    ].sort((a, b) => a.seq - b.seq || (a.id < 0 ? 1 : 0) - (b.id < 0 ? 1 : 0) || Math.abs(a.id) - Math.abs(b.id));
+    return all.map(({ leased, seq: _seq, ...r }) => {
       const pending = r.state === 'pending';
       return {
         ...r,
@@ -576,10 +635,10 @@ export class PostgresStore implements Store {
     unroutedBefore: number,
   ): Promise<{ last: number | null; old: number; n: number }> {
     // What retention deletes: an event no destination took, past unroutedBefore ($4), or one whose deliveries
-    // are all done, past deliveredBefore ($1), keeping dead letters younger than deadBefore ($2).
+    // all have rows and are done, past deliveredBefore ($1), keeping dead letters younger than deadBefore ($2).
     const purgeable = (e: string) =>
-      `((${e}.received_at < $4 AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq))
-        OR (${e}.received_at < $1
+      `((${e}.received_at < $4 AND ${e}.routes IS NULL AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq))
+        OR (${e}.received_at < $1 AND NOT ${firstAttemptWaitsSql(e, 'tagrelay.deliveries')}
             AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = ${e}.seq
                               AND (d.state = 'pending' OR (d.state IN ('dead', 'rejected') AND d.updated_at >= $2)))))`;
     return this.inTransaction(async (client) => {
@@ -588,7 +647,7 @@ export class PostgresStore implements Store {
         // The events first, then their deliveries: the order forget takes its locks in. `locked` is counted
         // so that it runs.
         text: `WITH cand AS (
-                 SELECT seq, received_at FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
+                 SELECT seq, received_at, routes FROM tagrelay.events WHERE seq > $3 ORDER BY seq LIMIT 1000
                ), events AS (
                  SELECT e.seq FROM tagrelay.events e
                   WHERE e.seq IN (SELECT c.seq FROM cand c WHERE ${purgeable('c')}) ORDER BY e.seq FOR UPDATE OF e

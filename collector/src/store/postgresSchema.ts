@@ -307,6 +307,230 @@ BEGIN
   RETURN n;
 END $$;
 `,
+  // 4: a delivery has no row until a claim needs it, as in the SQLite store: ingest writes each event's
+  // destinations in its row (routes, ",chase,impact,") and, for each group and destination, one row naming the
+  // group's events (first_attempts), where it wrote a row per event and destination (a seventh of PostgreSQL's
+  // CPU per event at ingest, BENCHMARKS.md). A claim turns the oldest of them into delivery rows, due since their
+  // event was stored, when the due rows do not fill it. An event's first attempts are in the same commit as the
+  // event, so no claim can pass over one that commits late. An event with routes is done when it has a row for
+  // each route and all of them are delivered or skipped. Collectors of the version before go on writing rows at
+  // ingest (its routes stay NULL: its rows are all of them) until they are replaced.
+  `
+ALTER TABLE tagrelay.events ADD COLUMN routes text;
+CREATE TABLE tagrelay.first_attempts (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  destination text NOT NULL,
+  seqs        bigint[] NOT NULL,
+  created_at  bigint NOT NULL
+);
+CREATE INDEX first_attempts_destination ON tagrelay.first_attempts (destination, id);
+
+-- First attempts count as pending deliveries, in the slots of count_deliveries.
+CREATE FUNCTION tagrelay.count_first_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  s smallint := floor(random() * 64);
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, 'pending', s, sum(cardinality(seqs)) FROM new_rows GROUP BY 1 ORDER BY 1
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, 'pending', s, -sum(cardinality(seqs)) FROM old_rows GROUP BY 1 ORDER BY 1
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSE
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT n.destination, 'pending', s, sum(cardinality(n.seqs) - cardinality(o.seqs))
+        FROM old_rows o JOIN new_rows n ON n.id = o.id GROUP BY 1 ORDER BY 1
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER first_attempts_count_insert AFTER INSERT ON tagrelay.first_attempts
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_first_attempts();
+CREATE TRIGGER first_attempts_count_update AFTER UPDATE ON tagrelay.first_attempts
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_first_attempts();
+CREATE TRIGGER first_attempts_count_delete AFTER DELETE ON tagrelay.first_attempts
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.count_first_attempts();
+
+-- How many destinations an event's routes name (0 for NULL: an event stored with its rows).
+CREATE FUNCTION tagrelay.route_count(routes text) RETURNS integer LANGUAGE sql IMMUTABLE
+  RETURN coalesce(length(routes) - length(replace(routes, ',', '')) - 1, 0);
+
+-- A collector of the version before does not know first attempts: its retention takes an event whose first
+-- attempts wait for one that no destination took. Such an event is not deleted, but by erasure (forget), which
+-- says so for its transaction.
+CREATE FUNCTION tagrelay.keep_waiting_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('tagrelay.erasing', true) IS DISTINCT FROM 'on'
+     AND (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = OLD.seq) < tagrelay.route_count(OLD.routes) THEN
+    RETURN NULL;
+  END IF;
+  RETURN OLD;
+END $$;
+CREATE TRIGGER events_keep_waiting BEFORE DELETE ON tagrelay.events
+  FOR EACH ROW WHEN (OLD.routes IS NOT NULL) EXECUTE FUNCTION tagrelay.keep_waiting_event();
+
+-- Ingest as in migration 3, the deliveries of each event as its routes and the group's first_attempts rows.
+CREATE FUNCTION tagrelay.ingest_events(p_ids text, p_names text, p_received text, p_bodies text, p_digests text,
+                                       p_dests text, p_now bigint, p_visitors text,
+                                       OUT duplicates integer[], OUT conflicts integer[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  inserted bigint[];
+BEGIN
+  WITH input AS (
+    SELECT DISTINCT ON (id) *
+      FROM unnest(string_to_array(p_ids, E'\\n'), string_to_array(p_names, E'\\n'),
+                  string_to_array(p_received, ',')::bigint[], string_to_array(p_bodies, E'\\n'),
+                  string_to_array(p_digests, ','), string_to_array(p_dests, E'\\n'))
+           WITH ORDINALITY AS t(id, name, received_at, body, digest, dests, ord)
+     ORDER BY id, ord
+  ), ins AS (
+    INSERT INTO tagrelay.events (id, name, received_at, body, digest, routes)
+    SELECT i.id, i.name, i.received_at, i.body, decode(i.digest, 'hex'), CASE WHEN i.dests <> '' THEN ',' || i.dests || ',' END
+      FROM input i ORDER BY i.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING seq, id, routes
+  ), firsts AS (
+    INSERT INTO tagrelay.first_attempts (destination, seqs, created_at)
+    SELECT d.destination, array_agg(ins.seq ORDER BY ins.seq), p_now
+      FROM ins CROSS JOIN LATERAL unnest(string_to_array(trim(BOTH ',' FROM ins.routes), ',')) AS d(destination)
+     GROUP BY d.destination ORDER BY d.destination
+  )
+  SELECT coalesce(array_agg(i.ord), '{}') INTO inserted FROM ins JOIN input i ON i.id = ins.id;
+  duplicates := '{}';
+  conflicts := '{}';
+  IF cardinality(inserted) < cardinality(string_to_array(p_ids, E'\\n')) THEN
+    WITH input AS (
+      SELECT * FROM unnest(string_to_array(p_ids, E'\\n'), string_to_array(p_names, E'\\n'),
+                           string_to_array(p_received, ',')::bigint[], string_to_array(p_bodies, E'\\n'),
+                           string_to_array(p_digests, ','))
+        WITH ORDINALITY AS t(id, name, received_at, body, digest, ord)
+    ), other AS (
+      SELECT i.*, coalesce(e.digest <> decode(i.digest, 'hex'), false) AS conflict
+        FROM input i LEFT JOIN tagrelay.events e ON e.id = i.id
+       WHERE NOT (i.ord = ANY(inserted))
+    ), kept AS (
+      INSERT INTO tagrelay.id_conflicts (event_id, name, received_at, body)
+      SELECT id, name, received_at, ((body::jsonb #- '{properties,user_data}') - 'context')::text
+        FROM other WHERE conflict ORDER BY ord
+    )
+    SELECT coalesce(array_agg((ord - 1)::integer ORDER BY ord) FILTER (WHERE NOT conflict), '{}'),
+           coalesce(array_agg((ord - 1)::integer ORDER BY ord) FILTER (WHERE conflict), '{}')
+      INTO duplicates, conflicts FROM other;
+  END IF;
+  IF p_visitors IS NOT NULL THEN
+    INSERT INTO tagrelay.visitors (anonymous_id, click_ids, consent, updated_at)
+    SELECT r.id, r.click_ids, r.consent, r.at
+      FROM jsonb_to_recordset(p_visitors::jsonb) AS r(id text, click_ids jsonb, consent jsonb, at bigint)
+    ON CONFLICT (anonymous_id) DO UPDATE SET
+      click_ids  = CASE WHEN excluded.updated_at >= visitors.updated_at THEN visitors.click_ids || excluded.click_ids
+                        ELSE excluded.click_ids || visitors.click_ids END,
+      consent    = CASE WHEN excluded.updated_at >= visitors.updated_at THEN coalesce(excluded.consent, visitors.consent)
+                        ELSE coalesce(visitors.consent, excluded.consent) END,
+      updated_at = greatest(visitors.updated_at, excluded.updated_at);
+  END IF;
+END $$;
+
+-- A claim of up to p_limit of a destination's due deliveries, leased to p_owner until p_now + p_lease_ms. When the
+-- due rows do not fill it, the oldest first_attempts rows become delivery rows first: one, then two, four, ... until
+-- it is full, each taken with SKIP LOCKED so that collectors claiming at once take different ones. (The ids to lease as an array, not a
+-- join: a join's generic plan, a prepared statement's after five runs, guessed thousands of rows and scanned the
+-- whole table for them.)
+CREATE FUNCTION tagrelay.claim(p_destination text, p_now bigint, p_limit integer, p_lease_ms bigint, p_owner text)
+RETURNS TABLE (id bigint, attempts integer, created_at bigint, lease bigint, body text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  wanted integer;
+  batches integer := 1;
+  taken integer;
+  made integer;
+BEGIN
+  SELECT p_limit - count(*) INTO wanted FROM (
+    SELECT 1 FROM tagrelay.deliveries d
+     WHERE d.destination = p_destination AND d.state = 'pending' AND d.next_at <= p_now LIMIT p_limit) due;
+  WHILE wanted > 0 LOOP
+    WITH f AS (
+      DELETE FROM tagrelay.first_attempts f
+       WHERE f.id = ANY(ARRAY(SELECT g.id FROM tagrelay.first_attempts g WHERE g.destination = p_destination
+                               ORDER BY g.id LIMIT batches FOR UPDATE SKIP LOCKED))
+      RETURNING f.seqs, f.created_at
+    ), made AS (
+      -- An event erased since has no row made for it.
+      INSERT INTO tagrelay.deliveries (event_seq, destination, created_at, updated_at, next_at)
+      SELECT s.seq, p_destination, f.created_at, f.created_at, f.created_at
+        FROM f CROSS JOIN LATERAL unnest(f.seqs) AS s(seq)
+       WHERE EXISTS (SELECT 1 FROM tagrelay.events e WHERE e.seq = s.seq)
+      ON CONFLICT (event_seq, destination) DO NOTHING
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM made) INTO taken, made;
+    EXIT WHEN taken < batches;
+    wanted := wanted - made;
+    batches := batches * 2;
+  END LOOP;
+  RETURN QUERY
+    UPDATE tagrelay.deliveries d SET next_at = p_now + p_lease_ms, lease = nextval('tagrelay.leases'), leased_by = p_owner
+     WHERE d.id = ANY(ARRAY(
+             SELECT x.id FROM tagrelay.deliveries x
+              WHERE x.destination = p_destination AND x.state = 'pending' AND x.next_at <= p_now
+              ORDER BY x.next_at LIMIT p_limit
+                FOR UPDATE SKIP LOCKED))
+    RETURNING d.id, d.attempts, d.created_at, d.lease, (SELECT e.body FROM tagrelay.events e WHERE e.seq = d.event_seq);
+END $$;
+
+-- As in migration 3, with an event done only once it has a row for each of its routes.
+CREATE OR REPLACE FUNCTION tagrelay.record_results(p_ids bigint[], p_leases bigint[], p_states text[], p_attempted integer[],
+                                                   p_next_at bigint[], p_status integer[], p_detail text[], p_request text[],
+                                                   p_now bigint) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  n integer;
+BEGIN
+  WITH u AS (
+    SELECT u.*, d.event_seq
+      FROM unnest(p_ids, p_leases, p_states, p_attempted, p_next_at, p_status, p_detail, p_request)
+           AS u(id, lease, state, attempted, next_at, status, detail, request)
+      JOIN tagrelay.deliveries d ON d.id = u.id
+     WHERE u.lease IS NULL OR d.lease = u.lease
+  ), done AS (
+    SELECT DISTINCT u.event_seq FROM u JOIN tagrelay.events e ON e.seq = u.event_seq
+     WHERE u.state IN ('delivered', 'skipped')
+       AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries o
+                        WHERE o.event_seq = u.event_seq AND o.state NOT IN ('delivered', 'skipped')
+                          AND o.id NOT IN (SELECT x.id FROM u x WHERE x.state IN ('delivered', 'skipped')))
+       AND (SELECT count(*) FROM tagrelay.deliveries o WHERE o.event_seq = u.event_seq) >= tagrelay.route_count(e.routes)
+  )
+  UPDATE tagrelay.deliveries d
+     SET state = u.state, attempts = d.attempts + u.attempted, next_at = coalesce(u.next_at, d.next_at),
+         updated_at = p_now, status = coalesce(u.status, d.status), detail = coalesce(u.detail, d.detail),
+         request = CASE WHEN u.event_seq IN (SELECT event_seq FROM done) AND coalesce(u.status, d.status) IS NOT NULL
+                             AND strpos(coalesce(u.request, d.request), E'\\n') > 0
+                        THEN split_part(coalesce(u.request, d.request), E'\\n', 1) || ' [body removed after delivery]'
+                        ELSE coalesce(u.request, d.request) END,
+         lease = NULL, leased_by = NULL
+    FROM u
+   WHERE d.id = u.id AND (u.lease IS NULL OR d.lease = u.lease);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF 'delivered' = ANY(p_states) OR 'skipped' = ANY(p_states) THEN
+    WITH done AS (
+      UPDATE tagrelay.events e
+         SET body = (e.body::jsonb #- '{properties,user_data}')::text, scrubbed = true
+       WHERE e.seq IN (SELECT event_seq FROM tagrelay.deliveries WHERE id = ANY(p_ids) AND state IN ('delivered', 'skipped'))
+         AND NOT e.scrubbed
+         AND NOT EXISTS (SELECT 1 FROM tagrelay.deliveries d WHERE d.event_seq = e.seq AND d.state NOT IN ('delivered', 'skipped'))
+         AND (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = e.seq) >= tagrelay.route_count(e.routes)
+      RETURNING e.seq
+    )
+    UPDATE tagrelay.deliveries d
+       SET request = split_part(d.request, E'\\n', 1) || ' [body removed after delivery]'
+      FROM done WHERE d.event_seq = done.seq AND d.status IS NOT NULL AND strpos(d.request, E'\\n') > 0;
+  END IF;
+  RETURN n;
+END $$;
+`,
 ];
 
 /** The schema version this code writes. */

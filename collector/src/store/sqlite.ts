@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
-import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './sqliteFirstAttempts.js';
+import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './firstAttempts.js';
 import { openDatabase } from './sqliteSchema.js';
 import { packIngestRows } from './sqliteIngestRows.js';
 import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
@@ -138,7 +138,7 @@ interface FirstAttempts {
  * claimed deliveries live in memory: a crash or restart voids them and the deliveries are due again, as
  * is one whose lease runs out without a report.
  *
- * A delivery gets its row at its first attempt (see sqliteFirstAttempts.ts): an event is one row
+ * A delivery gets its row at its first attempt (see firstAttempts.ts): an event is one row
  * whatever its destinations, and a delivery that succeeds at once is written once. Claims take the
  * retries due (rows) first, then first attempts in event order, from each destination's cursor.
  */

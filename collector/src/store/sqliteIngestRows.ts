@@ -1,4 +1,4 @@
-import { routesOf } from './sqliteFirstAttempts.js';
+import { routesOf } from './firstAttempts.js';
 import { storedBodies } from './storedBody.js';
 import type { NewEvent } from './types.js';
 

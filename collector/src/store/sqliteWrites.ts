@@ -7,7 +7,7 @@ import {
   ERASED_SEQ_ROW,
   firstAttemptWaitsSql,
   seqOfFirstAttempt,
-} from './sqliteFirstAttempts.js';
+} from './firstAttempts.js';
 import { unpackIngestRows, type IngestRows } from './sqliteIngestRows.js';
 import type { DeliveryUpdate, Forgotten, IngestResult, Person, PurgeCutoffs, ReplayableState, VisitorUpdate, ConversionClaim } from './types.js';
 

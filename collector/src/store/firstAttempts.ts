@@ -1,9 +1,10 @@
 /**
- * A SQLite delivery has no row until its first attempt: its event names its destinations (`routes`,
- * ",chase,impact,"), and the delivery's id is made of the event's seq and the destination's place in
- * those routes, negative so that it never meets the id of a row made with its event (before schema 4).
- * Its row, made by the first attempt's outcome, keeps that id; and the id is the same after a restart
- * (the routes never change), so a conversion claimed by an attempt that did not report stays with it.
+ * A delivery has no row until its first attempt (SQLite) or the claim that leases it (PostgreSQL): its
+ * event names its destinations (`routes`, ",chase,impact,"), and the delivery's id is made of the event's
+ * seq and the destination's place in those routes, negative so that it never meets the id of a row. A
+ * SQLite row, made by the first attempt's outcome, keeps that id; and the id is the same after a restart
+ * (the routes never change), so a conversion claimed by an attempt that did not report stays with it. A
+ * PostgreSQL row gets an id of its own when it is made; before, the id names the delivery on the debug page.
  */
 const PLACES = 1024;
 
@@ -36,6 +37,6 @@ export const destinationOfFirstAttempt = (id: number, routes: string): string | 
 /** SQL: how many destinations the routes of event `e` name. */
 export const routeCountSql = (e: string): string => `(length(${e}.routes) - length(replace(${e}.routes, ',', '')) - 1)`;
 
-/** SQL: event `e` still has a delivery without a row (its first attempt not yet reported). */
-export const firstAttemptWaitsSql = (e: string): string =>
-  `(${e}.routes IS NOT NULL AND (SELECT count(*) FROM deliveries r WHERE r.event_seq = ${e}.seq) < ${routeCountSql(e)})`;
+/** SQL: event `e` still has a delivery without a row (its first attempt not yet reported), in `deliveries`. */
+export const firstAttemptWaitsSql = (e: string, deliveries = 'deliveries'): string =>
+  `(${e}.routes IS NOT NULL AND (SELECT count(*) FROM ${deliveries} r WHERE r.event_seq = ${e}.seq) < ${routeCountSql(e)})`;

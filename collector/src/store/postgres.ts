@@ -6,7 +6,7 @@ import type { Consent, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
 import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './firstAttempts.js';
 import { GroupWriter, withRetry } from './groupWriter.js';
-import { migrate } from './postgresSchema.js';
+import { migrate, POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
 import { storedBodies } from './storedBody.js';
 import {
   StoreError,
@@ -179,7 +179,9 @@ export class PostgresStore implements Store {
       // /collect acknowledges an event once its commit returns, and the tag then forgets it: the commit must
       // be on disk, whatever the database's default (synchronous_commit = off loses the last commits when
       // PostgreSQL crashes). Run on each new connection before the pool hands it out.
-      onConnect: (c: pg.ClientBase) => c.query('SET synchronous_commit = on'),
+      // tagrelay.writer_schema: this code knows deliveries without rows, and may delete events (see
+      // refuse_older_deletes in the schema).
+      onConnect: (c: pg.ClientBase) => c.query(`SET synchronous_commit = on; SET tagrelay.writer_schema = ${POSTGRES_SCHEMA_VERSION}`),
     } as pg.PoolConfig);
     // An idle connection that breaks (server restart) is dropped from the pool; the next query opens another.
     pool.on('error', () => {});
@@ -257,10 +259,13 @@ export class PostgresStore implements Store {
       claimed.push({ id: r.id, destination, attempts: r.attempts, createdAt: r.created_at, event: JSON.parse(r.body) as StoredEvent });
     }
     if (orphans.length) {
-      await this.pool.query(
-        `DELETE FROM tagrelay.deliveries d WHERE d.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM tagrelay.events e WHERE e.seq = d.event_seq)`,
-        [orphans],
-      );
+      // Left for the next claim that meets them if this fails: the deliveries claimed are sent meanwhile.
+      await withRetry(() =>
+        this.pool.query(
+          `DELETE FROM tagrelay.deliveries d WHERE d.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM tagrelay.events e WHERE e.seq = d.event_seq)`,
+          [orphans],
+        ),
+      ).catch(() => {});
     }
     return claimed;
   }
@@ -391,9 +396,9 @@ export class PostgresStore implements Store {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
     return this.inTransaction(async (client) => {
-      // Events whose first attempts wait are deleted too (see keep_waiting_event in the schema).
-      await client.query(`SET LOCAL tagrelay.erasing = 'on'`);
-      const { rows } = await client.query<{ events: string; deliveries: string; conflicts: string }>(
+      // First the person's events are locked and leave their first_attempts rows: that waits for a claim making
+      // rows of them meanwhile, so that the second statement, which sees what committed since, deletes those too.
+      const { rows: found } = await client.query<{ seqs: number[]; ids: string[]; visitors: string[] }>(
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
            UNION SELECT body::jsonb ->> 'anonymousId' FROM tagrelay.events
@@ -406,32 +411,39 @@ export class PostgresStore implements Store {
                OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2)
                OR ($3::text IS NOT NULL AND ${hasEmail('e.body::jsonb')})
             FOR UPDATE
-         ), dd AS (
-           DELETE FROM tagrelay.deliveries d USING gone WHERE d.event_seq = gone.seq RETURNING 1
-         ), waiting AS (
-           -- Deliveries without a row yet: their events leave their first_attempts rows.
-           SELECT coalesce(sum(greatest(tagrelay.route_count(g.routes) - (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = g.seq), 0)), 0) AS n
-             FROM gone g WHERE g.routes IS NOT NULL
          ), df AS (
            UPDATE tagrelay.first_attempts f SET seqs = ARRAY(SELECT s FROM unnest(f.seqs) s WHERE s <> ALL(g.seqs))
              FROM (SELECT array_agg(seq) AS seqs FROM gone WHERE routes IS NOT NULL) g
             WHERE f.seqs && g.seqs
+         )
+         SELECT coalesce((SELECT array_agg(seq) FROM gone), '{}') AS seqs, coalesce((SELECT array_agg(id) FROM gone), '{}') AS ids,
+                coalesce((SELECT array_agg(id) FROM visitors), '{}') AS visitors`,
+        [person.anonymousId ?? null, person.userId ?? null, key],
+      );
+      const { seqs, ids, visitors } = found[0]!;
+      const { rows } = await client.query<{ events: string; deliveries: string; conflicts: string }>(
+        `WITH gone AS (
+           SELECT seq, routes FROM tagrelay.events WHERE seq = ANY($1::bigint[])
+         ), counted AS (
+           -- Each delivery once, with a row or still without one.
+           SELECT coalesce(sum(greatest(tagrelay.route_count(g.routes), (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = g.seq))), 0) AS n
+             FROM gone g
+         ), dd AS (
+           DELETE FROM tagrelay.deliveries d WHERE d.event_seq = ANY($1::bigint[]) RETURNING 1
          ), de AS (
-           DELETE FROM tagrelay.events e USING gone WHERE e.seq = gone.seq RETURNING 1
+           DELETE FROM tagrelay.events e WHERE e.seq = ANY($1::bigint[]) RETURNING 1
          ), dc AS (
            DELETE FROM tagrelay.id_conflicts c
-            WHERE c.event_id IN (SELECT id FROM gone)
-               OR c.body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)
-               OR ($2::text IS NOT NULL AND c.body::jsonb #>> '{properties,user_id}' = $2)
+            WHERE c.event_id = ANY($2::text[])
+               OR c.body::jsonb ->> 'anonymousId' = ANY($3::text[])
+               OR ($4::text IS NOT NULL AND c.body::jsonb #>> '{properties,user_id}' = $4)
             RETURNING 1
+         ), dv AS (
+           DELETE FROM tagrelay.visitors v WHERE v.anonymous_id = ANY($3::text[]) RETURNING 1
          )
-         , dv AS (
-           DELETE FROM tagrelay.visitors v WHERE v.anonymous_id IN (SELECT id FROM visitors) RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dd) + (SELECT n FROM waiting) AS deliveries,
-                (SELECT count(*) FROM dc) AS conflicts,
+         SELECT (SELECT count(*) FROM de) AS events, (SELECT n FROM counted) AS deliveries, (SELECT count(*) FROM dc) AS conflicts,
                 (SELECT count(*) FROM dv) AS visitors`,
-        [person.anonymousId ?? null, person.userId ?? null, key],
+        [seqs, ids, visitors, person.userId ?? null],
       );
       const r = rows[0]!;
       return { events: Number(r.events), deliveries: Number(r.deliveries), conflicts: Number(r.conflicts) };

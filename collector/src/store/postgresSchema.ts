@@ -328,7 +328,7 @@ CREATE INDEX first_attempts_destination ON tagrelay.first_attempts (destination,
 -- First attempts count as pending deliveries, in the slots of count_deliveries.
 CREATE FUNCTION tagrelay.count_first_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  s smallint := floor(random() * 64);
+  s smallint := txid_current() % 64;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
@@ -355,21 +355,52 @@ CREATE TRIGGER first_attempts_count_delete AFTER DELETE ON tagrelay.first_attemp
 
 -- How many destinations an event's routes name (0 for NULL: an event stored with its rows).
 CREATE FUNCTION tagrelay.route_count(routes text) RETURNS integer LANGUAGE sql IMMUTABLE
-  RETURN coalesce(length(routes) - length(replace(routes, ',', '')) - 1, 0);
+  AS $$ SELECT coalesce(length(routes) - length(replace(routes, ',', '')) - 1, 0) $$;
 
--- A collector of the version before does not know first attempts: its retention takes an event whose first
--- attempts wait for one that no destination took. Such an event is not deleted, but by erasure (forget), which
--- says so for its transaction.
-CREATE FUNCTION tagrelay.keep_waiting_event() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A collector of the version before does not know first attempts: its retention would take an event whose
+-- deliveries wait for their rows for one that no destination took, or that all its deliveries are done. Deletes
+-- of events and deliveries are refused but from sessions that say they know schema 4 (this version's collectors
+-- set tagrelay.writer_schema on each connection; so can an operator deleting by hand).
+CREATE FUNCTION tagrelay.refuse_older_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF current_setting('tagrelay.erasing', true) IS DISTINCT FROM 'on'
-     AND (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = OLD.seq) < tagrelay.route_count(OLD.routes) THEN
-    RETURN NULL;
+  IF coalesce(nullif(current_setting('tagrelay.writer_schema', true), ''), '0')::integer < 4 THEN
+    RAISE EXCEPTION 'deleting from %.% needs tagrelay of schema 4 or newer (a delivery may have no row yet): upgrade this collector, or SET tagrelay.writer_schema = 4 to delete by hand',
+      TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
-  RETURN OLD;
+  RETURN NULL;
 END $$;
-CREATE TRIGGER events_keep_waiting BEFORE DELETE ON tagrelay.events
-  FOR EACH ROW WHEN (OLD.routes IS NOT NULL) EXECUTE FUNCTION tagrelay.keep_waiting_event();
+CREATE TRIGGER events_refuse_older_deletes BEFORE DELETE ON tagrelay.events
+  FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.refuse_older_deletes();
+CREATE TRIGGER deliveries_refuse_older_deletes BEFORE DELETE ON tagrelay.deliveries
+  FOR EACH STATEMENT EXECUTE FUNCTION tagrelay.refuse_older_deletes();
+
+-- The counts' slot is the transaction's (it was each statement's, at random): a claim changes the pending count
+-- in two statements (its first_attempts rows, then their delivery rows), and two claims each taking two slots, in
+-- opposite orders, deadlocked.
+CREATE OR REPLACE FUNCTION tagrelay.count_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  s smallint := txid_current() % 64;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, -count(*) FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  ELSE
+    INSERT INTO tagrelay.delivery_counts AS c (destination, state, slot, n)
+      SELECT destination, state, s, sum(d) FROM (
+          SELECT o.destination, o.state, -1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+          UNION ALL
+          SELECT n.destination, n.state, 1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+        ) changes
+      GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (destination, state, slot) DO UPDATE SET n = c.n + excluded.n;
+  END IF;
+  RETURN NULL;
+END $$;
 
 -- Ingest as in migration 3, the deliveries of each event as its routes and the group's first_attempts rows.
 CREATE FUNCTION tagrelay.ingest_events(p_ids text, p_names text, p_received text, p_bodies text, p_digests text,
@@ -433,31 +464,45 @@ BEGIN
   END IF;
 END $$;
 
--- A claim of up to p_limit of a destination's due deliveries, leased to p_owner until p_now + p_lease_ms. When the
--- due rows do not fill it, the oldest first_attempts rows become delivery rows first: one, then two, four, ... until
--- it is full, each taken with SKIP LOCKED so that collectors claiming at once take different ones. (The ids to lease as an array, not a
--- join: a join's generic plan, a prepared statement's after five runs, guessed thousands of rows and scanned the
--- whole table for them.)
+-- Leases up to p_limit of a destination's due deliveries to p_owner until p_now + p_lease_ms. (The ids to lease
+-- as an array, not a join: a join's generic plan, a prepared statement's after five runs, guessed thousands of
+-- rows and scanned the whole table for them.)
+CREATE FUNCTION tagrelay.lease(p_destination text, p_now bigint, p_limit integer, p_lease_ms bigint, p_owner text)
+RETURNS TABLE (id bigint, attempts integer, created_at bigint, lease bigint, body text)
+LANGUAGE sql AS $$
+  UPDATE tagrelay.deliveries d SET next_at = p_now + p_lease_ms, lease = nextval('tagrelay.leases'), leased_by = p_owner
+   WHERE d.id = ANY(ARRAY(
+           SELECT x.id FROM tagrelay.deliveries x
+            WHERE x.destination = p_destination AND x.state = 'pending' AND x.next_at <= p_now
+            ORDER BY x.next_at LIMIT p_limit
+              FOR UPDATE SKIP LOCKED))
+  RETURNING d.id, d.attempts, d.created_at, d.lease, (SELECT e.body FROM tagrelay.events e WHERE e.seq = d.event_seq)
+$$;
+
+-- A claim: the due rows first, as SQLite's retries; when they do not fill it, the oldest first_attempts rows
+-- become delivery rows (one, then two, four, ... until there are enough, each taken with SKIP LOCKED so that
+-- collectors claiming at once take different ones), due since their events were stored, and are leased too.
 CREATE FUNCTION tagrelay.claim(p_destination text, p_now bigint, p_limit integer, p_lease_ms bigint, p_owner text)
 RETURNS TABLE (id bigint, attempts integer, created_at bigint, lease bigint, body text)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 DECLARE
+  leased integer;
   wanted integer;
   batches integer := 1;
   taken integer;
   made integer;
+  rows_made integer := 0;
 BEGIN
-  SELECT p_limit - count(*) INTO wanted FROM (
-    SELECT 1 FROM tagrelay.deliveries d
-     WHERE d.destination = p_destination AND d.state = 'pending' AND d.next_at <= p_now LIMIT p_limit) due;
+  RETURN QUERY SELECT * FROM tagrelay.lease(p_destination, p_now, p_limit, p_lease_ms, p_owner);
+  GET DIAGNOSTICS leased = ROW_COUNT;
+  wanted := p_limit - leased;
   WHILE wanted > 0 LOOP
     WITH f AS (
       DELETE FROM tagrelay.first_attempts f
        WHERE f.id = ANY(ARRAY(SELECT g.id FROM tagrelay.first_attempts g WHERE g.destination = p_destination
                                ORDER BY g.id LIMIT batches FOR UPDATE SKIP LOCKED))
       RETURNING f.seqs, f.created_at
-    ), made AS (
+    ), m AS (
       -- An event erased since has no row made for it.
       INSERT INTO tagrelay.deliveries (event_seq, destination, created_at, updated_at, next_at)
       SELECT s.seq, p_destination, f.created_at, f.created_at, f.created_at
@@ -466,19 +511,15 @@ BEGIN
       ON CONFLICT (event_seq, destination) DO NOTHING
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM made) INTO taken, made;
-    EXIT WHEN taken < batches;
+    SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM m) INTO taken, made;
+    rows_made := rows_made + made;
     wanted := wanted - made;
+    EXIT WHEN taken < batches;
     batches := batches * 2;
   END LOOP;
-  RETURN QUERY
-    UPDATE tagrelay.deliveries d SET next_at = p_now + p_lease_ms, lease = nextval('tagrelay.leases'), leased_by = p_owner
-     WHERE d.id = ANY(ARRAY(
-             SELECT x.id FROM tagrelay.deliveries x
-              WHERE x.destination = p_destination AND x.state = 'pending' AND x.next_at <= p_now
-              ORDER BY x.next_at LIMIT p_limit
-                FOR UPDATE SKIP LOCKED))
-    RETURNING d.id, d.attempts, d.created_at, d.lease, (SELECT e.body FROM tagrelay.events e WHERE e.seq = d.event_seq);
+  IF rows_made > 0 THEN
+    RETURN QUERY SELECT * FROM tagrelay.lease(p_destination, p_now, p_limit - leased, p_lease_ms, p_owner);
+  END IF;
 END $$;
 
 -- As in migration 3, with an event done only once it has a row for each of its routes.

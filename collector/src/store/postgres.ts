@@ -396,8 +396,10 @@ export class PostgresStore implements Store {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
     return this.inTransaction(async (client) => {
-      // First the person's events are locked and leave their first_attempts rows: that waits for a claim making
-      // rows of them meanwhile, so that the second statement, which sees what committed since, deletes those too.
+      // First the person's events and the first_attempts rows that name them are locked: that waits for a claim
+      // making rows of them meanwhile, so that the second statement, which sees what committed since, deletes those
+      // too. (Only locked: a change there would hold the pending count's row through the second statement, which
+      // a claim of one of the rows it deletes may be waiting for.)
       const { rows: found } = await client.query<{ seqs: number[]; ids: string[]; visitors: string[] }>(
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
@@ -411,13 +413,13 @@ export class PostgresStore implements Store {
                OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2)
                OR ($3::text IS NOT NULL AND ${hasEmail('e.body::jsonb')})
             FOR UPDATE
-         ), df AS (
-           UPDATE tagrelay.first_attempts f SET seqs = ARRAY(SELECT s FROM unnest(f.seqs) s WHERE s <> ALL(g.seqs))
-             FROM (SELECT array_agg(seq) AS seqs FROM gone WHERE routes IS NOT NULL) g
-            WHERE f.seqs && g.seqs
+         ), waiting AS (
+           SELECT f.id FROM tagrelay.first_attempts f
+            WHERE f.seqs && ARRAY(SELECT seq FROM gone WHERE routes IS NOT NULL)
+              FOR UPDATE OF f
          )
          SELECT coalesce((SELECT array_agg(seq) FROM gone), '{}') AS seqs, coalesce((SELECT array_agg(id) FROM gone), '{}') AS ids,
-                coalesce((SELECT array_agg(id) FROM visitors), '{}') AS visitors`,
+                coalesce((SELECT array_agg(id) FROM visitors), '{}') AS visitors, (SELECT count(*) FROM waiting) AS locked`,
         [person.anonymousId ?? null, person.userId ?? null, key],
       );
       const { seqs, ids, visitors } = found[0]!;
@@ -428,6 +430,9 @@ export class PostgresStore implements Store {
            -- Each delivery once, with a row or still without one.
            SELECT coalesce(sum(greatest(tagrelay.route_count(g.routes), (SELECT count(*) FROM tagrelay.deliveries d WHERE d.event_seq = g.seq))), 0) AS n
              FROM gone g
+         ), df AS (
+           UPDATE tagrelay.first_attempts f SET seqs = ARRAY(SELECT s FROM unnest(f.seqs) s WHERE s <> ALL($1::bigint[]))
+            WHERE f.seqs && $1::bigint[]
          ), dd AS (
            DELETE FROM tagrelay.deliveries d WHERE d.event_seq = ANY($1::bigint[]) RETURNING 1
          ), de AS (

@@ -601,6 +601,8 @@ export async function migrate(client: pg.ClientBase, where: string): Promise<voi
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    // A migration may delete (see refuse_older_deletes).
+    await client.query(`SET LOCAL tagrelay.writer_schema = ${MIGRATIONS.length}`);
     await client.query('CREATE SCHEMA IF NOT EXISTS tagrelay');
     await client.query('CREATE TABLE IF NOT EXISTS tagrelay.schema_version (version integer NOT NULL)');
     const { rows } = await client.query<{ version: number }>('SELECT version FROM tagrelay.schema_version');

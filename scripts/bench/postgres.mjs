@@ -89,7 +89,7 @@ async function ingest(h, pgServer, newVisitors = false) {
   for (const [what, runs] of [
     [newVisitors ? 'a new visitor per request' : 'one destination delivering meanwhile', durable],
     ['no destination', alone],
-    ['one destination, its vendor unreachable: delivery rows stored, nothing sent', routed],
+    ['one destination, its vendor unreachable: deliveries stored, nothing sent', routed],
   ]) {
     if (!runs.length) continue;
     const ratios = runs.map((r, i) => r.rps / bare[i].rps);

@@ -77,7 +77,7 @@ async function fleet(n: number, extra: Record<string, unknown> = {}, store?: str
  * Posts 20-event batches to the collectors in turn until `stop()`, from `posters` posters each pausing `pauseMs`
  * between requests; returns what was posted and acknowledged.
  */
-function load(targets: () => Collector[], prefix: string, { posters: n = 3, pauseMs = 50 } = {}) {
+function load(targets: () => Collector[], prefix: string, { posters: n = 3, pauseMs = 50, answerMs = 5000 } = {}) {
   const posted = new Set<string>();
   const acked = new Set<string>();
   const answers = new Map<string, number>();
@@ -91,7 +91,7 @@ function load(targets: () => Collector[], prefix: string, { posters: n = 3, paus
       const c = live[turn++ % live.length]!;
       const ids = Array.from({ length: 20 }, () => `${prefix}-${String(++seq).padStart(7, '0')}`);
       ids.forEach((id) => posted.add(id));
-      const r = await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }));
+      const r = await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }), undefined, answerMs);
       const key = 'status' in r ? String(r.status) : r.error;
       answers.set(key, (answers.get(key) ?? 0) + 1);
       if ('status' in r && r.status === 200) ids.forEach((id) => acked.add(id));
@@ -741,8 +741,10 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       }
     })();
     sampler.catch(() => {}); // the server stopped under it: the test has failed already
-    // 40 posters back to back for 6 s: every worker busy storing, its lane delivering.
-    const traffic = load(() => [c], 'conn', { posters: 40, pauseMs: 0 });
+    // 40 posters back to back for 6 s: every worker busy storing, its lane delivering. An answer may take a while
+    // (the statements wait for the table, on a machine that also runs other test files), but it is a 200: 15 s is
+    // past the statements' own 10 s, after which a collector answers 503.
+    const traffic = load(() => [c], 'conn', { posters: 40, pauseMs: 0, answerMs: 15_000 });
     await sleep(2000);
     // One table: locking two could deadlock with a collector holding the second and waiting for the first
     // (recording results updates deliveries, then events). Ingest waits for events: its statements pile up.

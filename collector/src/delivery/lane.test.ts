@@ -177,7 +177,7 @@ describe('Lane', () => {
     expect(young.updatedAt - young.createdAt).toBeLessThan(2_000);
     expect(young.state).toBe('pending');
 
-    expect(await until(async () => (await deliveryOf()).state === 'dead', 5_000)).toBe(true);
+    expect(await until(async () => (await deliveryOf()).state === 'dead', 12_000)).toBe(true);
     const dead = await deliveryOf();
     expect(dead.updatedAt - dead.createdAt).toBeGreaterThanOrEqual(2_000);
     expect(dead.attempts).toBeGreaterThanOrEqual(2);
@@ -192,7 +192,7 @@ describe('Lane', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(vendor.received).toHaveLength(sent);
     expect((await store.stats())[0]).toMatchObject({ dead: 1, pending: 0 });
-  }, 15_000);
+  }, 25_000);
 
   it('records a refused request masked in full, and a delivered one as its first line even while another destination still waits', async () => {
     // 'later' is a second destination of every event that no lane serves here: its deliveries stay pending.

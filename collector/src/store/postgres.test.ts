@@ -451,6 +451,34 @@ describe('PostgresStore purge beside a replay', () => {
     expect(await store.queueDepth()).toEqual(new Map([['x', 3]]));
   });
 
+  it("the last two results of an event, recorded at once, remove its personal data: the second waits for the first and sees it", async () => {
+    await store.ingest([newEvent('evt-both-0001', ['x', 'y'])]);
+    const [x] = await store.claim('x', 1, Date.now(), 60_000);
+    const [y] = await store.claim('y', 1, Date.now(), 60_000);
+    // x's result, recorded by another collector's transaction, not yet committed.
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `SELECT tagrelay.record_results(ARRAY[$1::bigint], ARRAY[NULL::bigint], ARRAY['delivered'], ARRAY[1], ARRAY[NULL::bigint],
+                                        ARRAY[202], ARRAY[NULL::text], ARRAY['POST x' || chr(10) || '{}'], $2)`,
+        [x!.id, Date.now()],
+      );
+      const recording = store.update([{ id: y!.id, state: 'delivered', attempted: true, status: 202, request: 'POST y\n{}' }]);
+      await storeWaitsForLock();
+      await other.query('COMMIT');
+      await recording;
+    } finally {
+      await other.end();
+    }
+    expect(await userDataOf('evt-both-0001')).toBeUndefined();
+    expect((await store.eventDeliveries(['evt-both-0001'])).map((d) => d.request)).toEqual([
+      'POST x [body removed after delivery]',
+      'POST y [body removed after delivery]',
+    ]);
+  });
+
   it('erasure that meets a claim making the rows of its events waits for it, and deletes the rows it made', async () => {
     await store.ingest([personEvent('evt-race-0001', 'v-race', {}, ['x']), personEvent('evt-race-0002', 'v-other', {}, ['x'])]);
     // Another collector's claim, not yet committed: it took the group and made both events' rows.

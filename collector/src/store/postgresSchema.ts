@@ -522,7 +522,11 @@ BEGIN
   END IF;
 END $$;
 
--- As in migration 3, with an event done only once it has a row for each of its routes.
+-- As in migration 3, with an event done only once it has a row for each of its routes; and the events that results
+-- may complete are locked first, in seq order (as purge locks them): two results completing one
+-- event (its last two deliveries, recorded at once by two collectors or two groups of one) are then written one
+-- after the other, and the second sees the first when it decides whether the event is done. Unlocked, each saw the
+-- other's delivery pending, and the event kept its personal data.
 CREATE OR REPLACE FUNCTION tagrelay.record_results(p_ids bigint[], p_leases bigint[], p_states text[], p_attempted integer[],
                                                    p_next_at bigint[], p_status integer[], p_detail text[], p_request text[],
                                                    p_now bigint) RETURNS integer
@@ -530,6 +534,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
   n integer;
 BEGIN
+  PERFORM 1 FROM tagrelay.events e
+    WHERE e.seq IN (SELECT d.event_seq FROM tagrelay.deliveries d
+                      JOIN unnest(p_ids, p_states) AS r(id, state) ON r.id = d.id
+                     WHERE r.state IN ('delivered', 'skipped'))
+    ORDER BY e.seq FOR NO KEY UPDATE;
   WITH u AS (
     SELECT u.*, d.event_seq
       FROM unnest(p_ids, p_leases, p_states, p_attempted, p_next_at, p_status, p_detail, p_request)

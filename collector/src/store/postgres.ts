@@ -396,10 +396,11 @@ export class PostgresStore implements Store {
     const key = person.email?.trim() ? emailKey(person.email) : null;
     const hasEmail = (j: string) => `(${j} #>> '{context,emailKey}') = $3`;
     return this.inTransaction(async (client) => {
-      // First the person's events and the first_attempts rows that name them are locked: that waits for a claim
-      // making rows of them meanwhile, so that the second statement, which sees what committed since, deletes those
-      // too. (Only locked: a change there would hold the pending count's row through the second statement, which
-      // a claim of one of the rows it deletes may be waiting for.)
+      // First the person's events (in seq order, as purge and record_results lock them) and the first_attempts rows
+      // that name them are locked: that waits for a claim making rows of them meanwhile, so that the second
+      // statement, which sees what committed since, deletes those too. (Only locked: a change there would hold the
+      // pending count's row through the second statement, which a claim of one of the rows it deletes may be
+      // waiting for.)
       const { rows: found } = await client.query<{ seqs: number[]; ids: string[]; visitors: string[] }>(
         `WITH visitors AS (
            SELECT $1::text AS id WHERE $1::text IS NOT NULL
@@ -412,7 +413,7 @@ export class PostgresStore implements Store {
             WHERE body::jsonb ->> 'anonymousId' IN (SELECT id FROM visitors)
                OR ($2::text IS NOT NULL AND body::jsonb #>> '{properties,user_id}' = $2)
                OR ($3::text IS NOT NULL AND ${hasEmail('e.body::jsonb')})
-            FOR UPDATE
+            ORDER BY seq FOR UPDATE
          ), waiting AS (
            SELECT f.id FROM tagrelay.first_attempts f
             WHERE f.seqs && ARRAY(SELECT seq FROM gone WHERE routes IS NOT NULL)

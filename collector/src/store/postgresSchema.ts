@@ -526,7 +526,8 @@ END $$;
 -- may complete are locked first, in seq order (as purge locks them): two results completing one
 -- event (its last two deliveries, recorded at once by two collectors or two groups of one) are then written one
 -- after the other, and the second sees the first when it decides whether the event is done. Unlocked, each saw the
--- other's delivery pending, and the event kept its personal data.
+-- other's delivery pending, and the event kept its personal data. (An event of one destination has no second
+-- result and is not locked; one that the version before stored with its rows, its routes unknown, is.)
 CREATE OR REPLACE FUNCTION tagrelay.record_results(p_ids bigint[], p_leases bigint[], p_states text[], p_attempted integer[],
                                                    p_next_at bigint[], p_status integer[], p_detail text[], p_request text[],
                                                    p_now bigint) RETURNS integer
@@ -538,6 +539,7 @@ BEGIN
     WHERE e.seq IN (SELECT d.event_seq FROM tagrelay.deliveries d
                       JOIN unnest(p_ids, p_states) AS r(id, state) ON r.id = d.id
                      WHERE r.state IN ('delivered', 'skipped'))
+      AND tagrelay.route_count(e.routes) <> 1
     ORDER BY e.seq FOR NO KEY UPDATE;
   WITH u AS (
     SELECT u.*, d.event_seq

@@ -1,3 +1,5 @@
+import type { DeliveryRecord } from './types.js';
+
 /**
  * A delivery has no row until its first attempt (SQLite) or the claim that leases it (PostgreSQL): its
  * event names its destinations (`routes`, ",chase,impact,"), and the delivery's id is made of the event's
@@ -40,3 +42,35 @@ export const routeCountSql = (e: string): string => `(length(${e}.routes) - leng
 /** SQL: event `e` still has a delivery without a row (its first attempt not yet reported), in `deliveries`. */
 export const firstAttemptWaitsSql = (e: string, deliveries = 'deliveries'): string =>
   `(${e}.routes IS NOT NULL AND (SELECT count(*) FROM ${deliveries} r WHERE r.event_seq = ${e}.seq) < ${routeCountSql(e)})`;
+
+/** An event with routes, and the destinations of its deliveries that have a row. */
+export interface EventRoutes {
+  seq: number;
+  eventId: string;
+  eventName: string;
+  receivedAt: number;
+  routes: string;
+  withRows: readonly string[];
+}
+
+/** The deliveries of these events that have no row yet: pending, not attempted. */
+export function waitingFirstAttempts(events: Iterable<EventRoutes>): (DeliveryRecord & { nextAt: number })[] {
+  const out: (DeliveryRecord & { nextAt: number })[] = [];
+  for (const e of events) {
+    for (const destination of destinationsOf(e.routes)) {
+      if (e.withRows.includes(destination)) continue;
+      out.push({
+        id: firstAttemptId(e.seq, e.routes, destination),
+        eventId: e.eventId,
+        eventName: e.eventName,
+        destination,
+        state: 'pending',
+        attempts: 0,
+        createdAt: e.receivedAt,
+        updatedAt: e.receivedAt,
+        nextAt: e.receivedAt,
+      });
+    }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { emailKey } from '../emailKey.js';
 import type { Consent, StoredEvent } from '../event.js';
 import { redactUrl } from '../redact.js';
-import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './firstAttempts.js';
+import { firstAttemptWaitsSql, seqOfFirstAttempt, waitingFirstAttempts, type EventRoutes } from './firstAttempts.js';
 import { GroupWriter, withRetry } from './groupWriter.js';
 import { migrate, POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
 import { storedBodies } from './storedBody.js';
@@ -359,27 +359,13 @@ export class PostgresStore implements Store {
    * name, received_at, routes), with the ids the SQLite store gives them.
    */
   private async waitingFirstAttempts(eventsSql: string, values: unknown[]): Promise<(DeliveryRecord & { nextAt: number })[]> {
-    const { rows } = await this.pool.query<{ seq: number; id: string; name: string; received_at: number; routes: string; with_rows: string[] }>(
-      `SELECT e.seq, e.id, e.name, e.received_at, e.routes,
-              ARRAY(SELECT d.destination FROM tagrelay.deliveries d WHERE d.event_seq = e.seq) AS with_rows
+    const { rows } = await this.pool.query<EventRoutes>(
+      `SELECT e.seq, e.id AS "eventId", e.name AS "eventName", e.received_at AS "receivedAt", e.routes,
+              ARRAY(SELECT d.destination FROM tagrelay.deliveries d WHERE d.event_seq = e.seq) AS "withRows"
          FROM (${eventsSql}) e`,
       values,
     );
-    return rows.flatMap((e) =>
-      destinationsOf(e.routes)
-        .filter((destination) => !e.with_rows.includes(destination))
-        .map((destination) => ({
-          id: firstAttemptId(e.seq, e.routes, destination),
-          eventId: e.id,
-          eventName: e.name,
-          destination,
-          state: 'pending' as const,
-          attempts: 0,
-          createdAt: e.received_at,
-          updatedAt: e.received_at,
-          nextAt: e.received_at,
-        })),
-    );
+    return waitingFirstAttempts(rows);
   }
 
   async recentEvents(limit: number): Promise<StoredEvent[]> {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../event.js';
 import { lockSqliteStore } from './sqliteLock.js';
-import { destinationsOf, firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt } from './firstAttempts.js';
+import { firstAttemptId, firstAttemptWaitsSql, seqOfFirstAttempt, waitingFirstAttempts, type EventRoutes } from './firstAttempts.js';
 import { openDatabase } from './sqliteSchema.js';
 import { packIngestRows } from './sqliteIngestRows.js';
 import { GroupCommitter, type WriteOp, type WriteResult } from './sqliteWrites.js';
@@ -111,14 +111,8 @@ const SCAN_SPAN = 50_000;
 const SCAN_SPANS = 4;
 
 /** An event with deliveries that have no row yet: its routes, and the destinations that have one (JSON). */
-interface EventRoutes {
-  seq: number;
-  eventId: string;
-  eventName: string;
-  routes: string;
-  receivedAt: number;
-  rows: string;
-}
+/** An event with routes as the statements read it: the destinations of its rows as JSON. */
+type EventRouteRows = Omit<EventRoutes, 'withRows'> & { rows: string };
 
 /**
  * Where a destination's first attempts stand: the events up to `scanned` are read; `queue` holds the
@@ -444,31 +438,13 @@ export class SqliteStore implements Store {
       detail: r.detail ?? undefined,
       request: r.request ?? undefined,
     }));
-    const waiting = this.waitingFirstAttempts(this.stmts.recentFirstAttempts.all({ window: 10_000, limit }) as EventRoutes[]);
+    const waiting = this.waitingFirstAttempts(this.stmts.recentFirstAttempts.all({ window: 10_000, limit }) as EventRouteRows[]);
     return [...rows, ...waiting].sort((a, b) => b.createdAt - a.createdAt || a.destination.localeCompare(b.destination)).slice(0, limit);
   }
 
-  /** The deliveries of these events that have no row yet: pending, not attempted. */
-  private waitingFirstAttempts(events: EventRoutes[]): (DeliveryRecord & { nextAt: number })[] {
-    const out: (DeliveryRecord & { nextAt: number })[] = [];
-    for (const e of events) {
-      const withRows = JSON.parse(e.rows) as string[];
-      for (const destination of destinationsOf(e.routes)) {
-        if (withRows.includes(destination)) continue;
-        out.push({
-          id: firstAttemptId(e.seq, e.routes, destination),
-          eventId: e.eventId,
-          eventName: e.eventName,
-          destination,
-          state: 'pending',
-          attempts: 0,
-          createdAt: e.receivedAt,
-          updatedAt: e.receivedAt,
-          nextAt: e.receivedAt,
-        });
-      }
-    }
-    return out;
+  /** The deliveries without a row yet of these events (their rows' destinations as JSON). */
+  private waitingFirstAttempts(events: EventRouteRows[]): (DeliveryRecord & { nextAt: number })[] {
+    return waitingFirstAttempts(events.map(({ rows, ...e }) => ({ ...e, withRows: JSON.parse(rows) as string[] })));
   }
 
   async recentEvents(limit: number): Promise<StoredEvent[]> {
@@ -510,7 +486,7 @@ export class SqliteStore implements Store {
         request: string | null;
         nextAt: number;
       })[]),
-      ...this.waitingFirstAttempts(this.stmts.eventFirstAttempts.all(JSON.stringify(eventIds)) as EventRoutes[]),
+      ...this.waitingFirstAttempts(this.stmts.eventFirstAttempts.all(JSON.stringify(eventIds)) as EventRouteRows[]),
     ].sort((a, b) => Math.abs(a.id) - Math.abs(b.id)); // oldest first (a first attempt's id is minus its event's seq × 1024 and its place)
     return rows.map((r) => {
       const inFlight = r.state === 'pending' && (this.leased.get(r.destination)?.get(r.id) ?? 0) > Date.now();

@@ -256,6 +256,25 @@ describe('PostgresStore in a fleet', () => {
     expect((await a.recentDeliveries(1))[0]).toMatchObject({ state: 'delivered', attempts: 1 });
   });
 
+  it('a claim leases what it asked for of the rows it makes, whatever its clock says; the rest are due for the next', async () => {
+    const [a, b] = [await store('a'), await store('b')];
+    await a.ingest(Array.from({ length: 5 }, (_, i) => newEvent(`evt-ahead-000${i}`, ['x'])));
+    // b's clock is five minutes behind a's: the events were stored "after" b's now, and are b's to send all the same.
+    const behind = Date.now() - 300_000;
+    const first = await b.claim('x', 2, behind, 600_000);
+    expect(first.map((d) => d.event.id)).toEqual(['evt-ahead-0000', 'evt-ahead-0001']);
+    const rows = await sql(db.url, 'SELECT leased_by, next_at - $1 AS lease_ms FROM tagrelay.deliveries ORDER BY event_seq', [behind]);
+    expect(rows).toEqual([
+      { leased_by: 'b', lease_ms: '600000' },
+      { leased_by: 'b', lease_ms: '600000' },
+      ...Array.from({ length: 3 }, () => ({ leased_by: null, lease_ms: expect.any(String) })),
+    ]);
+    const rest = await a.claim('x', 10, Date.now(), 60_000);
+    expect(rest.map((d) => d.event.id)).toEqual(['evt-ahead-0002', 'evt-ahead-0003', 'evt-ahead-0004']);
+    expect(await b.claim('x', 10, Date.now(), 60_000)).toEqual([]);
+    expect((await a.stats())[0]).toMatchObject({ pending: 5 });
+  });
+
   it('retryNow leaves a delivery another collector is sending alone', async () => {
     const [a, b] = [await store('a'), await store('b')];
     await a.ingest([newEvent('evt-retry-0001', ['x'])]);

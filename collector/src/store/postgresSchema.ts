@@ -583,6 +583,66 @@ BEGIN
   RETURN n;
 END $$;
 `,
+  // 5: a claim makes the delivery rows it leases already leased: one write a row where it inserted the rows due and
+  // then updated each to lease it (a new version of the row and an entry in each of its three indexes, a third of
+  // PostgreSQL's work per delivery in a drain, BENCHMARKS.md). It leases no more than it was asked for: rows made
+  // beyond that are due, for the next claim. The lease no longer depends on the claiming collector's clock: rows it
+  // made of events stored by a collector whose clock is ahead were due after its own now, and it left them waiting.
+  `
+CREATE OR REPLACE FUNCTION tagrelay.claim(p_destination text, p_now bigint, p_limit integer, p_lease_ms bigint, p_owner text)
+RETURNS TABLE (id bigint, attempts integer, created_at bigint, lease bigint, body text)
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+  leased integer;
+  wanted integer;
+  batches integer := 1;
+  taken integer;
+  ids bigint[];
+  tries integer[];
+  created bigint[];
+  leases bigint[];
+  bodies text[];
+BEGIN
+  RETURN QUERY SELECT * FROM tagrelay.lease(p_destination, p_now, p_limit, p_lease_ms, p_owner);
+  GET DIAGNOSTICS leased = ROW_COUNT;
+  wanted := p_limit - leased;
+  WHILE wanted > 0 LOOP
+    WITH f AS (
+      DELETE FROM tagrelay.first_attempts f
+       WHERE f.id = ANY(ARRAY(SELECT g.id FROM tagrelay.first_attempts g WHERE g.destination = p_destination
+                               ORDER BY g.id LIMIT batches FOR UPDATE SKIP LOCKED))
+      RETURNING f.seqs, f.created_at
+    ), s AS (
+      -- An event erased since has no row made for it. The oldest of them, as many as wanted, are leased.
+      SELECT x.seq, f.created_at, e.body, row_number() OVER (ORDER BY f.created_at, x.seq) <= wanted AS lease_it
+        FROM f CROSS JOIN LATERAL unnest(f.seqs) AS x(seq)
+        JOIN tagrelay.events e ON e.seq = x.seq
+    ), m AS (
+      INSERT INTO tagrelay.deliveries AS d (event_seq, destination, created_at, updated_at, next_at, lease, leased_by)
+      SELECT s.seq, p_destination, s.created_at, s.created_at,
+             CASE WHEN s.lease_it THEN p_now + p_lease_ms ELSE s.created_at END,
+             CASE WHEN s.lease_it THEN nextval('tagrelay.leases') END,
+             CASE WHEN s.lease_it THEN p_owner END
+        FROM s ORDER BY s.seq
+      ON CONFLICT (event_seq, destination) DO NOTHING
+      RETURNING d.id, d.attempts, d.created_at, d.lease, d.event_seq
+    )
+    SELECT (SELECT count(*) FROM f), array_agg(m.id), array_agg(m.attempts), array_agg(m.created_at), array_agg(m.lease),
+           array_agg(s.body)
+      INTO taken, ids, tries, created, leases, bodies
+      FROM m JOIN s ON s.seq = m.event_seq
+     WHERE m.lease IS NOT NULL;
+    IF ids IS NOT NULL THEN
+      RETURN QUERY SELECT * FROM unnest(ids, tries, created, leases, bodies);
+      wanted := wanted - cardinality(ids);
+    END IF;
+    EXIT WHEN taken < batches;
+    batches := batches * 2;
+  END LOOP;
+END $$;
+ALTER FUNCTION tagrelay.record_results(bigint[], bigint[], text[], integer[], bigint[], integer[], text[], text[], bigint)
+  SET enable_seqscan = off;
+`,
 ];
 
 /** The schema version this code writes. */

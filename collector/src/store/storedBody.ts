@@ -1,22 +1,34 @@
 import type { RequestContext } from '../event.js';
 import type { NewEvent } from './types.js';
 
+/** What joins an event's JSON, less its closing brace, to its request's context in a stored body. */
+export const CONTEXT_KEY = ',"context":';
+
 /**
- * What every store keeps of each event: its JSON as it arrived (as `JSON.stringify` writes it: the text
- * that arrived, when /collect found it written so), then the request's `context` (made once for the
- * events that share one), and where the event as it arrived ends in that text (what its digest covers,
- * so that an id sent again with other content is told apart from a repeat).
+ * Each event's stored body in its two parts: its JSON as it arrived (as `JSON.stringify` writes it: the
+ * text that arrived, when /collect found it written so) less the closing brace, which is what its digest
+ * covers (so that an id sent again with other content is told apart from a repeat); and the request's
+ * `context` as JSON, made once for the events that share one. The body is
+ * `${content}${CONTEXT_KEY}${context}}`.
  */
-export function storedBodies(events: readonly NewEvent[]): { bodies: string[]; contentLengths: number[] } {
-  const bodies: string[] = [];
-  const contentLengths: number[] = [];
+export function storedBodyParts(events: readonly NewEvent[]): { contents: string[]; contexts: string[] } {
+  const contents: string[] = [];
+  const contexts: string[] = [];
   let context: RequestContext | undefined;
   let contextJson = '';
   for (const e of events) {
     if (e.context !== context) contextJson = JSON.stringify((context = e.context));
-    const json = e.json ?? JSON.stringify(e.event);
-    bodies.push(`${json.slice(0, -1)},"context":${contextJson}}`);
-    contentLengths.push(json.length - 1);
+    contents.push((e.json ?? JSON.stringify(e.event)).slice(0, -1));
+    contexts.push(contextJson);
   }
-  return { bodies, contentLengths };
+  return { contents, contexts };
+}
+
+/** What every store keeps of each event (see storedBodyParts), and where the part its digest covers ends. */
+export function storedBodies(events: readonly NewEvent[]): { bodies: string[]; contentLengths: number[] } {
+  const { contents, contexts } = storedBodyParts(events);
+  return {
+    bodies: contents.map((content, i) => `${content}${CONTEXT_KEY}${contexts[i]}}`),
+    contentLengths: contents.map((content) => content.length),
+  };
 }

@@ -98,6 +98,24 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(stored).toMatchObject({ name: 'purchase', properties: { value: 1 } });
     });
 
+    it('keeps text beyond ASCII as it came, as it arrived or written again, and tells its repeat from a conflict', async () => {
+      const time = Date.now();
+      const properties = { item_name: 'Crème brûlée 🍮', note: '東京 — “quoted”', value: 1 };
+      const context = { ...contextOf(time), userAgent: 'Navigateur/1.0 (Français; 日本語)' };
+      const event = { id: 'evt-utf8-0001', name: 'purchase', time, properties };
+      // The first as /collect passes an event unchanged (its text as it arrived), the second written again.
+      const arrived: NewEvent = { event, json: JSON.stringify(event), context, destinations: ['a'] };
+      const second = { event: { ...event, id: 'evt-utf8-0002' }, context, destinations: ['a'] };
+      expect(await store.ingest([arrived, second])).toEqual({ stored: 2, duplicates: 0, conflicts: [] });
+      const changed = { event: { ...event, properties: { ...properties, item_name: 'Crème brûlée 🍰' } }, context, destinations: ['a'] };
+      expect(await store.ingest([{ ...arrived, context: contextOf(time + 5) }, changed])).toEqual({ stored: 0, duplicates: 1, conflicts: [1] });
+      const claimed = await store.claim('a', 10, Date.now(), 60_000);
+      expect(claimed.map((d) => [d.event.id, d.event.properties, d.event.context.userAgent])).toEqual([
+        ['evt-utf8-0001', properties, context.userAgent],
+        ['evt-utf8-0002', properties, context.userAgent],
+      ]);
+    });
+
     it('leases a claimed delivery until it is reported, then counts it by its new state', async () => {
       await store.ingest([1, 2, 3].map((i) => newEvent(`evt-0000000${i}`, ['a'])));
       const first = await store.claim('a', 2, Date.now(), 60_000);

@@ -584,10 +584,13 @@ BEGIN
 END $$;
 `,
   // 5: a claim makes the delivery rows it leases already leased: one write a row where it inserted the rows due and
-  // then updated each to lease it (a new version of the row and an entry in each of its three indexes, a third of
-  // PostgreSQL's work per delivery in a drain, BENCHMARKS.md). It leases no more than it was asked for: rows made
-  // beyond that are due, for the next claim. The lease no longer depends on the claiming collector's clock: rows it
-  // made of events stored by a collector whose clock is ahead were due after its own now, and it left them waiting.
+  // then updated each to lease it (a new version of the row and an entry in each of its three indexes). It leases no
+  // more than it was asked for: rows made beyond that are due, for the next claim. The lease no longer depends on the
+  // claiming collector's clock: rows it made of events stored by a collector whose clock is ahead were due after its
+  // own now, and it left them waiting. And the functions of ingest, claims and results never scan a table: they read
+  // rows by key, and a session keeps a function's plans, so a plan made while the tables were small (a new database,
+  // before autovacuum's first ANALYZE) went on scanning the whole deliveries table on every claim and result as it
+  // grew (in a 20,000-delivery drain, PostgreSQL's CPU a delivery went from 110 to 94 µs; BENCHMARKS.md).
   `
 CREATE OR REPLACE FUNCTION tagrelay.claim(p_destination text, p_now bigint, p_limit integer, p_lease_ms bigint, p_owner text)
 RETURNS TABLE (id bigint, attempts integer, created_at bigint, lease bigint, body text)
@@ -642,6 +645,7 @@ BEGIN
 END $$;
 ALTER FUNCTION tagrelay.record_results(bigint[], bigint[], text[], integer[], bigint[], integer[], text[], text[], bigint)
   SET enable_seqscan = off;
+ALTER FUNCTION tagrelay.ingest_events(text, text, text, text, text, text, bigint, text) SET enable_seqscan = off;
 `,
 ];
 

@@ -334,6 +334,46 @@ describe('PostgresStore in a fleet', () => {
     const [batches] = await sql(db.url, 'SELECT count(*) FILTER (WHERE n > 0)::int AS statements, max(n)::int AS largest FROM tagrelay.test_purge_statements');
     expect(batches).toEqual({ statements: 3, largest: 1000 });
   });
+
+  it('claims and results read deliveries by key on a table that grew since their plans were made, never scanning it', async () => {
+    const a = await store('a');
+    const session = new pg.Client({ connectionString: db.url });
+    await session.connect();
+    try {
+      const claimAndRecord = async (limit: number) => {
+        const { rows } = await session.query<{ id: string; lease: string }>("SELECT id, lease FROM tagrelay.claim('x', $1, $2, 60000, 'me')", [Date.now(), limit]);
+        await session.query('SELECT tagrelay.record_results($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+          rows.map((r) => r.id), rows.map((r) => r.lease), rows.map(() => 'delivered'), rows.map(() => 1),
+          rows.map(() => null), rows.map(() => 202), rows.map(() => null), rows.map(() => 'POST /x'), Date.now(),
+        ]);
+        return rows.length;
+      };
+      // The session's plans made on a new, nearly empty table (a new database, before autovacuum's first ANALYZE):
+      // PostgreSQL keeps them for the session after five runs.
+      await a.ingest(Array.from({ length: 10 }, (_, i) => newEvent(`evt-plan-${String(i).padStart(5, '0')}`, ['x'])));
+      for (let i = 0; i < 10; i++) expect(await claimAndRecord(1)).toBe(1);
+      // Then the table grows: 4,000 deliveries made and done by another collector.
+      for (let g = 0; g < 8; g++) {
+        await a.ingest(Array.from({ length: 500 }, (_, i) => newEvent(`evt-plan-${String(1000 + g * 500 + i).padStart(5, '0')}`, ['x'])));
+      }
+      for (let claimed = await a.claim('x', 1000, Date.now(), 60_000); claimed.length; claimed = await a.claim('x', 1000, Date.now(), 60_000)) {
+        await a.update(claimed.map((d) => ({ id: d.id, state: 'delivered', attempted: true, status: 202 })));
+      }
+      await a.ingest(Array.from({ length: 20 }, (_, i) => newEvent(`evt-plan-${String(9000 + i).padStart(5, '0')}`, ['x'])));
+      // The session's next claims and results, counted in its own transaction.
+      await session.query('BEGIN');
+      expect(await claimAndRecord(8)).toBe(8);
+      expect(await claimAndRecord(8)).toBe(8);
+      const { rows } = await session.query<{ seq_scan: string; idx_scan: string }>(
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE schemaname = 'tagrelay' AND relname = 'deliveries'",
+      );
+      await session.query('COMMIT');
+      expect(Number(rows[0]!.idx_scan)).toBeGreaterThan(0);
+      expect(Number(rows[0]!.seq_scan)).toBe(0);
+    } finally {
+      await session.end();
+    }
+  });
 });
 
 describe('PostgresStore purge beside a replay', () => {

@@ -5,10 +5,16 @@ import { setReadOnly, testDatabase } from '../../../e2e/postgres.js';
 import { TcpProxy } from '../../../e2e/tcpProxy.js';
 import { spawnEmbeddedPostgres, sql, type EmbeddedPostgresServer } from '../../../scripts/postgres.mjs';
 import { describeStoreContract, newEvent, personEvent } from './testing.js';
-import { storedBodies } from './storedBody.js';
+import { CONTEXT_KEY, storedBodyParts } from './storedBody.js';
 import { PostgresStore, withLibpqSslModes } from './postgres.js';
 import { POSTGRES_SCHEMA_VERSION } from './postgresSchema.js';
 import { StoreError, StoreReadOnly } from './types.js';
+
+/** An event's stored body, as the stores write it (storedBodyParts). */
+function storedBody(event: Parameters<typeof storedBodyParts>[0][number]): string {
+  const { contents, contexts } = storedBodyParts([event]);
+  return `${contents[0]}${CONTEXT_KEY}${contexts[0]}}`;
+}
 
 /** The first rejection of `f` within 5 s (a pool first meets the connections ended under it). */
 async function waitForRejection(f: () => Promise<unknown>): Promise<unknown> {
@@ -432,7 +438,7 @@ describe('PostgresStore purge beside a replay', () => {
     // The ingest of schema version 3, as a collector not yet upgraded calls it during a rolling upgrade.
     const before = newEvent('evt-v3-0001', ['x', 'y'], old);
     await sql(db.url, 'SELECT tagrelay.ingest($1, $2, $3, $4, $5, $6, $7, NULL)', [
-      before.event.id, before.event.name, String(old), storedBodies([before]).bodies[0], 'ab'.repeat(20), 'x,y', old,
+      before.event.id, before.event.name, String(old), storedBody(before), 'ab'.repeat(20), 'x,y', old,
     ]);
     // The version before's retention would take this event for one no destination took: its deletes are refused.
     await expect(sql(db.url, `DELETE FROM tagrelay.events WHERE received_at < $1`, [Date.now()])).rejects.toThrow(

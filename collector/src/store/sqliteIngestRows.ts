@@ -1,5 +1,5 @@
 import { routesOf } from './firstAttempts.js';
-import { storedBodies } from './storedBody.js';
+import { CONTEXT_KEY, storedBodyParts } from './storedBody.js';
 import type { NewEvent } from './types.js';
 
 /**
@@ -31,18 +31,20 @@ export interface IngestRow {
 const NUMBERS = 6;
 
 export function packIngestRows(events: readonly NewEvent[]): IngestRows {
-  const { bodies, contentLengths } = storedBodies(events);
+  const { contents, contexts } = storedBodyParts(events);
   const parts: string[] = [];
   const numbers: number[] = [];
   events.forEach((e, i) => {
     const routes = routesOf(e.destinations);
-    const body = bodies[i]!;
-    parts.push(e.event.id, e.event.name, body, routes ?? '');
+    const content = contents[i]!;
+    const context = contexts[i]!;
+    // The body goes in as its parts (storedBodyParts): the join below writes them one after the other.
+    parts.push(e.event.id, e.event.name, content, CONTEXT_KEY, context, '}', routes ?? '');
     numbers.push(
       e.event.id.length,
       e.event.name.length,
-      body.length,
-      contentLengths[i]!,
+      content.length + CONTEXT_KEY.length + context.length + 1,
+      content.length,
       routes?.length ?? -1,
       e.context.receivedAt,
     );

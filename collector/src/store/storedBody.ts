@@ -5,7 +5,7 @@ import type { NewEvent } from './types.js';
 export const CONTEXT_KEY = ',"context":';
 
 /**
- * Each event's stored body in its two parts: its JSON as it arrived (as `JSON.stringify` writes it: the
+ * What every store keeps of each event, in its two parts: its JSON as it arrived (as `JSON.stringify` writes it: the
  * text that arrived, when /collect found it written so) less the closing brace, which is what its digest
  * covers (so that an id sent again with other content is told apart from a repeat); and the request's
  * `context` as JSON, made once for the events that share one. The body is
@@ -22,13 +22,4 @@ export function storedBodyParts(events: readonly NewEvent[]): { contents: string
     contexts.push(contextJson);
   }
   return { contents, contexts };
-}
-
-/** What every store keeps of each event (see storedBodyParts), and where the part its digest covers ends. */
-export function storedBodies(events: readonly NewEvent[]): { bodies: string[]; contentLengths: number[] } {
-  const { contents, contexts } = storedBodyParts(events);
-  return {
-    bodies: contents.map((content, i) => `${content}${CONTEXT_KEY}${contexts[i]}}`),
-    contentLengths: contents.map((content) => content.length),
-  };
 }

@@ -167,18 +167,24 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     let live = [a, b, c];
     const traffic = load(() => live, 'kill');
     await sleep(2000);
-    // The vendor is kept busy, so the victim dies with requests in flight and deliveries leased.
+    // The vendor is kept busy, so the victim dies with requests in flight and deliveries leased (on a busy machine
+    // its first claims may come later than 2 s: it is killed once it holds some).
     const victim = collectorPid(c.configPath);
+    const heldBy = async () =>
+      (
+        await sql(
+          config.store,
+          `SELECT count(*)::int AS n FROM tagrelay.deliveries WHERE state = 'pending' AND lease IS NOT NULL AND leased_by LIKE $1`,
+          [`%:${victim}`],
+        )
+      )[0] as { n: number };
+    await waitFor(async () => (await heldBy()).n > 0, 10_000, 'the victim holding leases');
     const killedAt = Date.now();
     await c.kill();
     live = [a, b];
     // What it held when it died: the takeover below is of these.
-    const [held] = await sql(
-      config.store,
-      `SELECT count(*)::int AS n FROM tagrelay.deliveries WHERE state = 'pending' AND lease IS NOT NULL AND leased_by LIKE $1`,
-      [`%:${victim}`],
-    );
-    expect(held!.n).toBeGreaterThan(0);
+    const held = await heldBy();
+    expect(held.n).toBeGreaterThan(0);
     await sleep(3000);
     await traffic.stop();
     await everyAckedDelivered(traffic.acked, LEASE_MS + 20_000);

@@ -24,6 +24,15 @@ export type WriteOp =
 
 export type WriteResult = IngestResult | Forgotten | number | boolean[] | undefined;
 
+const INSERT_EVENTS = 'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES';
+const EVENT_VALUES = '(?, ?, ?, ?, ?, unhex(?), ?)';
+const VALUES_A_ROW = 7;
+/**
+ * Events a statement inserts: a request's ten in one statement rather than ten (each statement's call,
+ * binding and step cost about 0.5 µs an event more: 4.9–5.7 against 5.5–7.6 µs an event, writer CPU).
+ */
+const EVENTS_A_STATEMENT = 10;
+
 /**
  * The write statements of the SQLite store. `inTransaction` runs writes in one transaction, and `apply` runs
  * one (inside it): the deliveries that ingests add to the pending counts are counted once a transaction.
@@ -33,9 +42,9 @@ export function sqliteWrites(db: Database.Database): {
   inTransaction: <T>(writes: () => T) => T;
 } {
   const s = {
-    insertEvent: db.prepare(
-      'INSERT INTO events (seq, id, name, received_at, body, digest, routes) VALUES (?, ?, ?, ?, ?, unhex(?), ?) ON CONFLICT (id) DO NOTHING',
-    ),
+    insertEvent: db.prepare(`${INSERT_EVENTS} ${EVENT_VALUES} ON CONFLICT (id) DO NOTHING`),
+    insertEvents: db.prepare(`${INSERT_EVENTS} ${Array(EVENTS_A_STATEMENT).fill(EVENT_VALUES).join(', ')} ON CONFLICT (id) DO NOTHING`),
+    storedSeq: db.prepare('SELECT seq FROM events WHERE id = ?').pluck(),
     lastEventSeq: db.prepare('SELECT max(seq) FROM events').pluck(),
     lastCursor: db.prepare('SELECT max(seq) FROM lane_cursors').pluck(),
     storedDigest: db.prepare('SELECT digest FROM events WHERE id = ?').pluck(),
@@ -192,17 +201,37 @@ export function sqliteWrites(db: Database.Database): {
         const rows = unpackIngestRows(w.rows);
         // Read once: only this writer stores events, and erasures write the seqs they take past (above).
         if (lastSeq < 0) lastSeq = Math.max((s.lastCursor.get() as number | null) ?? 0, newestEventSeq());
-        let seq = lastSeq;
-        rows.forEach((row, i) => {
-          // One-shot hash (no Hash object per event: a third of the cost), as hex: SQLite makes the bytes
-          // (unhex), for less than the Buffer a 'buffer' digest allocates (0.85 against 1.5 µs an event).
+        // Each row its seq, and as statement values; one-shot hashes (no Hash object per event: a third of
+        // the cost), as hex: SQLite makes the bytes (unhex), for less than the Buffer a 'buffer' digest
+        // allocates (0.85 against 1.5 µs an event).
+        const firstSeq = lastSeq + 1;
+        const digests: string[] = [];
+        const values: (string | number | null)[] = [];
+        for (const row of rows) {
           const digest = hash('sha1', row.body.slice(0, row.contentLength), 'hex');
-          const inserted = s.insertEvent.run(++seq, row.id, row.name, row.receivedAt, row.body, digest, row.routes);
-          lastSeq = seq;
-          if (inserted.changes === 0) {
+          digests.push(digest);
+          values.push(++lastSeq, row.id, row.name, row.receivedAt, row.body, digest, row.routes);
+        }
+        const insertedAt = new Uint8Array(rows.length);
+        for (let i = 0; i < rows.length; ) {
+          if (rows.length - i >= EVENTS_A_STATEMENT) {
+            const chunk = values.slice(i * VALUES_A_ROW, (i + EVENTS_A_STATEMENT) * VALUES_A_ROW);
+            const { changes } = s.insertEvents.run(chunk);
+            // All stored (the rule); otherwise which were is read back: a row stored now has its own seq.
+            for (let k = i; k < i + EVENTS_A_STATEMENT; k++) {
+              insertedAt[k] = changes === EVENTS_A_STATEMENT || s.storedSeq.get(rows[k]!.id) === firstSeq + k ? 1 : 0;
+            }
+            i += EVENTS_A_STATEMENT;
+          } else {
+            insertedAt[i] = s.insertEvent.run(values.slice(i * VALUES_A_ROW, (i + 1) * VALUES_A_ROW)).changes;
+            i++;
+          }
+        }
+        rows.forEach((row, i) => {
+          if (!insertedAt[i]) {
             const before = s.storedDigest.get(row.id) as Buffer | null;
             // A store from before digests cannot tell: a repeat, as it was then.
-            if (before && !before.equals(Buffer.from(digest, 'hex'))) {
+            if (before && !before.equals(Buffer.from(digests[i]!, 'hex'))) {
               conflicts.push(i);
               s.insertConflict.run(row.id, row.name, row.receivedAt, row.body);
             }

@@ -98,6 +98,23 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(stored).toMatchObject({ name: 'purchase', properties: { value: 1 } });
     });
 
+    it('tells repeats and conflicts in a batch of many events, an id twice in it among them', async () => {
+      const time = Date.now();
+      const earlier = { event: trackedEvent('evt-batch-03', time), context: contextOf(time), destinations: ['a'] };
+      await store.ingest([earlier]);
+      const batch = Array.from({ length: 12 }, (_, i) => newEvent(`evt-batch-${String(i).padStart(2, '0')}`, ['a']));
+      batch[3] = { ...earlier, context: contextOf(time + 5) }; // stored before: a repeat
+      batch[5] = batch[1]!; // the same event twice in one batch: a repeat
+      batch[7] = { ...batch[2]!, event: { ...batch[2]!.event, name: 'sign_up' } }; // another event with 2's id: a conflict
+      batch[11] = { ...batch[10]!, context: contextOf(time + 9) }; // past the first ten: a repeat
+      expect(await store.ingest(batch)).toEqual({ stored: 8, duplicates: 3, conflicts: [7] });
+      expect(await store.queueDepth()).toEqual(new Map([['a', 9]]));
+      const claimed = await store.claim('a', 20, Date.now(), 60_000);
+      expect(claimed.map((d) => d.event.id).sort()).toEqual(['00', '01', '02', '03', '04', '06', '08', '09', '10'].map((n) => `evt-batch-${n}`));
+      // What was stored first is what stays.
+      expect(claimed.find((d) => d.event.id === 'evt-batch-02')!.event.name).toBe(batch[2]!.event.name);
+    });
+
     it('keeps text beyond ASCII as it came, as it arrived or written again, and tells its repeat from a conflict', async () => {
       const time = Date.now();
       const properties = { item_name: 'Crème brûlée 🍮', note: '東京 — “quoted”', value: 1 };

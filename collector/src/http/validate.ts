@@ -18,14 +18,15 @@ export class ClientError extends Error {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * Where checkValues stands: the keys from the checked value down to the object it is in. One stack for
- * every check (they run one at a time, synchronously), so that stepping into an object allocates nothing.
- */
-const path: (string | number)[] = [];
+interface PathNode {
+  up?: PathNode;
+  key: string | number;
+}
 
-function pathOf(key?: string | number): string {
-  return (key === undefined ? path : [...path, key]).join('.') || 'body';
+function pathOf(node: PathNode | undefined, key?: string | number): string {
+  const parts: (string | number)[] = key === undefined ? [] : [key];
+  for (let n = node; n; n = n.up) parts.unshift(n.key);
+  return parts.join('.') || 'body';
 }
 
 /**
@@ -51,51 +52,45 @@ const UNSTORABLE = 'holds a NUL character or half of a surrogate pair';
 /**
  * One pass over every value: nesting, string, array and key lengths, text a store can keep, finite numbers,
  * and no key that could reach an object's prototype. Recursive: the depth is checked before each step down,
- * so the stack is never deeper than the limit. Nothing is allocated for a value, nor for an object or
- * array (their keys go on `path`): this runs over every value of every event, and a list of pending values
- * made about a third of what /collect allocated, a path node for each object 7 % of it. Returns how many
- * keys the value holds, at any depth.
+ * so the stack is never deeper than the limit. Nothing is allocated for a value (a path node for each object
+ * or array only): this runs over every value of every event, and a list of pending values made about a third
+ * of what /collect allocated. Returns how many keys the value holds, at any depth.
  */
-function checkValues(value: unknown, depth: number, key: string | number | undefined, escapes: boolean): number {
+function checkValues(
+  value: unknown,
+  depth: number,
+  parent: PathNode | undefined,
+  key: string | number | undefined,
+  escapes: boolean,
+): number {
   if (typeof value === 'string') {
     if (value.length > bodyLimits.string) {
-      throw new ClientError(422, `${pathOf(key)}: longer than ${bodyLimits.string} characters`);
+      throw new ClientError(422, `${pathOf(parent, key)}: longer than ${bodyLimits.string} characters`);
     }
-    if (escapes && unstorable(value)) throw new ClientError(422, `${pathOf(key)}: ${UNSTORABLE}`);
+    if (escapes && unstorable(value)) throw new ClientError(422, `${pathOf(parent, key)}: ${UNSTORABLE}`);
   } else if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new ClientError(422, `${pathOf(key)}: number out of range`);
+    if (!Number.isFinite(value)) throw new ClientError(422, `${pathOf(parent, key)}: number out of range`);
   } else if (value !== null && typeof value === 'object') {
     if (depth > bodyLimits.depth) throw new ClientError(400, `body is nested deeper than ${bodyLimits.depth} levels`);
-    if (key !== undefined) path.push(key);
+    const node = key === undefined ? undefined : { up: parent, key };
     let keys = 0;
     if (Array.isArray(value)) {
-      if (value.length > bodyLimits.array) throw new ClientError(422, `${pathOf()}: more than ${bodyLimits.array} items`);
-      for (let i = 0; i < value.length; i++) keys += checkValues(value[i], depth + 1, i, escapes);
+      if (value.length > bodyLimits.array)
+        throw new ClientError(422, `${pathOf(node)}: more than ${bodyLimits.array} items`);
+      for (let i = 0; i < value.length; i++) keys += checkValues(value[i], depth + 1, node, i, escapes);
     } else {
       for (const k in value) {
         if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
         if (k.length > bodyLimits.key) {
-          throw new ClientError(422, `${pathOf()}: a key is longer than ${bodyLimits.key} characters`);
+          throw new ClientError(422, `${pathOf(node)}: a key is longer than ${bodyLimits.key} characters`);
         }
-        if (escapes && unstorable(k)) throw new ClientError(422, `${pathOf()}: a key ${UNSTORABLE}`);
-        keys += 1 + checkValues((value as Record<string, unknown>)[k], depth + 1, k, escapes);
+        if (escapes && unstorable(k)) throw new ClientError(422, `${pathOf(node)}: a key ${UNSTORABLE}`);
+        keys += 1 + checkValues((value as Record<string, unknown>)[k], depth + 1, node, k, escapes);
       }
     }
-    if (key !== undefined) path.pop();
     return keys;
   }
   return 0;
-}
-
-/** checkValues of a value at `key` of `parent` (a key at the top: `events`), with the path left empty after. */
-function checkValuesAt(value: unknown, depth: number, parent: string | undefined, key: string | number | undefined, escapes: boolean): number {
-  path.length = 0;
-  if (parent !== undefined) path.push(parent);
-  try {
-    return checkValues(value, depth, key, escapes);
-  } finally {
-    path.length = 0;
-  }
 }
 
 /** A checked batch: the valid events, and the position and reason of each event that is not. */
@@ -150,7 +145,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   if (perEvent) {
     for (const k in json as object) if (FORBIDDEN_KEYS.has(k)) throw new ClientError(400, `key "${k}" is not allowed`);
     if (events.length > bodyLimits.array) throw new ClientError(422, `events: more than ${bodyLimits.array} items`);
-  } else checkValuesAt(json, 0, undefined, undefined, escapes);
+  } else checkValues(json, 0, undefined, undefined, escapes);
   const envelope = collectEnvelopeSchema.safeParse(json);
   if (!envelope.success) throw new ClientError(422, firstIssue(envelope.error, [], 'body').slice(0, 500));
   /** Keys each kept event holds at any depth, to tell a text with a repeated key. */
@@ -175,7 +170,7 @@ export function parseCollectBody(raw: Buffer): CheckedBatch {
   envelope.data.events.forEach((candidate, index) => {
     let keys: number;
     try {
-      keys = checkValuesAt(candidate, 2, 'events', index, escapes);
+      keys = checkValues(candidate, 2, { key: 'events' }, index, escapes);
     } catch (e) {
       if (!(e instanceof ClientError)) throw e;
       batch.rejected.push({ index, error: e.message.replace(/^body is/, `events.${index} is`) });

@@ -114,9 +114,10 @@ async function workers(h, pgServer) {
   for (let i = 0; i < h.ROUNDS; i++) {
     for (const [n, into] of [[1, one], [2, two]]) {
       const c = await collectorOn(pgServer.url, {}, n);
-      // 3 s, not 1: two processes each compile the collector's code on half the requests; after 1 s a
-      // second worker still used twice the CPU per request of a warm one (per-second figures, BENCHMARKS.md).
-      await h.load(c, 3);
+      // The same warm-up as every ingest run (10 s; 3 s in a quick run): two processes each compile the
+      // collector's code on half the requests; after 1 s a second worker still used twice the CPU per
+      // request of a warm one (per-second figures, BENCHMARKS.md).
+      await h.load(c, h.WARMUP);
       into.push(await loadWithCpu(h, c, pgServer));
       await c.stop();
       await c.db.drop();

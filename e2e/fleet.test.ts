@@ -2,6 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import pg from 'pg';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, Collector, waitFor } from './collector.js';
@@ -119,6 +120,21 @@ async function everyAckedDelivered(acked: Set<string>, timeoutMs: number) {
     timeoutMs,
     'every acknowledged event at Chase',
   );
+}
+
+/** A request on a connection of its own (none kept alive), so that `--workers` processes take turns at answering. */
+function onOwnConnection(url: string, method: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent: false, headers: body ? { 'content-type': 'text/plain' } : {}, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**
@@ -630,6 +646,48 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: late.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(late), 10_000);
     expect(alive(survivor!)).toBe(true);
+  });
+
+  it('tagrelay serve --workers 2: /metrics counts every worker\'s requests and deliveries, whichever worker answers the scrape', { timeout: 120_000 }, async () => {
+    const db = await testDatabase();
+    drops.push(() => db.drop());
+    chase = await startChase(KEY);
+    const c = await Collector.start({
+      config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
+      env: { TAGRELAY_WORKERS: '2' },
+    });
+    collectors = [c];
+    // Each request on a connection of its own: the primary hands new connections to the workers in turn.
+    const N = 12;
+    for (let i = 0; i < N; i++) {
+      const ids = [`metrics-${i}-a`, `metrics-${i}-b`];
+      const res = await onOwnConnection(`${c.url}/collect`, 'POST', JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }));
+      expect(res.status).toBe(200);
+    }
+    await everyAckedDelivered(new Set(Array.from({ length: N }, (_, i) => [`metrics-${i}-a`, `metrics-${i}-b`]).flat()), 20_000);
+    const value = (text: string, series: string) => {
+      const lines = text.split('\n').filter((l) => l.startsWith(`${series} `));
+      expect(lines, series).toHaveLength(1);
+      return Number(lines[0]!.slice(series.length + 1));
+    };
+    // Every scrape shows both workers' counts, wherever the primary sends it (in turn, as the requests above: a
+    // scrape of one worker's counts alone showed 6 of the 12 requests); gauges read from the store once, not once a worker.
+    await waitFor(async () => {
+      const text = (await onOwnConnection(`${c.url}/metrics`, 'GET')).body;
+      return value(text, 'tagrelay_deliveries_total{destination="chase",outcome="delivered",dry_run="false"}') === 2 * N;
+    }, 20_000, 'every delivery counted');
+    for (let scrape = 0; scrape < 6; scrape++) {
+      const res = await onOwnConnection(`${c.url}/metrics`, 'GET');
+      expect(res.status).toBe(200);
+      expect(value(res.body, 'tagrelay_collect_requests_total{status="2xx"}')).toBe(N);
+      expect(value(res.body, 'tagrelay_collect_events_total{result="stored"}')).toBe(2 * N);
+      expect(value(res.body, 'tagrelay_deliveries_total{destination="chase",outcome="delivered",dry_run="false"}')).toBe(2 * N);
+      expect(value(res.body, 'tagrelay_collect_duration_seconds_count{status="2xx"}')).toBe(N);
+      expect(value(res.body, 'tagrelay_queue_depth{destination="chase"}')).toBe(0);
+      expect(value(res.body, 'tagrelay_store_up')).toBe(1);
+      expect(value(res.body, 'tagrelay_lane_state{destination="chase",state="active"}')).toBe(1);
+      expect(res.body).toMatch(/^tagrelay_build_info\{[^}]*\} 1$/m);
+    }
   });
 
   it('tagrelay serve --workers 2: SIGTERM to the primary stops every worker, even with vendor requests left unanswered', { timeout: 120_000 }, async () => {

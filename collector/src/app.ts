@@ -17,7 +17,8 @@ import { createLogger, type Logger } from './log.js';
 import { packageRoot, version } from './packageInfo.js';
 import { redactor } from './redact.js';
 import { openStore } from './store/open.js';
-import { storeConnectionsPerProcess } from './workers.js';
+import { isWorker, storeConnectionsPerProcess } from './workers.js';
+import { workersMetrics } from './workersMetrics.js';
 import { StoreReadOnly, type Store } from './store/types.js';
 
 /** How long /readyz, /healthz and /metrics wait for the store to answer, ms: a load balancer's check does not wait long. */
@@ -62,13 +63,13 @@ export async function createCollector(
   const metrics = new Metrics();
   const engine = new DeliveryEngine(config, destinations, store, log, redact, metrics);
   const names = destinations.map((d) => d.name);
-  metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', ['destination'], async () => {
+  metrics.gauge('tagrelay_queue_depth', 'Deliveries waiting, per destination', ['destination'], 'max', async () => {
     const depth = await store.queueDepth();
     return names.map((destination) => [{ destination }, depth.get(destination) ?? 0]);
   });
   // The oldest waiting delivery costs a scan of the waiting ones: read at most every 15 s.
   let oldest: { at: number; value: Map<string, number | undefined> } | undefined;
-  metrics.gauge('tagrelay_oldest_pending_age_seconds', 'Age of the oldest delivery still waiting, per destination (0: none)', ['destination'], async () => {
+  metrics.gauge('tagrelay_oldest_pending_age_seconds', 'Age of the oldest delivery still waiting, per destination (0: none)', ['destination'], 'max', async () => {
     if (!oldest || Date.now() - oldest.at > 15_000) {
       oldest = { at: Date.now(), value: new Map((await store.stats()).map((s) => [s.destination, s.oldestPendingAt])) };
     }
@@ -79,10 +80,10 @@ export async function createCollector(
   });
   /** Why the store cannot be used now (its public reason), or undefined; known within HEALTH_CHECK_MS. */
   const storeOutageNow = () => withinTime(store.check(), HEALTH_CHECK_MS).then(() => undefined, storeOutage);
-  metrics.gauge('tagrelay_store_up', 'Whether the store answers and takes writes: 1, or 0 while it does not (a database restarting, cut off or read-only)', [], async () => [
+  metrics.gauge('tagrelay_store_up', 'Whether the store answers and takes writes: 1, or 0 while it does not (a database restarting, cut off or read-only)', [], 'min', async () => [
     [{}, (await storeOutageNow()) ? 0 : 1],
   ]);
-  metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], () => [[{ version: version(), node: process.version }, 1]]);
+  metrics.gauge('tagrelay_build_info', 'The running tagrelay: always 1', ['version', 'node'], 'max', () => [[{ version: version(), node: process.version }, 1]]);
   // Deliveries kept for a destination the config no longer names wait for it to come back: they are kept
   // (and their events), but they are no backlog of this collector's, so they count toward no cap.
   const unconfigured = [...(await store.queueDepth().catch(() => new Map<string, number>()))].filter(
@@ -144,8 +145,18 @@ export async function createCollector(
       destinations,
     });
   });
+  // With --workers, every process's counts in each scrape, whichever process takes it.
+  const renderMetrics = isWorker && processes > 1 ? workersMetrics(metrics.registry) : () => metrics.render();
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.render());
+    let text: string;
+    try {
+      text = await renderMetrics();
+    } catch (e) {
+      log.warn('could not gather the metrics of every worker', { error: e });
+      res.status(503).set('Retry-After', '5').json({ error: (e as Error).message });
+      return;
+    }
+    res.type(metrics.contentType).send(text);
   });
   const refusals = new Refusals(log);
   app.use(debugRouter({ config, store, destinations, lanes: () => engine.status(), refusals, redact }));

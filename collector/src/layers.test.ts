@@ -18,6 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
     'packageInfo.ts',
     'redact.ts',
     'withinTime.ts',
+    'workersMetrics.ts',
   ],
   ['store/', 'destinations/'],
   ['config.ts'],

@@ -4,6 +4,13 @@ import { withinTime } from './withinTime.js';
 type Labels = Record<string, string>;
 
 /**
+ * How `tagrelay serve --workers N` adds a gauge's values of its processes into one (prom-client's cluster
+ * aggregators): `sum` for what each process holds of the whole, `max` and `min` for what each reads of the same
+ * thing (the store's queue) or where one process's 0 must show (the store cut off).
+ */
+export type Aggregator = 'sum' | 'max' | 'min';
+
+/**
  * The collector's Prometheus metrics (prom-client), named as Prometheus asks (`_total`, `_seconds`,
  * `_bytes`), with the default process metrics. Every series a metric will have is created at zero when
  * it is declared (`zero`), so alerts work before the first failure.
@@ -25,12 +32,20 @@ export class Metrics {
   /**
    * A gauge read when /metrics is scraped. One that cannot be read within `READ_TIMEOUT_MS` (the store
    * does not answer) has no series in that scrape; the others are still served, in time for the scraper.
+   * `aggregator`: how the values of `--workers` processes make one.
    */
-  gauge(name: string, help: string, labelNames: string[], read: () => Promise<[Labels, number][]> | [Labels, number][]): void {
+  gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    aggregator: Aggregator,
+    read: () => Promise<[Labels, number][]> | [Labels, number][],
+  ): void {
     new Gauge({
       name,
       help,
       labelNames,
+      aggregator,
       registers: [this.registry],
       async collect() {
         this.reset();

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { redactUrl } from './redact.js';
 import { openStore } from './store/open.js';
+import { serveWorkersMetrics } from './workersMetrics.js';
 
 /** A --workers value tagrelay cannot run with: printed as one line, exit 2. */
 export class WorkersError extends Error {}
@@ -88,6 +89,7 @@ export async function runPrimary(n: number, config: Config, log: Logger, stopDea
   let announced = false;
   let stopping = false;
   const delays = new RestartDelays(n);
+  serveWorkersMetrics();
   /** Each worker's place, 0 to n-1: its replacement takes it. */
   const places = new Map<number, number>();
   const ready = new Set<number>();

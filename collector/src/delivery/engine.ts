@@ -45,7 +45,8 @@ export class DeliveryEngine {
       ['destination', 'status_class'],
       combinations({ destination: names, status_class: ['2xx', '4xx', '5xx', 'network'] }),
     );
-    metrics.gauge('tagrelay_lane_state', 'Each destination\'s delivery state: 1 for the state it is in', ['destination', 'state'], () =>
+    // With --workers, 1 for each state any of the processes is in.
+    metrics.gauge('tagrelay_lane_state', 'Each destination\'s delivery state: 1 for the state it is in', ['destination', 'state'], 'max', () =>
       this.status().flatMap((l) =>
         (['active', 'backing-off', 'paused'] as const).map((state): [Record<string, string>, number] => [
           { destination: l.destination, state },

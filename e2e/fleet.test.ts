@@ -123,15 +123,23 @@ async function everyAckedDelivered(acked: Set<string>, timeoutMs: number) {
 }
 
 /** A request on a connection of its own (none kept alive), so that `--workers` processes take turns at answering. */
-function onOwnConnection(url: string, method: string, body?: string): Promise<{ status: number; body: string }> {
+function onOwnConnection(
+  url: string,
+  method: string,
+  body?: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: string; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent: false, headers: body ? { 'content-type': 'text/plain' } : {}, timeout: 10_000 }, (res) => {
+    const req = httpRequest(url, { method, agent: false, headers: body ? { 'content-type': 'text/plain' } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: text, retryAfter: res.headers['retry-after'] });
+      });
     });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within 10 s`)));
+    const timer = setTimeout(() => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on('error', reject);
     req.end(body);
   });
@@ -687,6 +695,37 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       expect(value(res.body, 'tagrelay_store_up')).toBe(1);
       expect(value(res.body, 'tagrelay_lane_state{destination="chase",state="active"}')).toBe(1);
       expect(res.body).toMatch(/^tagrelay_build_info\{[^}]*\} 1$/m);
+    }
+
+    // A worker that cannot answer (stopped): a scrape the other worker takes is answered 503 within about 5 s,
+    // not held; the stopped one's connection waits for it. Once it runs again, scrapes count everything again.
+    const status = async () => (await cli('status', '--config', c.configPath)).stdout;
+    const workerPids = [...(await status()).matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+    expect(workerPids).toHaveLength(2);
+    process.kill(workerPids[0]!, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const answers = await Promise.all(
+        [0, 1].map(() =>
+          onOwnConnection(`${c.url}/metrics`, 'GET', undefined, 9000).then(
+            (r) => ({ ...r, ms: Date.now() - started }),
+            () => undefined, // the stopped worker's
+          ),
+        ),
+      );
+      const answered = answers.filter((a) => a !== undefined);
+      expect(answered).toHaveLength(1);
+      expect(answered[0]).toMatchObject({ status: 503, retryAfter: '5' });
+      expect(JSON.parse(answered[0]!.body).error).toMatch(/the workers' metrics/);
+      expect(answered[0]!.ms).toBeLessThan(8000);
+      expect(c.output).toContain('could not gather the metrics of every worker');
+    } finally {
+      process.kill(workerPids[0]!, 'SIGCONT');
+    }
+    for (let scrape = 0; scrape < 2; scrape++) {
+      const res = await onOwnConnection(`${c.url}/metrics`, 'GET');
+      expect(res.status).toBe(200);
+      expect(value(res.body, 'tagrelay_collect_requests_total{status="2xx"}')).toBe(N);
     }
   });
 

@@ -4,11 +4,11 @@ import { withinTime } from './withinTime.js';
 type Labels = Record<string, string>;
 
 /**
- * How `tagrelay serve --workers N` adds a gauge's values of its processes into one (prom-client's cluster
- * aggregators): `sum` for what each process holds of the whole, `max` and `min` for what each reads of the same
- * thing (the store's queue) or where one process's 0 must show (the store cut off).
+ * How `tagrelay serve --workers N` makes one value of its processes' values of a gauge (prom-client's cluster
+ * aggregators): `max` for what each reads of the same thing (the store's queue) or for a state any may be in,
+ * `min` where one process's 0 must show (the store cut off from it).
  */
-export type Aggregator = 'sum' | 'max' | 'min';
+export type Aggregator = 'max' | 'min';
 
 /**
  * The collector's Prometheus metrics (prom-client), named as Prometheus asks (`_total`, `_seconds`,

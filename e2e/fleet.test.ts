@@ -695,6 +695,9 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       expect(value(res.body, 'tagrelay_store_up')).toBe(1);
       expect(value(res.body, 'tagrelay_lane_state{destination="chase",state="active"}')).toBe(1);
       expect(res.body).toMatch(/^tagrelay_build_info\{[^}]*\} 1$/m);
+      // Each worker's start time has no sum: left out.
+      expect(res.body).toMatch(/^process_cpu_seconds_total \d/m);
+      expect(res.body).not.toMatch(/^process_start_time_seconds /m);
     }
 
     // A worker that cannot answer (stopped): a scrape the other worker takes is answered 503 within about 5 s,

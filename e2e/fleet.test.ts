@@ -145,6 +145,25 @@ function onOwnConnection(
   });
 }
 
+/** A Chase stand-in and `tagrelay serve --workers 2` delivering to it, on a fresh database (`url`). */
+async function twoWorkers(): Promise<{ c: Collector; url: string }> {
+  const db = await testDatabase();
+  drops.push(() => db.drop());
+  chase = await startChase(KEY);
+  const c = await Collector.start({
+    config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
+    env: { TAGRELAY_WORKERS: '2' },
+  });
+  collectors = [c];
+  return { c, url: db.url };
+}
+
+/** The pids of the processes serving the store, as `tagrelay status` lists them (a killed one for 15 s more). */
+async function servingPids(c: Collector): Promise<number[]> {
+  const { stdout } = await cli('status', '--config', c.configPath);
+  return [...stdout.matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+}
+
 /**
  * Waits until Chase has every acknowledged event and the fleet's queue is empty; returns how many requests
  * Chase got per event, and how many were repeats.
@@ -602,14 +621,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
   });
 
   it('tagrelay serve --workers 2 runs two processes on the store; one that dies is replaced', { timeout: 120_000 }, async () => {
-    const db = await testDatabase();
-    drops.push(() => db.drop());
-    chase = await startChase(KEY);
-    const c = await Collector.start({
-      config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
-      env: { TAGRELAY_WORKERS: '2' },
-    });
-    collectors = [c];
+    const { c, url } = await twoWorkers();
     const listening = c.output.split('\n').find((l) => l.includes('tagrelay listening on'));
     expect(JSON.parse(listening!)).toMatchObject({ msg: `tagrelay listening on ${c.url}`, workers: 2 });
     const status = async () => (await cli('status', '--config', c.configPath)).stdout;
@@ -618,7 +630,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     expect(await postCollect(c.url, JSON.stringify({ v: 1, events: ids.map((id) => signUp(id)) }))).toMatchObject({ status: 200 });
     await everyAckedDelivered(new Set(ids), 10_000);
     // Kill one worker: the primary starts another.
-    const pids = async () => [...(await status()).matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+    const pids = () => servingPids(c);
     const before = await pids();
     expect(before).toHaveLength(2);
     process.kill(before[0]!, 'SIGKILL');
@@ -639,7 +651,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
       }
     };
     const [survivor, victim] = (await pids()).filter(alive); // status lists the killed one for 15 s
-    await sql(db.url, 'UPDATE tagrelay.schema_version SET version = version + 1');
+    await sql(url, 'UPDATE tagrelay.schema_version SET version = version + 1');
     process.kill(victim!, 'SIGKILL');
     const failedStarts = () => c.output.split('\n').filter((l) => l.includes('a new worker could not start')).length;
     await waitFor(() => failedStarts() >= 2, 30_000, 'two replacements refused by the store');
@@ -657,14 +669,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
   });
 
   it('tagrelay serve --workers 2: /metrics counts every worker\'s requests and deliveries, whichever worker answers the scrape', { timeout: 120_000 }, async () => {
-    const db = await testDatabase();
-    drops.push(() => db.drop());
-    chase = await startChase(KEY);
-    const c = await Collector.start({
-      config: { store: db.url, destinations: { chase: { apiKey: KEY, baseUrl: chase.url, events: { sign_up: 'sign-up' } } } },
-      env: { TAGRELAY_WORKERS: '2' },
-    });
-    collectors = [c];
+    const { c } = await twoWorkers();
     // Each request on a connection of its own: the primary hands new connections to the workers in turn.
     const N = 12;
     for (let i = 0; i < N; i++) {
@@ -702,8 +707,7 @@ describe('a fleet of collectors on one PostgreSQL', () => {
 
     // A worker that cannot answer (stopped): a scrape the other worker takes is answered 503 within about 5 s,
     // not held; the stopped one's connection waits for it. Once it runs again, scrapes count everything again.
-    const status = async () => (await cli('status', '--config', c.configPath)).stdout;
-    const workerPids = [...(await status()).matchAll(/^\s+\S+:(\d+)\s+tagrelay/gm)].map((m) => Number(m[1]));
+    const workerPids = await servingPids(c);
     expect(workerPids).toHaveLength(2);
     process.kill(workerPids[0]!, 'SIGSTOP');
     try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeStoreContract, newEvent } from './testing.js';
 import { SqliteStore } from './sqlite.js';
-import { openDatabase, SQLITE_SCHEMA_VERSION } from './sqliteSchema.js';
+import { openDatabase, SQLITE_PAGE_SIZE, SQLITE_SCHEMA_VERSION } from './sqliteSchema.js';
 
 describeStoreContract('SqliteStore', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-store-'));
@@ -84,6 +84,36 @@ describe('SqliteStore schema', () => {
     expect(reopened.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(reopened.pragma('synchronous', { simple: true })).toBe(2);
     reopened.close();
+  });
+
+  it('makes a new store with 8 KB pages (its writer thread first); a store made with 4 KB pages keeps them and works as before', async () => {
+    const pageSize = (path: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+    const fresh = join(dir, 'fresh.db');
+    const store = new SqliteStore(fresh);
+    await store.ingest([newEvent('evt-page-0001', ['a'])]);
+    await store.close();
+    expect(SQLITE_PAGE_SIZE).toBe(8192);
+    expect(pageSize(fresh)).toBe(8192);
+
+    // A store from before: made with SQLite's default page size, then in WAL mode with rows.
+    const old = join(dir, 'old.db');
+    const db = new Database(old);
+    db.pragma('journal_mode = WAL');
+    db.exec(SCHEMA_0_1);
+    db.close();
+    expect(pageSize(old)).toBe(4096);
+    const reopened = new SqliteStore(old);
+    await reopened.ingest([newEvent('evt-page-0002', ['a'])]);
+    expect((await reopened.claim('a', 5, Date.now(), 60_000)).map((d) => d.event.id)).toEqual(['evt-page-0002']);
+    await reopened.close();
+    expect(pageSize(old)).toBe(4096);
   });
 
   it('refuses a store made by a newer tagrelay, naming the file and both versions', () => {

@@ -63,7 +63,7 @@ async function unreachableUrl() {
 // one whose vendor is unreachable (each event stored with its delivery row, nothing sent: what routing
 // costs without the deliveries; the lane only probes the vendor now and then).
 // `visitors`: each request from a visitor not seen before, so that each remembers click ids (a visitor
-// write); that variant runs with the destination only. `random`: the tag's random event ids (UUIDs) rather
+// write); that variant runs with the destination only. `random`: random event ids (UUIDs, as the tag made them before the twenty-first stop) rather
 // than numbered ones, without a destination; a figure for context (the goal was set on numbered ids).
 async function ingest(h, pgServer, variant = 'numbered') {
   const vendor = await startVendorProcess(100);
@@ -91,7 +91,7 @@ async function ingest(h, pgServer, variant = 'numbered') {
   const bareCpu = h.median(bare.map((r) => r.treeCpu));
   for (const [what, runs] of [
     [variant === 'visitors' ? 'a new visitor per request' : 'one destination delivering meanwhile', durable],
-    [variant === 'random' ? "the tag's random event ids (UUIDs), no destination" : 'no destination', alone],
+    [variant === 'random' ? 'random event ids (UUIDs), no destination' : 'no destination', alone],
     ['one destination, its vendor unreachable: deliveries stored, nothing sent', routed],
   ]) {
     if (!runs.length) continue;

@@ -55,7 +55,7 @@ const batchBody = (n) => JSON.stringify({ v: 1, events: Array.from({ length: n }
  * `prefix-2`, …): ids that sort next to each other, so each commit adds to the same few pages of the id index.
  * Random ids (UUIDs, which the tag made until the twenty-first stop and a server may send) land on a page of
  * their own each, once the index is larger than a commit's events; the tag's ids now sort by time, as its
- * `uuid.ts` makes them (BENCHMARKS.md, twenty-first stop).
+ * `track.ts` makes them (BENCHMARKS.md, twenty-first stop).
  */
 const bodyWithIds = (make) => () => {
   const events = Array.from({ length: 10 }, purchase);
@@ -63,7 +63,7 @@ const bodyWithIds = (make) => () => {
   return JSON.stringify({ v: 1, events });
 };
 const randomIdsBody = bodyWithIds(randomUUID);
-const tagIdsBody = bodyWithIds(() => `${Date.now().toString(36)}.${crypto.getRandomValues(new Uint32Array(4)).join('.')}`);
+const tagIdsBody = bodyWithIds(() => `${Date.now().toString(36)}${crypto.getRandomValues(new Uint32Array(4)).join('.')}`);
 let visitors = 0;
 /** A 10-event batch from a visitor not seen before: its click ids are remembered (a visitor write per request). */
 const newVisitorBody = () => {

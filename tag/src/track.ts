@@ -36,7 +36,11 @@ export const track = (name: string, properties?: Record<string, unknown>, option
     if (!/^[\w.:-]{1,64}$/.test(name)) return ignore('name', name);
     const time = Date.now();
     const own = options?.id;
-    const id = own && /^[\w.:-]{8,64}$/.test(own) ? own : uuid();
+    // An id of its own sorts by when it was tracked: the time in ms in base 36 (8 characters until May 2059), then
+    // 128 random bits (15 to 51 characters). The collector's id index then adds where it added last; random ids
+    // (UUIDs) change a page of it for each event, and cost SQLite's writer 5 times the CPU once the store held
+    // half a million events (BENCHMARKS.md, twenty-first stop). The time is the event's, which it carries anyway.
+    const id = own && /^[\w.:-]{8,64}$/.test(own) ? own : time.toString(36) + uuid();
     // the debug log says why a site's id was not kept: its vendor pixel's deduplication depends on it
     if (DEBUG && own && id != own) log('id', own, 'is not 8-64 of A-Z a-z 0-9 _.:-, sent as', id);
     const event = clean({

@@ -79,7 +79,8 @@ export interface Track {
   (command: 'consent', settings: ConsentSettings): void;
   /**
    * Tracks an event. Never throws, never blocks the page. `options.id`: the site's own event id (8–64 of
-   * letters, digits and `_.:-`), to share with a vendor's browser pixel for deduplication; else a random one.
+   * letters, digits and `_.:-`), to share with a vendor's browser pixel for deduplication; else one of the tag's
+   * own (the event's time in ms, base 36, then 128 random bits).
    */
   (name: RecommendedEventName | (string & {}), properties?: EventProperties, options?: { id?: string }): void;
   /** The snippet's queue of calls made before the tag loaded. */

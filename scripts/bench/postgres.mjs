@@ -6,8 +6,8 @@ import { createDatabase, spawnEmbeddedPostgres, sql } from '../postgres.mjs';
 import { startBareExpress, startCollector, startVendorProcess, treeCpuMs } from './servers.mjs';
 
 /**
- * `h`: the helpers of bench.mjs — load(server, seconds, body), withDeliveries(url, measure), newVisitorBody, randomIdsBody,
- * report(...), median, sleep, QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG, WARMUP (seconds of load before each
+ * `h`: the helpers of bench.mjs — load(server, seconds, body), withDeliveries(url, measure), newVisitorBody,
+ * randomIdsBody, report(...), median, sleep, QUICK, ROUNDS, INGEST_ROUNDS, BACKLOG, WARMUP (seconds of load before each
  * measured ingest run).
  */
 export async function postgresBenchmarks(h) {
@@ -63,8 +63,9 @@ async function unreachableUrl() {
 // one whose vendor is unreachable (each event stored with its delivery row, nothing sent: what routing
 // costs without the deliveries; the lane only probes the vendor now and then).
 // `visitors`: each request from a visitor not seen before, so that each remembers click ids (a visitor
-// write); that variant runs with the destination only. `random`: random event ids (UUIDs, as the tag made them before the twenty-first stop) rather
-// than numbered ones, without a destination; a figure for context (the goal was set on numbered ids).
+// write); that variant runs with the destination only. `random`: random event ids (UUIDs, as the tag made
+// them before the twenty-first stop) rather than numbered ones, without a destination; a figure for context
+// (the goal was set on numbered ids).
 async function ingest(h, pgServer, variant = 'numbered') {
   const vendor = await startVendorProcess(100);
   const body = { visitors: h.newVisitorBody, random: h.randomIdsBody }[variant];

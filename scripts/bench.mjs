@@ -63,7 +63,8 @@ const bodyWithIds = (make) => () => {
   return JSON.stringify({ v: 1, events });
 };
 const randomIdsBody = bodyWithIds(randomUUID);
-const tagIdsBody = bodyWithIds(() => `${Date.now().toString(36)}${crypto.getRandomValues(new Uint32Array(4)).join('.')}`);
+// as tag/src/track.ts and uuid.ts make them: the time in ms in base 36, then 128 random bits as four base-36 numbers
+const tagIdsBody = bodyWithIds(() => Date.now().toString(36) + [...crypto.getRandomValues(new Uint32Array(4))].map((n) => n.toString(36)).join('.'));
 let visitors = 0;
 /** A 10-event batch from a visitor not seen before: its click ids are remembered (a visitor write per request). */
 const newVisitorBody = () => {

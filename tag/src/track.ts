@@ -37,7 +37,7 @@ export const track = (name: string, properties?: Record<string, unknown>, option
     const time = Date.now();
     const own = options?.id;
     // An id of its own sorts by when it was tracked: the time in ms in base 36 (8 characters until May 2059), then
-    // 128 random bits (15 to 51 characters). The collector's id index then adds where it added last; random ids
+    // 128 random bits (15 to 39 characters). The collector's id index then adds where it added last; random ids
     // (UUIDs) change a page of it for each event, and cost SQLite's writer 5 times the CPU once the store held
     // half a million events (BENCHMARKS.md, twenty-first stop). The time is the event's, which it carries anyway.
     const id = own && /^[\w.:-]{8,64}$/.test(own) ? own : time.toString(36) + uuid();

@@ -14,7 +14,7 @@ describe('uuid', () => {
       return array;
     });
     vi.stubGlobal('crypto', { getRandomValues });
-    expect(uuid()).toBe('4294967295.4294967295.4294967295.4294967295'); // all 128 bits in the id
+    expect(uuid()).toBe('1z141z3.1z141z3.1z141z3.1z141z3'); // all 128 bits in the id: 2^32 - 1 is 1z141z3 in base 36
     expect(getRandomValues).toHaveBeenCalledTimes(1);
     expect(getRandomValues.mock.calls[0]![0]!.byteLength * 8).toBe(128);
     expect(random).not.toHaveBeenCalled();
@@ -25,6 +25,6 @@ describe('uuid', () => {
   it('ids are distinct', () => {
     const ids = new Set(Array.from({ length: 1000 }, uuid));
     expect(ids.size).toBe(1000);
-    for (const id of ids) expect(id).toMatch(/^\d{1,10}(\.\d{1,10}){3}$/);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{1,7}(\.[0-9a-z]{1,7}){3}$/);
   });
 });

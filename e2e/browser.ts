@@ -147,6 +147,11 @@ export async function until<T>(get: () => Promise<T[]>, what: string, n = 1, tim
   return got;
 }
 
+/** The tag's random bits (tag/src/uuid.ts): four 32-bit numbers in base 36. A visitor's and a tab's id. */
+export const TAG_RANDOM_ID = /^[0-9a-z]{1,7}(\.[0-9a-z]{1,7}){3}$/;
+/** An event id of the tag's own (tag/src/track.ts): its time in ms in base 36 (8 characters), then the random bits. */
+export const TAG_EVENT_ID = /^[0-9a-z]{8}[0-9a-z]{1,7}(\.[0-9a-z]{1,7}){3}$/;
+
 /**
  * The query parameters the tag's tests mark their pages with (`?m=gpc`, `?burst=1`, …): a collector
  * keeps only campaign tags and click ids in page URLs unless told to keep others (`keepQueryParams`).

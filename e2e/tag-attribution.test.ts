@@ -2,7 +2,7 @@
 // event ids, first-party cookies copied into events, and page URLs without their fragment.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, MARKERS, open, Site, tagReady, watchErrors } from './browser.js';
+import { launchBrowser, MARKERS, open, Site, TAG_EVENT_ID, tagReady, watchErrors } from './browser.js';
 import { Collector, waitFor } from './collector.js';
 import { startImpact } from './vendors/impact.js';
 import type { VendorServer } from './vendors/server.js';
@@ -101,7 +101,7 @@ describe('tag: attribution that lasts', () => {
     }, 10000, 'both sign_ups');
     const byMethod = new Map(signUps.map((e) => [e.properties!.method, e]));
     expect(byMethod.get('email')!.id).toBe('site-event-0001');
-    expect(byMethod.get('sms')!.id).toMatch(/^[0-9a-z]{8}[0-9a-z]{1,7}(\.[0-9a-z]{1,7}){3}$/);
+    expect(byMethod.get('sms')!.id).toMatch(TAG_EVENT_ID);
     // named cookies only (_fbp is not set), each value whole, '=' included
     expect(byMethod.get('email')!.properties!.cookies).toEqual({
       _conv_v: expect.stringContaining('exp:{100123.{v.100456'),
@@ -119,7 +119,7 @@ describe('tag: attribution that lasts', () => {
     const sent = await waitFor(async () => {
       return (await collector.events()).find((e) => e.name === 'sign_up' && e.url?.includes('m=idlog'));
     }, 10000, 'the sign_up');
-    expect(sent.id).toMatch(/^[0-9a-z]{8}[0-9a-z]{1,7}(\.[0-9a-z]{1,7}){3}$/);
+    expect(sent.id).toMatch(TAG_EVENT_ID);
     expect(log).toContain(`tagrelay id 1001 is not 8-64 of A-Z a-z 0-9 _.:-, sent as ${sent.id}`);
     expect(errors).toEqual([]);
     await context.close();

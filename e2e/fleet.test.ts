@@ -221,13 +221,28 @@ describe('a fleet of collectors on one PostgreSQL', () => {
           [`%:${victim}`],
         )
       )[0] as { n: number };
-    await waitFor(async () => (await heldBy()).n > 0, 10_000, 'the victim holding leases');
+    // It is frozen (SIGSTOP) while its leases are counted, so it dies holding what was counted: with 20 ms answers,
+    // a collector that is not frozen can record all it held between the count and the kill (a CI run saw 0).
+    let held = { n: 0 };
+    await waitFor(
+      async () => {
+        process.kill(victim, 'SIGSTOP');
+        try {
+          held = await heldBy();
+        } finally {
+          if (held.n === 0) process.kill(victim, 'SIGCONT');
+        }
+        return held.n > 0;
+      },
+      10_000,
+      'the victim holding leases',
+    );
     const killedAt = Date.now();
     await c.kill();
     live = [a, b];
     // What it held when it died: the takeover below is of these.
-    const held = await heldBy();
     expect(held.n).toBeGreaterThan(0);
+    expect(await heldBy()).toEqual(held);
     await sleep(3000);
     await traffic.stop();
     await everyAckedDelivered(traffic.acked, LEASE_MS + 20_000);

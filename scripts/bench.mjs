@@ -225,6 +225,58 @@ async function fourDestinations() {
     `${((delivered / (fed * 4)) * 100).toFixed(0)} % delivered by the end`, 'backlog does not grow', ok);
 }
 
+/**
+ * The delivering ingest's CPU a request measured another way, as context beside the goal's rows: bare Express and
+ * tagrelay alive at once, the same load turning between them every 2 s (ABBA, so that a drift in the machine's speed
+ * falls on both alike), the one not measured frozen (SIGSTOP) so that it uses no CPU meanwhile. A round's ratio is
+ * that of the CPU each used over its own turns, a request. The goal's rows run one server after the other, up to 30 s
+ * apart; on this shared machine the speed moves within that (BENCHMARKS.md, twenty-third stop).
+ */
+async function sideBySide() {
+  const TURN_S = 2, TURNS = 8;
+  const vendor = await startVendorProcess(100);
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const bare = await startBareExpress();
+    const c = await startCollector({ destinations: chaseTo(vendor) });
+    const servers = [bare, c];
+    const totals = servers.map(() => ({ requests: 0, cpu: 0 }));
+    let delivered = 0;
+    /** Runs the load on `servers[k]` alone for `seconds`; counted unless it is the warm-up. */
+    const turn = async (k, seconds, counted = true) => {
+      const s = servers[k];
+      process.kill(s.pid, 'SIGCONT');
+      const d0 = s === c ? await deliveredCount(c.url) : 0;
+      const r = await load(s, seconds);
+      if (counted) {
+        totals[k].requests += r.requests;
+        totals[k].cpu += r.cpu * r.requests;
+        if (s === c) delivered += (await deliveredCount(c.url)) - d0;
+      }
+      process.kill(s.pid, 'SIGSTOP');
+    };
+    try {
+      process.kill(c.pid, 'SIGSTOP');
+      await turn(0, WARMUP, false);
+      await turn(1, WARMUP, false);
+      for (let t = 0; t < TURNS; t++) await turn(t % 4 === 0 || t % 4 === 3 ? 0 : 1, TURN_S);
+    } finally {
+      for (const s of servers) process.kill(s.pid, 'SIGCONT');
+    }
+    await bare.stop();
+    await c.stop();
+    const seconds = (TURNS / 2) * TURN_S;
+    const [b, t] = totals.map((x) => ({ cpu: x.cpu / x.requests, rps: x.requests / seconds }));
+    rounds.push({ ratio: t.cpu / b.cpu, bare: b, tagrelay: t, deliveries: delivered / seconds });
+  }
+  await vendor.stop();
+  const pick = (f) => median(rounds.map(f));
+  report('ingest CPU per request, all threads, with bare Express alive at once (the load alternating every 2 s; one destination delivering)',
+    `${pick((r) => r.tagrelay.cpu).toFixed(3)} ms (${Math.round(pick((r) => r.tagrelay.rps))} req/s; ${Math.round(pick((r) => r.deliveries))} deliveries/s meanwhile)`,
+    `${pick((r) => r.bare.cpu).toFixed(3)} ms (${Math.round(pick((r) => r.bare.rps))} req/s) bare Express`,
+    `${pick((r) => r.ratio).toFixed(2)}x (rounds: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})`, '(context)', undefined);
+}
+
 // 3. Backlog: ingest p99 with 1,000,000 queued deliveries, and memory while draining.
 async function backlog(emptyP99) {
   const vendor = await startVendor(0);
@@ -278,6 +330,7 @@ async function backlog(emptyP99) {
 const only = process.env.BENCH_ONLY;
 if (only !== 'postgres') {
   const emptyP99 = await ingest();
+  await sideBySide();
   await forwarding();
   await fourDestinations();
   await backlog(emptyP99);

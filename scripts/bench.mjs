@@ -315,7 +315,8 @@ async function alternate(rounds, servers) {
       for (const k of order.toReversed()) await turn(k, WARMUP, false);
       for (let c = 0; c < CYCLES; c++) for (const k of [...order, ...order.toReversed()]) await turn(k, TURN_S);
     } finally {
-      for (const s of alive) process.kill(s.pid, 'SIGCONT');
+      // A server that died is left to the error that stopped the turns (kill would throw ESRCH over it).
+      for (const s of alive) if (s.alive()) process.kill(s.pid, 'SIGCONT');
     }
     for (const s of alive) await s.stop();
     out.push(totals.map((x) => ({ cpu: x.cpu / x.requests, rps: x.requests / x.seconds, deliveries: x.delivered / x.seconds })));

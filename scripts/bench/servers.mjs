@@ -54,6 +54,8 @@ export function startProcess(args, env = {}) {
             return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
           },
           stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }),
+          /** Whether the process is still running. */
+          alive: () => child.exitCode === null && child.signalCode === null,
         });
       }
     };

@@ -237,7 +237,7 @@ async function fourDestinations() {
  * Express's in the same round; the second bare Express's ratio (A/A) is the method's own bias and spread in the same
  * rounds, and a run whose control is more than 10 % off 1 cannot judge the goal. Measured one after the other (the
  * ingest rows above), a server's CPU a request moves by a fifth within tens of seconds on this shared machine, and
- * the rounds of the delivering collector spread from 1.04× to 1.69× in one run (BENCHMARKS.md, twenty-third to
+ * the rounds of the delivering collector spread from 1.11× to 1.69× in one run (BENCHMARKS.md, twenty-third to
  * twenty-fifth stops).
  */
 async function sideBySide() {

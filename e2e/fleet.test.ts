@@ -700,10 +700,15 @@ describe('a fleet of collectors on one PostgreSQL', () => {
     };
     // Every scrape shows both workers' counts, wherever the primary sends it (in turn, as the requests above: a
     // scrape of one worker's counts alone showed 6 of the 12 requests); gauges read from the store once, not once a worker.
+    // A lane counts a delivery when its vendor answers, then writes the result: the queue's depth, read from the
+    // store, reaches 0 once the last results are committed.
     await waitFor(async () => {
       const text = (await onOwnConnection(`${c.url}/metrics`, 'GET')).body;
-      return value(text, 'tagrelay_deliveries_total{destination="chase",outcome="delivered",dry_run="false"}') === 2 * N;
-    }, 20_000, 'every delivery counted');
+      return (
+        value(text, 'tagrelay_deliveries_total{destination="chase",outcome="delivered",dry_run="false"}') === 2 * N &&
+        value(text, 'tagrelay_queue_depth{destination="chase"}') === 0
+      );
+    }, 20_000, 'every delivery counted and its result stored');
     for (let scrape = 0; scrape < 6; scrape++) {
       const res = await onOwnConnection(`${c.url}/metrics`, 'GET');
       expect(res.status).toBe(200);

@@ -288,13 +288,13 @@ async function alternate(rounds, servers) {
   const CYCLES = 2; // each a turn of every server in order, then in reverse order
   const out = [];
   for (let i = 0; i < rounds; i++) {
-    const alive = [];
-    for (const s of servers) alive.push(await s.start());
+    const running = [];
+    for (const s of servers) running.push(await s.start());
     const totals = servers.map(() => ({ requests: 0, cpu: 0, delivered: 0, seconds: 0 }));
-    for (const s of alive) process.kill(s.pid, 'SIGSTOP');
+    for (const s of running) process.kill(s.pid, 'SIGSTOP');
     /** Runs the load on server `k` alone for `seconds`, the others frozen; counted unless it is the warm-up. */
     const turn = async (k, seconds, counted = true) => {
-      const s = alive[k];
+      const s = running[k];
       const cpu0 = s.cpuMs();
       process.kill(s.pid, 'SIGCONT');
       const counts = counted && servers[k].delivers;
@@ -316,9 +316,9 @@ async function alternate(rounds, servers) {
       for (let c = 0; c < CYCLES; c++) for (const k of [...order, ...order.toReversed()]) await turn(k, TURN_S);
     } finally {
       // A server that died is left to the error that stopped the turns (kill would throw ESRCH over it).
-      for (const s of alive) if (s.alive()) process.kill(s.pid, 'SIGCONT');
+      for (const s of running) if (s.alive()) process.kill(s.pid, 'SIGCONT');
     }
-    for (const s of alive) await s.stop();
+    for (const s of running) await s.stop();
     out.push(totals.map((x) => ({ cpu: x.cpu / x.requests, rps: x.requests / x.seconds, deliveries: x.delivered / x.seconds })));
   }
   return out;

@@ -88,7 +88,15 @@ async function load(server, seconds = SECONDS, body = () => batchBody(10)) {
     duration: seconds,
     requests: [{ method: 'POST', headers: { 'content-type': 'text/plain' }, setupRequest: (req) => ({ ...req, body: body() }) }],
   });
-  if (r.non2xx || r.errors) throw new Error(`load had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  if (r.non2xx || r.errors) {
+    // autocannon keeps no answer's body: one more request says why (a collector refuses with its reason, such
+    // as its disk's free space under `limits.minFreeBytes`, which a full run's gigabytes of data can reach).
+    const now = await fetch(`${server.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: body() }).then(
+      async (res) => `${res.status} ${(await res.text()).slice(0, 300)}`,
+      (e) => e.message,
+    );
+    throw new Error(`load had ${r.non2xx} non-2xx answers and ${r.errors} errors; one more request now: ${now}`);
+  }
   return { rps: r.requests.average, p99: r.latency.p99, cpu: (server.cpuMs() - cpu0) / r.requests.total, requests: r.requests.total };
 }
 

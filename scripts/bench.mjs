@@ -90,8 +90,9 @@ async function load(server, seconds = SECONDS, body = () => batchBody(10)) {
   });
   if (r.non2xx || r.errors) {
     // autocannon keeps no answer's body: one more request says why (a collector refuses with its reason, such
-    // as its disk's free space under `limits.minFreeBytes`, which a full run's gigabytes of data can reach).
-    const now = await fetch(`${server.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: body() }).then(
+    // as its disk's free space under `limits.minFreeBytes`, which a full run's gigabytes of data can reach); a
+    // server that no longer answers says so within 5 s rather than holding the run.
+    const now = await fetch(`${server.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: body(), signal: AbortSignal.timeout(5000) }).then(
       async (res) => `${res.status} ${(await res.text()).slice(0, 300)}`,
       (e) => e.message,
     );

@@ -132,6 +132,33 @@ describe('Lane', () => {
     expect(lane.status()).toMatchObject({ state: 'active', consecutiveFailures: 0 });
   }, 40_000 + OUTAGE_MS);
 
+  it('waits for a free slot through stored events, and wakes at once when a request ends or new work is stored', async () => {
+    // A poll a minute apart: within this test only wake-ups move the lane.
+    const { vendor, store, lane, delivered } = await setUp(5, { concurrency: 1, pollMs: 60_000 });
+    vendor.latencyMs = 100;
+    lane.start();
+    // Events stored meanwhile (the engine's notify, every 5 ms) neither send past the one slot nor stop the request that
+    // ends from waking the lane for the next.
+    const inFlight: number[] = [];
+    const storing = setInterval(() => {
+      lane.notify();
+      inFlight.push(lane.status().inFlight);
+    }, 5);
+    const ok = await until(async () => (await delivered()) === 5, 5000);
+    clearInterval(storing);
+    expect(ok).toBe(true);
+    expect(Math.max(...inFlight)).toBe(1);
+    const at = vendor.received.map((r) => r.at);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(90);
+    // Waiting for work now: an event stored is sent at once, not at the next poll.
+    const now = Date.now();
+    await store.ingest([
+      { event: { id: 'evt-lane-late', name: 'sign_up', time: now, properties: { user_data: { email: 'late@example.com' } } }, context: { receivedAt: now }, destinations: ['chase'] },
+    ]);
+    lane.notify();
+    expect(await until(async () => (await delivered()) === 6, 3000)).toBe(true);
+  });
+
   it('sends nothing whose lease could run out before the answer: a slow step before the request sends it at its next claim, once', async () => {
     // The sender's timeout is 5 s and the lease 5.3 s; the vendor answers after 3 s. The first claim's mapping takes
     // 3.5 s: sent then, its requests would still be out when the lease ends (6.5 s), and be claimed and sent again.

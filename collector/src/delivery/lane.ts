@@ -81,6 +81,13 @@ export class Lane {
   private reason?: string;
   private running = false;
   private wake?: () => void;
+  /**
+   * Set while every slot the lane may use is taken: stored events cannot be sent before a request ends, and
+   * each request that ends wakes the lane. Under load a lane with a backlog is here nearly all the time, and
+   * waking it for every group commit's events (hundreds a second) only made it sleep again: a promise and a
+   * timer each, 3–7 % of the collector's CPU a request (BENCHMARKS.md, twenty-eighth stop).
+   */
+  private waitingForSlot = false;
   private loop?: Promise<void>;
   /** Bumped whenever an answer changes the lane's state; answers to requests sent before then are old news. */
   private epoch = 0;
@@ -132,8 +139,13 @@ export class Lane {
     this.loop = this.run();
   }
 
-  /** New work may be due: stop waiting. */
+  /** New events are stored: a lane waiting for work looks for it now; one waiting for a free slot goes on waiting. */
   notify(): void {
+    if (!this.waitingForSlot) this.wakeUp();
+  }
+
+  /** Stops any wait: a slot was freed, the lane's state changed, or it is stopping. */
+  private wakeUp(): void {
     this.wake?.();
   }
 
@@ -143,7 +155,7 @@ export class Lane {
    */
   async stop(deadlineMs: number): Promise<void> {
     this.running = false;
-    this.notify();
+    this.wakeUp();
     const deadline = Date.now() + deadlineMs;
     while (this.inFlight > 0 && Date.now() < deadline) await this.sleep(20);
     this.stopping = true;
@@ -183,7 +195,9 @@ export class Lane {
         const free = capacity - this.inFlight;
         // Claim in chunks (an eighth of the window at least, or the store's share) rather than one slot at a time.
         if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity * (this.store.claimShare ?? 1 / 8)))) {
+          this.waitingForSlot = true;
           await this.sleep(this.opts.pollMs);
+          this.waitingForSlot = false;
           continue;
         }
         // In a fleet, one collector probes a failing destination: the one that takes this epoch's probe.
@@ -262,7 +276,7 @@ export class Lane {
         leaseEnds,
       ).finally(() => {
         this.inFlight--;
-        this.notify();
+        this.wakeUp();
       });
     }
   }
@@ -438,7 +452,7 @@ export class Lane {
     if (!failing && wasFailing) {
       this.log.info('destination recovered, as another collector found', { destination: this.name, by: r.updatedBy });
       this.retryOutage(Math.max(failuresBefore, 2));
-      this.notify();
+      this.wakeUp();
     }
     this.epoch = r.epoch;
     this.state = r.state;

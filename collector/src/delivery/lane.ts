@@ -85,7 +85,7 @@ export class Lane {
    * Set while every slot the lane may use is taken: stored events cannot be sent before a request ends, and
    * each request that ends wakes the lane. Under load a lane with a backlog is here nearly all the time, and
    * waking it for every group commit's events (hundreds a second) only made it sleep again: a promise and a
-   * timer each, 3–7 % of the collector's CPU a request (BENCHMARKS.md, twenty-eighth stop).
+   * timer each, 3–7 % of the collector's CPU a request in a probe (BENCHMARKS.md, twenty-eighth stop).
    */
   private waitingForSlot = false;
   private loop?: Promise<void>;

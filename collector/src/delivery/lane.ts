@@ -82,12 +82,13 @@ export class Lane {
   private running = false;
   private wake?: () => void;
   /**
-   * Set while every slot the lane may use is taken: stored events cannot be sent before a request ends, and
-   * each request that ends wakes the lane. Under load a lane with a backlog is here nearly all the time, and
-   * waking it for every group commit's events (hundreds a second) only made it sleep again: a promise and a
-   * timer each, 3–7 % of the collector's CPU a request in a probe (BENCHMARKS.md, twenty-eighth stop).
+   * Set while the lane waits because its last claim found nothing: only then can stored events give it work. In
+   * any other wait (every slot taken, backing off, another collector probing) they cannot, and under load a lane
+   * with a backlog waits for a slot nearly all the time: waking it for every group commit's events (hundreds a
+   * second) only made it sleep again, a promise and a timer each, 3–7 % of the collector's CPU a request in a
+   * probe (BENCHMARKS.md, twenty-eighth stop).
    */
-  private waitingForSlot = false;
+  private waitingForWork = false;
   private loop?: Promise<void>;
   /** Bumped whenever an answer changes the lane's state; answers to requests sent before then are old news. */
   private epoch = 0;
@@ -139,9 +140,9 @@ export class Lane {
     this.loop = this.run();
   }
 
-  /** New events are stored: a lane waiting for work looks for it now; one waiting for a free slot goes on waiting. */
+  /** New events are stored: a lane waiting for work looks for it now; one waiting for anything else goes on waiting. */
   notify(): void {
-    if (!this.waitingForSlot) this.wakeUp();
+    if (this.waitingForWork) this.wakeUp();
   }
 
   /** Stops any wait: a slot was freed, the lane's state changed, or it is stopping. */
@@ -195,9 +196,7 @@ export class Lane {
         const free = capacity - this.inFlight;
         // Claim in chunks (an eighth of the window at least, or the store's share) rather than one slot at a time.
         if (free <= 0 || (this.inFlight > 0 && free < Math.ceil(capacity * (this.store.claimShare ?? 1 / 8)))) {
-          this.waitingForSlot = true;
           await this.sleep(this.opts.pollMs);
-          this.waitingForSlot = false;
           continue;
         }
         // In a fleet, one collector probes a failing destination: the one that takes this epoch's probe.
@@ -209,7 +208,9 @@ export class Lane {
         const claimed = await this.store.claim(this.name, free * this.destination.maxBatch, now, this.opts.leaseMs);
         if (claimed.length === 0) {
           if (probe !== undefined) await this.shared!.releaseProbe(probe);
+          this.waitingForWork = true;
           await this.sleep(this.opts.pollMs);
+          this.waitingForWork = false;
           continue;
         }
         await this.dispatch(claimed, now + this.opts.leaseMs);

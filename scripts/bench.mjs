@@ -248,12 +248,12 @@ async function fourDestinations() {
  * 2 s, each turn's order mirrored (ABCD DCBA, so that a drift in the machine's speed falls on all alike), the servers
  * not measured frozen (SIGSTOP) so that they use no CPU meanwhile. A server's CPU is counted from its thaw to its
  * freeze, so what it catches up on after a freeze (vendor answers that arrived meanwhile) is its own. The order rotates
- * from round to round. A round's ratio is the CPU a server used over its own turns, a request, over the first bare
- * Express's in the same round; the second bare Express's ratio (A/A) is the method's own bias and spread in the same
- * rounds, and a run whose control is more than 10 % off 1 cannot judge the goal. Measured one after the other (the
- * ingest rows above), a server's CPU a request moves by a fifth within tens of seconds on this shared machine, and
- * the rounds of the delivering collector spread from 1.11× to 1.69× in one run (BENCHMARKS.md, twenty-third to
- * twenty-fifth stops).
+ * from round to round; after the warm-ups each server takes a turn that is not counted. A round's ratio is the CPU a
+ * server used over its own turns, a request, over the first bare Express's in the same round; the second bare
+ * Express's ratio (A/A) is the method's own bias and spread in the same rounds, and a run whose control is more than
+ * 10 % off 1 cannot judge the goal. Measured one after the other (the ingest rows above), a server's CPU a request
+ * moves by a fifth within tens of seconds on this shared machine, and the rounds of the delivering collector spread
+ * from 1.11× to 1.69× in one run (BENCHMARKS.md, twenty-third to twenty-fifth stops).
  */
 async function sideBySide() {
   const rounds = QUICK ? 3 : 5;
@@ -305,7 +305,7 @@ async function sideBySide() {
 /**
  * `rounds` rounds of `servers` alive at once, the load turning between them (see sideBySide). Returns, for each round,
  * each server's CPU ms a request and requests/s over its measured turns and (`delivers`: a collector whose /metrics is
- * read around each of its turns) its deliveries a second of its own turns and its failed attempts in them.
+ * read at the end of each of its turns) its deliveries a second of its own turns and its failed attempts in them.
  */
 async function alternate(rounds, servers) {
   const TURN_S = 2;
@@ -316,10 +316,10 @@ async function alternate(rounds, servers) {
     for (const s of servers) running.push(await s.start());
     const totals = servers.map(() => ({ requests: 0, cpu: 0, delivered: 0, failed: 0, seconds: 0 }));
     for (const s of running) process.kill(s.pid, 'SIGSTOP');
-    /** Runs the load on server `k` alone for `seconds`, the others frozen; counted unless it is the warm-up. */
-    /** A delivering server's counts at the end of its last turn: what it does at its thaw (requests that timed out
-     * while it was frozen, answers that arrived meanwhile) falls in the turn that follows. */
+    /** A delivering server's counts at the end of its last turn: what it does at its thaw (answers that arrived while
+     * it was frozen, requests that timed out meanwhile) falls in the turn that follows. */
     const lastCounts = [];
+    /** Runs the load on server `k` alone for `seconds`, the others frozen; counted unless it is a warm-up. */
     const turn = async (k, seconds, counted = true) => {
       const s = running[k];
       const cpu0 = s.cpuMs();
@@ -345,8 +345,8 @@ async function alternate(rounds, servers) {
       for (const k of order.toReversed()) await turn(k, WARMUP, false);
       // Then a turn each, not counted, in the order of the counted turns: a server's first counted turn follows no
       // longer a freeze than its others do (up to 30 s after the warm-ups otherwise). A server that resumes from a long
-      // freeze starts with a full garbage collection (V8's memory reducer falls due), and the server that warmed up
-      // first read highest in its round (BENCHMARKS.md, twenty-ninth stop).
+      // freeze starts with a full garbage collection (V8's memory reducer falls due), and bare Express read higher in
+      // the rounds in which it had warmed up first (BENCHMARKS.md, twenty-ninth stop).
       for (const k of order) await turn(k, TURN_S, false);
       for (let c = 0; c < CYCLES; c++) for (const k of [...order, ...order.toReversed()]) await turn(k, TURN_S);
     } finally {

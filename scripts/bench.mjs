@@ -279,9 +279,8 @@ async function sideBySide() {
   const control = median(ratios(3));
   const controlOk = Math.abs(control - 1) <= 0.1;
   for (const k of [1, 2]) {
-    const failed = runs.map((r) => r[k].failed);
     const deliveries = servers[k].delivers
-      ? `; ${Math.round(pick(k, (r) => r.deliveries))} deliveries/s meanwhile, failed attempts in its turns: ${failed.join(', ')}`
+      ? `; ${Math.round(pick(k, (r) => r.deliveries))} deliveries/s meanwhile, failed attempts in its turns: ${runs.map((r) => r[k].failed).join(', ')}`
       : '';
     report(
       `ingest CPU per request, all threads, servers alive at once, the load turning every 2 s (${servers[k].name})`,

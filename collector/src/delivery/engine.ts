@@ -110,8 +110,8 @@ export class DeliveryEngine {
 
   /**
    * New events are stored: each lane waiting for work looks for it, once a turn of the event loop (a lane waiting for
-   * a free slot or backing off goes on waiting). The requests of one group commit all hear of it in the same turn, and each woke
-   * every lane before (a timer and a promise each).
+   * a free slot or backing off goes on waiting). The requests of one group commit all hear of it in the same turn,
+   * and each woke every lane before (a timer and a promise each).
    */
   notify(): void {
     if (this.waking) return;
